@@ -1,0 +1,1 @@
+"""Checking what happened against what was designed: pure logic, no orchestration."""

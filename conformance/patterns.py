@@ -1,0 +1,87 @@
+"""Grouping deviations into patterns, with their cost in time and the business objects behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from conformance.types import Deviation, DeviationPattern, RootCause
+
+
+def deviation_patterns(
+    deviations: Sequence[Deviation],
+    total_cases: int,
+    conforming_case_ids: Sequence[str],
+    throughput_hours: pd.Series,
+    case_attributes: pd.DataFrame,
+    min_support: int = 5,
+    max_root_causes: int = 5,
+    examples: int = 5,
+) -> list[DeviationPattern]:
+    """One pattern per (kind, activity or rule), largest first.
+
+    Extra throughput compares the pattern's cases with conforming cases (median and 90th
+    percentile). Root causes rank attribute values by how many more of the pattern's cases
+    carry them than their share of all cases predicts, so that a rare value with a lucky
+    lift does not outrank the supplier that causes most of the pattern.
+    """
+    if not deviations or total_cases == 0:
+        return []
+    frame = pd.DataFrame(
+        [(d.case_id, d.kind, d.activity) for d in deviations], columns=["case_id", "kind", "activity"]
+    ).drop_duplicates()
+    conforming_hours = throughput_hours.reindex(list(conforming_case_ids)).dropna()
+    patterns = []
+    for (kind, activity), group in frame.groupby(["kind", "activity"], sort=True):
+        case_ids = sorted(group["case_id"].unique())
+        hours = throughput_hours.reindex(case_ids).dropna()
+        median_extra = p90_extra = None
+        if len(hours) and len(conforming_hours):
+            median_extra = float(hours.median() - conforming_hours.median())
+            p90_extra = float(hours.quantile(0.9) - conforming_hours.quantile(0.9))
+        patterns.append(
+            DeviationPattern(
+                kind=str(kind),
+                activity=str(activity),
+                cases=len(case_ids),
+                share=len(case_ids) / total_cases,
+                extra_throughput_median_hours=median_extra,
+                extra_throughput_p90_hours=p90_extra,
+                root_causes=tuple(
+                    root_causes(case_ids, case_attributes, min_support)[:max_root_causes]
+                ),
+                example_case_ids=tuple(case_ids[:examples]),
+            )
+        )
+    patterns.sort(key=lambda p: (-p.cases, p.kind, p.activity))
+    return patterns
+
+
+def root_causes(
+    case_ids: Sequence[str], case_attributes: pd.DataFrame, min_support: int = 5
+) -> list[RootCause]:
+    """Attribute values over-represented among ``case_ids``, by excess cases over expectation."""
+    if case_attributes.empty or not len(case_ids):
+        return []
+    affected = case_attributes.reindex(list(case_ids))
+    total = len(case_attributes)
+    scored: list[tuple[float, RootCause]] = []
+    for attribute in case_attributes.columns:
+        overall: dict[object, int] = case_attributes[attribute].value_counts(dropna=True).to_dict()
+        among: dict[object, int] = affected[attribute].value_counts(dropna=True).to_dict()
+        for value, count in among.items():
+            if count < min_support:
+                continue
+            base_share = overall[value] / total
+            support = count / len(case_ids)
+            lift = support / base_share
+            if lift <= 1.0:
+                continue
+            excess = count - len(case_ids) * base_share
+            scored.append(
+                (excess, RootCause(attribute=str(attribute), value=str(value), cases=int(count),
+                                   support=float(support), lift=float(lift)))
+            )
+    scored.sort(key=lambda item: (-item[0], item[1].attribute, item[1].value))
+    return [cause for _, cause in scored]

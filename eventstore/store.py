@@ -1,0 +1,236 @@
+"""DuckDB event store: atomic append of extracted batches, watermarks, and columnar reads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kaizenflow.events import (
+    ACTIVITY,
+    CASE_ID,
+    EVENT_ID,
+    LOG_COLUMNS,
+    RESOURCE,
+    TIMESTAMP,
+    EventLog,
+)
+from sources.mapping import BATCH_COLUMNS
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id    VARCHAR NOT NULL,
+    process     VARCHAR NOT NULL,
+    case_id     VARCHAR NOT NULL,
+    activity    VARCHAR NOT NULL,
+    timestamp   TIMESTAMPTZ,
+    resource    VARCHAR,
+    source      VARCHAR NOT NULL,
+    source_rank INTEGER NOT NULL,
+    attributes  VARCHAR NOT NULL,
+    batch_id    VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id       VARCHAR NOT NULL,
+    process        VARCHAR NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    loaded_at      TIMESTAMPTZ NOT NULL,
+    events_offered BIGINT NOT NULL,
+    events_added   BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+    process    VARCHAR NOT NULL,
+    source     VARCHAR NOT NULL,
+    value      VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+
+class EventStoreError(RuntimeError):
+    """The event store cannot be opened or written; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    batch_id: str
+    offered: int
+    added: int
+
+
+class EventStore:
+    """One DuckDB file holding the events of every process of a configuration.
+
+    Each append is one transaction: the events, the batch record and the advanced watermarks
+    are committed together or not at all, so a run that dies half-way leaves the store as it was.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if read_only and not self.path.exists():
+            connection = duckdb.connect(":memory:")
+            connection.execute(_SCHEMA)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
+            try:
+                connection = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as error:
+                raise EventStoreError(
+                    f"event store {self.path}: cannot open it ({str(error).splitlines()[0]}); "
+                    "is another kaizenflow run using it?"
+                ) from None
+            if created:
+                os.chmod(self.path, 0o600)
+            if not read_only:
+                connection.execute(_SCHEMA)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def append(
+        self,
+        process: str,
+        run_id: str,
+        batch: pd.DataFrame,
+        source_ranks: Mapping[str, int],
+        watermarks: Mapping[str, str] | None = None,
+    ) -> AppendResult:
+        """Add the events not stored yet; advance the given watermarks in the same transaction."""
+        missing = [c for c in BATCH_COLUMNS if c not in batch.columns]
+        if missing:
+            raise EventStoreError(f"batch lacks column(s) {', '.join(missing)}")
+        batch_id = f"{process}:{run_id}"
+        frame = batch[BATCH_COLUMNS].copy()
+        frame["process"] = process
+        frame["source_rank"] = frame["source"].map(dict(source_ranks)).fillna(0).astype("int32")
+        frame["batch_id"] = batch_id
+        now = datetime.now(UTC)
+        with self._connect() as connection:
+            connection.register("incoming", frame)
+            try:
+                connection.execute("BEGIN TRANSACTION")
+                before = _count(connection, process)
+                connection.execute(
+                    """
+                    INSERT INTO events
+                    SELECT DISTINCT ON (i.event_id)
+                        i.event_id, i.process, i.case_id, i.activity, i.timestamp, i.resource,
+                        i.source, i.source_rank, i.attributes, i.batch_id
+                    FROM incoming AS i
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
+                    ORDER BY i.event_id
+                    """
+                )
+                added = _count(connection, process) - before
+                connection.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?)",
+                    [batch_id, process, run_id, now, len(frame), added],
+                )
+                for source, value in (watermarks or {}).items():
+                    connection.execute(
+                        "DELETE FROM watermarks WHERE process = ? AND source = ?", [process, source]
+                    )
+                    connection.execute(
+                        "INSERT INTO watermarks VALUES (?, ?, ?, ?)", [process, source, value, now]
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return AppendResult(batch_id=batch_id, offered=len(frame), added=added)
+
+    def watermarks(self, process: str) -> dict[str, str]:
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT source, value FROM watermarks WHERE process = ?", [process]
+            ).fetchall()
+        return {source: value for source, value in rows}
+
+    def count(self, process: str) -> int:
+        with self._connect(read_only=True) as connection:
+            return _count(connection, process)
+
+    def duplicate_event_ids(self) -> int:
+        """Events stored more than once (zero, unless something is badly wrong)."""
+        with self._connect(read_only=True) as connection:
+            row = connection.execute(
+                "SELECT count(*) - count(DISTINCT event_id) FROM events"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def read_log(self, process: str) -> EventLog:
+        """The events of one process ordered by case, time and designed source order."""
+        with self._connect(read_only=True) as connection:
+            events = _frame(
+                connection,
+                f"""
+                SELECT {EVENT_ID}, {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}
+                FROM events WHERE process = ?
+                ORDER BY {CASE_ID}, {TIMESTAMP}, source_rank, {EVENT_ID}
+                """,
+                [process],
+            )
+            case_attributes = _case_attributes(connection, process)
+        events = events[LOG_COLUMNS]
+        for column in (EVENT_ID, CASE_ID, ACTIVITY, RESOURCE):
+            events[column] = events[column].astype("string")
+        events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+        has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
+        return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
+
+
+def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pd.DataFrame:
+    """Query results through Arrow: columnar all the way, no row-by-row conversion."""
+    return connection.sql(query, params=params).to_arrow_table().to_pandas()
+
+
+def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:
+    row = connection.execute("SELECT count(*) FROM events WHERE process = ?", [process]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:
+    """One row a case: for each attribute key, its value on the case's earliest event having it."""
+    keys = [
+        row[0]
+        for row in connection.execute(
+            """
+            SELECT DISTINCT unnest(json_keys(attributes)) AS key
+            FROM events WHERE process = ? AND attributes <> '{}' ORDER BY key
+            """,
+            [process],
+        ).fetchall()
+    ]
+    if not keys:
+        cases = _frame(
+            connection, "SELECT DISTINCT case_id FROM events WHERE process = ? ORDER BY case_id",
+            [process],
+        )
+        return cases.set_index(CASE_ID).astype("string")
+    selects = ", ".join(
+        f"arg_min(json_extract_string(attributes, ?), timestamp) "
+        f"FILTER (WHERE json_extract_string(attributes, ?) IS NOT NULL) AS {_quote(key)}"
+        for key in keys
+    )
+    paths = [f"$.{key}" for key in keys for _ in range(2)]
+    frame = _frame(
+        connection,
+        f"SELECT case_id, {selects} FROM events WHERE process = ? GROUP BY case_id ORDER BY case_id",
+        [*paths, process],
+    )
+    return frame.set_index(CASE_ID).astype("string")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

@@ -1,0 +1,131 @@
+"""The nightly flow: extract, load, discover, check, raise tasks, report. Orchestration only."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from conformance.models import DesignedModel
+from conformance.types import ConformanceResult, DeviationPattern
+from improvement.types import TaskChange
+from kaizenflow import stages
+from kaizenflow.config import KaizenConfig, Process, Source, load_config
+from kaizenflow.events import EventLog
+from kaizenflow.summary import RunSummary
+from reports.html import write_run_report
+from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE,
+      task_run_name="extract-{source.name}")
+def extract_source(config: KaizenConfig, process: Process, source: Source) -> pd.DataFrame:
+    return stages.extract(config, process, source)
+
+
+@task(cache_policy=NO_CACHE)
+def load_events(
+    config: KaizenConfig, process: Process, run_id: str, batches: list[pd.DataFrame]
+) -> int:
+    return stages.load(config, process, run_id, batches).added
+
+
+@task(cache_policy=NO_CACHE)
+def read_log(config: KaizenConfig, process: Process) -> EventLog:
+    return stages.read_log(config, process)
+
+
+@task(cache_policy=NO_CACHE)
+def discover(log: EventLog) -> stages.Discovery:
+    return stages.discover(log)
+
+
+@task(cache_policy=NO_CACHE)
+def check_conformance(
+    config: KaizenConfig, process: Process, log: EventLog
+) -> tuple[DesignedModel, ConformanceResult]:
+    model = stages.designed_model(config, process)
+    return model, stages.check(process, log, model)
+
+
+@task(cache_policy=NO_CACHE)
+def find_patterns(
+    process: Process, log: EventLog, result: ConformanceResult
+) -> list[DeviationPattern]:
+    return stages.patterns(process, log, result)
+
+
+@task(cache_policy=NO_CACHE)
+def record_run(
+    config: KaizenConfig, process: Process, run_id: str, started_at: datetime, log: EventLog,
+    result: ConformanceResult, found: list[DeviationPattern],
+) -> list[TaskChange]:
+    return stages.record(config, process, run_id, started_at, log, result, found)
+
+
+@task(cache_policy=NO_CACHE)
+def write_report(config: KaizenConfig, summary: RunSummary) -> Path:
+    return write_run_report(summary, config.path(config.reports_directory))
+
+
+def _publish(summary: RunSummary) -> None:
+    key = artifact_key(summary.process)
+    create_markdown_artifact(summary_markdown(summary), key=f"{key}-summary",
+                             description=f"kaizenflow run {summary.run_id}")
+    create_table_artifact(pattern_rows(summary), key=f"{key}-deviation-patterns",
+                          description="Deviation patterns of this run")
+    if summary.report_path:
+        create_link_artifact(Path(summary.report_path).resolve().as_uri(), link_text="HTML report",
+                             key=f"{key}-report")
+
+
+@flow(name="kaizen-nightly")
+def nightly(config_path: str, process_name: str | None = None) -> list[RunSummary]:
+    """One night for every configured process (or one): each stage is a task over a plain function."""
+    stages.quiet_pm4py()
+    logger = get_run_logger()
+    config = load_config(config_path)
+    processes = [config.process(process_name)] if process_name else config.processes
+    summaries = []
+    for process in processes:
+        started_at = datetime.now(UTC)
+        run_id = stages.new_run_id(started_at)
+        seconds: dict[str, float] = {}
+
+        clock = time.perf_counter()
+        batches = [extract_source(config, process, source) for source in process.sources]
+        seconds["extract"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        added = load_events(config, process, run_id, batches)
+        seconds["load"] = time.perf_counter() - clock
+        logger.info("%s: %d new events stored", process.name, added)
+
+        clock = time.perf_counter()
+        log = read_log(config, process)
+        discovery = discover(log)
+        seconds["discover"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        model, result = check_conformance(config, process, log)
+        seconds["check"] = time.perf_counter() - clock
+        logger.info("%s: %d cases checked, %d conforming", process.name, result.cases,
+                    result.conforming_cases)
+        clock = time.perf_counter()
+        found = find_patterns(process, log, result)
+        changes = record_run(config, process, run_id, started_at, log, result, found)
+        seconds["patterns and tasks"] = time.perf_counter() - clock
+
+        summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,
+                                   result, found, changes, added, seconds)
+        summary.report_path = str(write_report(config, summary))
+        _publish(summary)
+        summaries.append(summary)
+    return summaries

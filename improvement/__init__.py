@@ -1,0 +1,1 @@
+"""Improvement tasks raised from deviation patterns, and the measurement of their effect."""

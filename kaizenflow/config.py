@@ -1,0 +1,291 @@
+"""The one configuration model: a YAML file validated once at the door, errors naming the key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Connection(_Strict):
+    """A database to extract from. The URL is given in clear only when it holds no secret."""
+
+    url: str | None = None
+    url_env: str | None = Field(
+        default=None, description="name of an environment variable holding the SQLAlchemy URL"
+    )
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Connection:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of 'url' or 'url_env'")
+        if self.url is not None and _has_password(self.url):
+            raise ValueError(
+                "the URL holds a password in clear: put the URL in an environment variable "
+                "and name it with 'url_env'"
+            )
+        return self
+
+    def resolve_url(self, base_dir: Path) -> str:
+        """The SQLAlchemy URL; relative SQLite paths are taken from the configuration's folder."""
+        if self.url_env is not None:
+            value = os.environ.get(self.url_env)
+            if not value:
+                raise ConfigError(f"environment variable {self.url_env} (url_env) is not set")
+            url = value
+        else:
+            assert self.url is not None
+            url = self.url
+        return _absolute_sqlite(url, base_dir)
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password is not None
+    except Exception:  # noqa: BLE001 - an unparseable URL is reported when it is used
+        return False
+
+
+def _absolute_sqlite(url: str, base_dir: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        return prefix + str((base_dir / url[len(prefix) :]).resolve())
+    return url
+
+
+class Source(_Strict):
+    """One SQL query whose rows are events: which column is the case, the time, the resource.
+
+    The activity is either a constant (``activity``) or read from a column (``activity_column``).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    connection: str
+    query: str
+    case_id: str
+    activity: str | None = None
+    activity_column: str | None = None
+    timestamp: str
+    resource: str | None = None
+    event_id: str | None = Field(
+        default=None, description="column that identifies the row in the source, if any"
+    )
+    attributes: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list
+    )
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_activity(self) -> Source:
+        if (self.activity is None) == (self.activity_column is None):
+            raise ValueError("give exactly one of 'activity' (a constant) or 'activity_column'")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+
+class SlaRule(_Strict):
+    """At most a limit of time from the first ``from_activity`` to the first ``to_activity`` after it.
+
+    The limit is fixed (``max_hours``) or read per case from a business attribute holding days
+    (``max_days_attribute``, e.g. a supplier's payment terms).
+    """
+
+    type: Literal["sla"]
+    name: str
+    from_activity: str = Field(alias="from")
+    to_activity: str = Field(alias="to")
+    max_hours: float | None = Field(default=None, gt=0)
+    max_days_attribute: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> SlaRule:
+        if (self.max_hours is None) == (self.max_days_attribute is None):
+            raise ValueError("give exactly one of 'max_hours' or 'max_days_attribute'")
+        return self
+
+
+class SegregationOfDutiesRule(_Strict):
+    """No resource may perform both activities in one case."""
+
+    type: Literal["segregation_of_duties"]
+    name: str
+    activities: tuple[str, str]
+
+
+Rule = Annotated[SlaRule | SegregationOfDutiesRule, Field(discriminator="type")]
+
+
+class Owners(_Strict):
+    """Who owns a task: the owner of its business object's value (``"*"`` for any value of that
+    attribute), else the default."""
+
+    default: str
+    by_attribute: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class TaskRaising(_Strict):
+    """When a deviation pattern becomes an improvement task, and what it should reach."""
+
+    min_cases: int = Field(default=5, ge=1)
+    min_share: float = Field(default=0.01, ge=0, le=1)
+    target_reduction: float = Field(
+        default=0.5, gt=0, le=1, description="share of the baseline the task should remove"
+    )
+    scope_attributes: list[str] = Field(
+        default_factory=list,
+        description="business attributes a task may be scoped to (e.g. supplier, plant)",
+    )
+    min_scope_support: float = Field(
+        default=0.4, gt=0, le=1,
+        description="a root cause must cover this share of the pattern's cases to scope its task",
+    )
+    min_scope_lift: float = Field(default=2.0, ge=1)
+    owners: Owners
+
+
+class Process(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    model: Path
+    sources: list[Source] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
+    activity_mapping: dict[str, str] = Field(
+        default_factory=dict, description="log activity name -> model activity name"
+    )
+    open_case_horizon_days: float = Field(
+        default=90, gt=0,
+        description="a case whose last event is this recent may still be running",
+    )
+    root_cause_min_support: int = Field(default=5, ge=1)
+    tasks: TaskRaising
+
+
+class Storage(_Strict):
+    directory: Path = Path("state")
+    state_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the task database; SQLite in the directory"
+    )
+    state_url_env: str | None = None
+
+
+class KaizenConfig(_Strict):
+    """A whole configuration; relative paths are resolved against ``base_dir``."""
+
+    connections: dict[str, Connection]
+    processes: list[Process] = Field(min_length=1)
+    storage: Storage = Storage()
+    reports_directory: Path = Path("reports")
+    base_dir: Path = Path(".")
+    config_hash: str = ""
+
+    @model_validator(mode="after")
+    def _references(self) -> KaizenConfig:
+        names = [p.name for p in self.processes]
+        if len(set(names)) != len(names):
+            raise ValueError("process names must be unique")
+        for i, process in enumerate(self.processes):
+            for j, source in enumerate(process.sources):
+                if source.connection not in self.connections:
+                    raise ValueError(
+                        f"processes.{i}.sources.{j}.connection: unknown connection "
+                        f"{source.connection!r} (known: {', '.join(sorted(self.connections))})"
+                    )
+        return self
+
+    def path(self, relative: Path) -> Path:
+        return relative if relative.is_absolute() else (self.base_dir / relative).resolve()
+
+    @property
+    def state_directory(self) -> Path:
+        return self.path(self.storage.directory)
+
+    @property
+    def state_url(self) -> str:
+        if self.storage.state_url_env:
+            value = os.environ.get(self.storage.state_url_env)
+            if not value:
+                raise ConfigError(
+                    f"environment variable {self.storage.state_url_env} "
+                    "(storage.state_url_env) is not set"
+                )
+            return value
+        if self.storage.state_url:
+            return _absolute_sqlite(self.storage.state_url, self.base_dir)
+        return f"sqlite:///{self.state_directory / 'kaizen.db'}"
+
+    def process(self, name: str) -> Process:
+        for process in self.processes:
+            if process.name == name:
+                return process
+        raise ConfigError(f"no process named {name!r} in the configuration")
+
+
+def load_config(path: str | Path) -> KaizenConfig:
+    """Read and validate a configuration file; every error names the file and the key's path."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read the configuration: {error.strerror}") from error
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: the configuration must be a mapping of keys")
+    for reserved in ("base_dir", "config_hash"):
+        if reserved in raw:
+            raise ConfigError(f"{file}: {reserved}: not a configuration key")
+    raw["base_dir"] = file.resolve().parent
+    raw["config_hash"] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    try:
+        return KaizenConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{file}: {_describe(error)}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"] if not _is_union_tag(part))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{location or '(top level)'}: {message}")
+    return "; ".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in ("sla", "segregation_of_duties")

@@ -1,0 +1,49 @@
+"""The canonical event schema that every stage speaks, and the in-memory event log it fills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+EVENT_ID = "event_id"
+CASE_ID = "case_id"
+ACTIVITY = "activity"
+TIMESTAMP = "timestamp"
+RESOURCE = "resource"
+SOURCE = "source"
+ATTRIBUTES = "attributes"
+
+#: Columns of the events frame handed to mining and conformance, in this order.
+LOG_COLUMNS = [EVENT_ID, CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE]
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """Events of one process, ordered by case and time, plus one row of business attributes a case.
+
+    ``events`` has the columns of ``LOG_COLUMNS``; ``timestamp`` is tz-aware UTC, or all NaT
+    when the source only knows the order of events (``has_timestamps`` is then False and timing
+    figures are reported as unavailable, never invented). ``case_attributes`` is indexed by
+    case id, one string column per business attribute (supplier, plant, ...).
+    """
+
+    events: pd.DataFrame
+    case_attributes: pd.DataFrame
+    has_timestamps: bool = True
+
+    @property
+    def case_count(self) -> int:
+        return int(self.events[CASE_ID].nunique())
+
+    @property
+    def event_count(self) -> int:
+        return len(self.events)
+
+
+def case_sequences(events: pd.DataFrame) -> pd.Series:
+    """The activity sequence of each case as a tuple (hashable), indexed by case id, sorted."""
+    lists = events.groupby(CASE_ID, sort=True, observed=True)[ACTIVITY].agg(list)
+    sequences = pd.Series(index=lists.index, dtype="object")
+    sequences[:] = [tuple(values) for values in lists]  # pandas would turn tuples back to lists
+    return sequences

@@ -1,0 +1,203 @@
+"""The nightly stages as plain functions over the configuration: what each Prefect task calls."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+import pandas as pd
+
+from conformance.check import check_log, map_activities
+from conformance.models import DesignedModel, load_model
+from conformance.patterns import deviation_patterns
+from conformance.rules import RuleSpec, SegregationOfDuties, Sla
+from conformance.types import ConformanceResult, DeviationPattern
+from eventstore import AppendResult, EventStore
+from improvement.raising import RaisingPolicy, propose_tasks
+from improvement.store import StateStore
+from improvement.types import TaskChange
+from kaizenflow.config import KaizenConfig, Process, SlaRule, Source
+from kaizenflow.events import EventLog
+from kaizenflow.summary import RunSummary
+from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
+from mining.discovery import throughput as throughput_of
+from mining.types import ProcessMap, Throughput, Variant
+from sources.mapping import EventMapping
+from sources.sql import extract_sql
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    moment = now or datetime.now(UTC)
+    return moment.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def event_store(config: KaizenConfig) -> EventStore:
+    return EventStore(config.state_directory / "events.duckdb")
+
+
+def state_store(config: KaizenConfig) -> StateStore:
+    config.state_directory.mkdir(parents=True, exist_ok=True)
+    return StateStore(config.state_url)
+
+
+def extract(config: KaizenConfig, process: Process, source: Source) -> pd.DataFrame:
+    """Canonical events of one source of one process."""
+    url = config.connections[source.connection].resolve_url(config.base_dir)
+    mapping = EventMapping(
+        source=source.name, case_id=source.case_id, timestamp=source.timestamp,
+        activity=source.activity, activity_column=source.activity_column,
+        resource=source.resource, event_id=source.event_id,
+        attributes=tuple(source.attributes), timezone=source.timezone,
+    )
+    return extract_sql(url, source.query, mapping, process.name)
+
+
+def load(
+    config: KaizenConfig, process: Process, run_id: str, batches: Sequence[pd.DataFrame]
+) -> AppendResult:
+    """Append every source's events of this run to the store in one transaction."""
+    batch = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
+    ranks = {source.name: rank for rank, source in enumerate(process.sources)}
+    return event_store(config).append(process.name, run_id, batch, ranks)
+
+
+def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
+    return load_model(config.path(process.model))
+
+
+def rule_specs(process: Process) -> list[RuleSpec]:
+    specs: list[RuleSpec] = []
+    for rule in process.rules:
+        if isinstance(rule, SlaRule):
+            specs.append(
+                Sla(name=rule.name, from_activity=rule.from_activity, to_activity=rule.to_activity,
+                    max_hours=rule.max_hours, max_days_attribute=rule.max_days_attribute)
+            )
+        else:
+            specs.append(
+                SegregationOfDuties(name=rule.name, first_activity=rule.activities[0],
+                                    second_activity=rule.activities[1])
+            )
+    return specs
+
+
+def read_log(config: KaizenConfig, process: Process) -> EventLog:
+    return map_activities(event_store(config).read_log(process.name), process.activity_mapping)
+
+
+def check(process: Process, log: EventLog, model: DesignedModel) -> ConformanceResult:
+    return check_log(log, model, rule_specs(process), process.open_case_horizon_days)
+
+
+def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
+    deviating = {d.case_id for d in result.deviations}
+    all_cases = log.case_attributes.index.astype(str)
+    conforming = [case for case in all_cases if case not in deviating]
+    return deviation_patterns(
+        result.deviations, result.cases, conforming, case_throughput_hours(log),
+        log.case_attributes, min_support=process.root_cause_min_support,
+    )
+
+
+def record(
+    config: KaizenConfig,
+    process: Process,
+    run_id: str,
+    started_at: datetime,
+    log: EventLog,
+    result: ConformanceResult,
+    found: list[DeviationPattern],
+) -> list[TaskChange]:
+    """Store the run and raise or update its tasks, in one transaction of the state database."""
+    cases_by_pattern: dict[str, list[str]] = {}
+    for deviation in result.deviations:
+        key = f"{deviation.kind}:{deviation.activity}"
+        cases = cases_by_pattern.setdefault(key, [])
+        if not cases or cases[-1] != deviation.case_id:
+            cases.append(deviation.case_id)
+    raising = process.tasks
+    policy = RaisingPolicy(
+        min_cases=raising.min_cases, min_share=raising.min_share,
+        target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
+        min_scope_support=raising.min_scope_support, min_scope_lift=raising.min_scope_lift,
+        default_owner=raising.owners.default, owners_by_attribute=raising.owners.by_attribute,
+    )
+    proposals = propose_tasks(
+        process.name, found, cases_by_pattern, log.case_attributes, result.cases, policy
+    )
+    store = state_store(config)
+    try:
+        return store.record_run(
+            run_id, process.name, started_at, datetime.now(UTC),
+            {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
+             "conforming_cases": result.conforming_cases,
+             "conforming_share": result.conforming_share,
+             "incomplete_cases": result.incomplete_cases,
+             "patterns": len(found)},
+            result.deviations, proposals,
+        )
+    finally:
+        store.dispose()
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """How work was actually done in this log."""
+
+    process_map: ProcessMap
+    variants: list[Variant]
+    throughput: Throughput
+
+
+def discover(log: EventLog, top_variants: int = 50) -> Discovery:
+    return Discovery(
+        process_map=discover_process_map(log), variants=discover_variants(log)[:top_variants],
+        throughput=throughput_of(log),
+    )
+
+
+def summarize(
+    config: KaizenConfig,
+    process: Process,
+    run_id: str,
+    started_at: datetime,
+    log: EventLog,
+    discovery: Discovery,
+    model: DesignedModel,
+    result: ConformanceResult,
+    found: list[DeviationPattern],
+    changes: list[TaskChange],
+    new_events: int,
+    stage_seconds: dict[str, float],
+) -> RunSummary:
+    return RunSummary(
+        process=process.name, run_id=run_id, started_at=started_at,
+        finished_at=datetime.now(UTC), cases=result.cases, events=log.event_count,
+        new_events=new_events, fitness=result.fitness,
+        conforming_cases=result.conforming_cases, incomplete_cases=result.incomplete_cases,
+        unchecked_cases=result.unchecked_cases, throughput=discovery.throughput,
+        process_map=discovery.process_map, variants=discovery.variants,
+        patterns=found, task_changes=changes, model_name=model.name,
+        model_hash=model.model_hash, config_hash=config.config_hash,
+        has_timestamps=log.has_timestamps, stage_seconds=stage_seconds,
+        software=software_versions(),
+    )
+
+
+def software_versions() -> dict[str, str]:
+    found = {}
+    for package in ("kaizenflow", "pm4py", "prefect", "duckdb", "sqlalchemy", "pandas"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def quiet_pm4py() -> None:
+    """pm4py's own progress bars would flood the flow logs: we report progress per stage."""
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"

@@ -1,0 +1,1 @@
+"""How work is actually done: discovery and performance figures over an event log."""

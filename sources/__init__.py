@@ -1,0 +1,1 @@
+"""Connectors that read operational systems and exported files into canonical events."""

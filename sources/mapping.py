@@ -1,0 +1,149 @@
+"""Turning rows of any source into canonical events: mapping, typing, UTC, deterministic ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kaizenflow.events import ACTIVITY, ATTRIBUTES, CASE_ID, EVENT_ID, RESOURCE, SOURCE, TIMESTAMP
+
+#: Columns of an extracted batch, as the event store appends it.
+BATCH_COLUMNS = [EVENT_ID, CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE, SOURCE, ATTRIBUTES]
+
+
+class SourceError(ValueError):
+    """A source cannot be read as events; the message names the source, row and field."""
+
+
+@dataclass(frozen=True)
+class EventMapping:
+    """Which columns of a source's rows are the case, activity, time, resource and attributes."""
+
+    source: str
+    case_id: str
+    timestamp: str
+    activity: str | None = None
+    activity_column: str | None = None
+    resource: str | None = None
+    event_id: str | None = None
+    attributes: Sequence[str] = ()
+    timezone: str = "UTC"
+
+    def required_columns(self) -> list[str]:
+        columns = [self.case_id, self.timestamp, *self.attributes]
+        for optional in (self.activity_column, self.resource, self.event_id):
+            if optional is not None:
+                columns.append(optional)
+        return columns
+
+
+def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.DataFrame:
+    """Canonical events from source rows; raises SourceError naming the first bad row and field."""
+    missing = [c for c in mapping.required_columns() if c not in rows.columns]
+    if missing:
+        raise SourceError(
+            f"source {mapping.source}: mapped column(s) {', '.join(missing)} not in the result "
+            f"(columns: {', '.join(map(str, rows.columns))})"
+        )
+    case_ids = _text_column(rows, mapping.case_id, mapping.source, "case_id")
+    if mapping.activity_column is not None:
+        activities = _text_column(rows, mapping.activity_column, mapping.source, "activity")
+    else:
+        activities = pd.Series(mapping.activity, index=rows.index, dtype="string")
+    timestamps = to_utc(rows[mapping.timestamp], mapping.timezone, mapping.source, mapping.timestamp)
+    resources = (
+        rows[mapping.resource].astype("string")
+        if mapping.resource is not None
+        else pd.Series(pd.NA, index=rows.index, dtype="string")
+    )
+    attributes = _attributes_json(rows, list(mapping.attributes))
+    if mapping.event_id is not None:
+        natural = _text_column(rows, mapping.event_id, mapping.source, "event_id")
+        duplicated = natural[natural.duplicated()]
+        if not duplicated.empty:
+            row = int(duplicated.index[0])
+            raise SourceError(
+                f"source {mapping.source}: row {row + 1}, field {mapping.event_id}: duplicate "
+                f"event id {duplicated.iloc[0]!r}"
+            )
+        keys = process + "\x1f" + mapping.source + "\x1f" + natural
+    else:
+        keys = (
+            process + "\x1f" + mapping.source + "\x1f" + case_ids + "\x1f" + activities
+            + "\x1f" + timestamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
+            + "\x1f" + resources.fillna("")
+        )
+    events = pd.DataFrame(
+        {
+            EVENT_ID: [hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys],
+            CASE_ID: case_ids,
+            ACTIVITY: activities,
+            TIMESTAMP: timestamps,
+            RESOURCE: resources,
+            SOURCE: mapping.source,
+            ATTRIBUTES: attributes,
+        }
+    )
+    return events.reset_index(drop=True)
+
+
+def _text_column(rows: pd.DataFrame, column: str, source: str, role: str) -> pd.Series:
+    values = rows[column]
+    empty = values.isna() | (values.astype("string").str.strip() == "")
+    if empty.any():
+        row = int(empty.to_numpy().nonzero()[0][0])
+        raise SourceError(f"source {source}: row {row + 1}, field {column} ({role}) is empty")
+    if pd.api.types.is_float_dtype(values) and (values == values.round()).all():
+        values = values.astype("int64")
+    return values.astype("string")
+
+
+def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Series:
+    """Parse timestamps to UTC; naive values are read in ``timezone``. Names the first bad row."""
+    if values.isna().any():
+        row = int(values.isna().to_numpy().nonzero()[0][0])
+        raise SourceError(f"source {source}: row {row + 1}, field {column}: missing timestamp")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        try:
+            parsed = pd.to_datetime(values, format="ISO8601", utc=False)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            bad = parsed.isna()
+            row = int(bad.to_numpy().nonzero()[0][0]) if bad.any() else 0
+            raise SourceError(
+                f"source {source}: row {row + 1}, field {column}: unparseable or mixed-format "
+                f"timestamp {values.iloc[row]!r}"
+            ) from None
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise SourceError(
+            f"source {source}: field {column}: timestamps mix time zones; give them in one zone"
+        )
+    if getattr(parsed.dt, "tz", None) is None:
+        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        if parsed.isna().any():
+            row = int(parsed.isna().to_numpy().nonzero()[0][0])
+            raise SourceError(
+                f"source {source}: row {row + 1}, field {column}: time {values.iloc[row]!r} is "
+                f"ambiguous in {timezone} (daylight-saving change)"
+            )
+    return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
+def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
+    if not names:
+        return pd.Series("{}", index=rows.index, dtype="string")
+    records = rows[names].astype("string").to_dict(orient="records")
+    return pd.Series(
+        [
+            json.dumps({k: v for k, v in record.items() if not pd.isna(v)}, sort_keys=True)
+            for record in records
+        ],
+        index=rows.index,
+        dtype="string",
+    )

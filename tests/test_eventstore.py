@@ -1,0 +1,63 @@
+"""The event store: append-only, each event once, all-or-nothing appends, columnar reads."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eventstore import EventStore
+from sources.mapping import EventMapping, map_rows
+
+MAPPING = EventMapping(source="s", case_id="case", timestamp="at", activity_column="act",
+                       resource="who", attributes=("plant",))
+
+
+def batch(n_cases: int = 3) -> pd.DataFrame:
+    data = {"case": [], "act": [], "at": [], "who": [], "plant": []}
+    for c in range(n_cases):
+        for i, act in enumerate(["a", "b"]):
+            data["case"].append(f"c{c}")
+            data["act"].append(act)
+            data["at"].append(f"2024-01-0{1 + i} 10:00:00")
+            data["who"].append("u")
+            data["plant"].append(f"P{c % 2}" if i == 0 else None)
+    return map_rows(pd.DataFrame(data), MAPPING, "p")
+
+
+def test_appending_the_same_events_twice_stores_them_once(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    assert store.append("p", "r1", batch(), {"s": 0}).added == 6
+    assert store.append("p", "r2", batch(4), {"s": 0}).added == 2
+    assert store.count("p") == 8
+    assert store.duplicate_event_ids() == 0
+
+
+def test_a_failing_append_leaves_events_and_watermarks_as_they_were(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append("p", "r1", batch(1), {"s": 0}, watermarks={"s": "2024-01-01"})
+    with pytest.raises(Exception):  # noqa: B017 - any database error must roll back
+        store.append("p", "r2", batch(3), {"s": 0}, watermarks={"s": None})  # type: ignore[dict-item]
+    assert store.count("p") == 2
+    assert store.watermarks("p") == {"s": "2024-01-01"}
+
+
+def test_the_log_is_ordered_by_case_and_time_with_case_attributes(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append("p", "r1", batch(2), {"s": 0})
+    log = store.read_log("p")
+    assert log.events[["case_id", "activity"]].values.tolist() == [
+        ["c0", "a"], ["c0", "b"], ["c1", "a"], ["c1", "b"]]
+    assert str(log.events["timestamp"].dtype) == "datetime64[us, UTC]"
+    assert log.case_attributes["plant"].to_dict() == {"c0": "P0", "c1": "P1"}
+    assert log.has_timestamps
+
+
+def test_reading_a_store_that_does_not_exist_yet_gives_an_empty_log(tmp_path: Path) -> None:
+    log = EventStore(tmp_path / "none.duckdb").read_log("p")
+    assert log.event_count == 0 and not (tmp_path / "none.duckdb").exists()
+
+
+def test_the_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append("p", "r1", batch(1), {"s": 0})
+    assert (tmp_path / "events.duckdb").stat().st_mode & 0o077 == 0

@@ -1,0 +1,58 @@
+"""Mapping source rows to canonical events: UTC times, deterministic ids, errors that name the row."""
+
+import pandas as pd
+import pytest
+
+from sources.mapping import EventMapping, SourceError, map_rows
+
+MAPPING = EventMapping(source="orders", case_id="order", timestamp="at", activity="Place order",
+                       resource="user", event_id="id", attributes=("plant",), timezone="Europe/Berlin")
+
+
+def rows(**overrides: list[object]) -> pd.DataFrame:
+    data: dict[str, list[object]] = {"id": [1, 2], "order": ["o1", "o2"],
+                                     "at": ["2024-03-01 09:00:00", "2024-07-01 09:00:00"],
+                                     "user": ["ann", "bob"], "plant": ["P1", None]}
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def test_naive_times_are_read_in_the_source_zone_and_stored_in_utc() -> None:
+    events = map_rows(rows(), MAPPING, "p2p")
+    assert [t.isoformat() for t in events["timestamp"]] == [
+        "2024-03-01T08:00:00+00:00",  # CET, UTC+1
+        "2024-07-01T07:00:00+00:00",  # CEST, UTC+2
+    ]
+
+
+def test_event_ids_are_deterministic_and_depend_on_the_process() -> None:
+    first = map_rows(rows(), MAPPING, "p2p")["event_id"].tolist()
+    again = map_rows(rows(), MAPPING, "p2p")["event_id"].tolist()
+    other = map_rows(rows(), MAPPING, "o2c")["event_id"].tolist()
+    assert first == again
+    assert set(first).isdisjoint(other)
+
+
+def test_attributes_keep_only_present_values() -> None:
+    events = map_rows(rows(), MAPPING, "p2p")
+    assert events["attributes"].tolist() == ['{"plant": "P1"}', "{}"]
+
+
+def test_a_missing_mapped_column_is_named() -> None:
+    with pytest.raises(SourceError, match=r"source orders: mapped column\(s\) user not in the result"):
+        map_rows(rows().drop(columns=["user"]), MAPPING, "p2p")
+
+
+def test_an_unparseable_timestamp_names_its_row_and_field() -> None:
+    with pytest.raises(SourceError, match=r"source orders: row 2, field at: .*'yesterday'"):
+        map_rows(rows(at=["2024-03-01 09:00:00", "yesterday"]), MAPPING, "p2p")
+
+
+def test_an_empty_case_id_names_its_row() -> None:
+    with pytest.raises(SourceError, match=r"row 2, field order \(case_id\) is empty"):
+        map_rows(rows(order=["o1", None]), MAPPING, "p2p")
+
+
+def test_duplicate_source_ids_are_refused() -> None:
+    with pytest.raises(SourceError, match=r"row 2, field id: duplicate event id '1'"):
+        map_rows(rows(id=[1, 1]), MAPPING, "p2p")

@@ -1,0 +1,44 @@
+"""Deviation patterns: size, extra throughput time, and the business objects behind them."""
+
+import pandas as pd
+import pytest
+
+from conformance.patterns import deviation_patterns, root_causes
+from conformance.types import Deviation
+
+
+def attributes(n: int) -> pd.DataFrame:
+    cases = [f"c{i:03d}" for i in range(n)]
+    supplier = ["S-1" if i < 20 else f"S-{2 + i % 8}" for i in range(n)]
+    material = [f"M-{i % 50}" for i in range(n)]
+    return pd.DataFrame({"supplier": supplier, "material": material},
+                        index=pd.Index(cases, name="case_id")).astype("string")
+
+
+def test_the_value_carrying_most_excess_cases_ranks_first() -> None:
+    table = attributes(200)
+    affected = [f"c{i:03d}" for i in range(15)] + ["c100", "c150", "c151", "c152", "c153"]
+    causes = root_causes(affected, table, min_support=3)
+    assert (causes[0].attribute, causes[0].value) == ("supplier", "S-1")
+    assert causes[0].cases == 15
+    assert causes[0].support == pytest.approx(15 / 20)
+    assert causes[0].lift == pytest.approx((15 / 20) / (20 / 200))
+
+
+def test_values_below_the_minimum_support_are_never_causes() -> None:
+    table = attributes(200)
+    causes = root_causes(["c000", "c001"], table, min_support=3)
+    assert causes == []
+
+
+def test_patterns_group_by_kind_and_activity_and_measure_extra_time() -> None:
+    deviations = [Deviation("c1", "skipped", "approve"), Deviation("c2", "skipped", "approve"),
+                  Deviation("c2", "repeated", "pay")]
+    hours = pd.Series({"c1": 30.0, "c2": 50.0, "c3": 10.0, "c4": 20.0})
+    table = pd.DataFrame(index=pd.Index(["c1", "c2", "c3", "c4"], name="case_id"))
+    found = deviation_patterns(deviations, 4, ["c3", "c4"], hours, table)
+    assert [(p.kind, p.activity, p.cases) for p in found] == [("skipped", "approve", 2),
+                                                             ("repeated", "pay", 1)]
+    assert found[0].share == 0.5
+    assert found[0].extra_throughput_median_hours == pytest.approx(40.0 - 15.0)
+    assert found[0].example_case_ids == ("c1", "c2")

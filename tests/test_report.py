@@ -1,0 +1,499 @@
+"""Tests of the HTML run report, the process map SVG and the report folder on disk."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from conformance.types import DeviationPattern, RootCause
+from improvement.types import CREATED, IN_PROGRESS, OPEN, UNCHANGED, Task, TaskChange
+from kaizenflow.summary import RunSummary
+from mining.types import MapEdge, ProcessMap, Throughput, Variant
+from reports import archive, process_map_svg, render_run_report, write_run_report
+from reports.cards import NO_TIMESTAMPS, headline_cards
+from reports.formatting import format_duration, format_pp_delta
+from reports.html import make_environment
+from reports.process_map import build_digraph
+from reports.sparkline import sparkline_svg
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '<img src=x onerror="alert(2)">'
+QUOTES = 'say "quotes" & more'
+BACKSLASHES = "C:\\temp\\new\\x"
+HOSTILE = (SCRIPT, IMG, QUOTES, BACKSLASHES)
+
+FINISHED = datetime(2024, 5, 2, 2, 14, tzinfo=UTC)
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def edge(source: str, target: str, frequency: int, wait: float | None = 5.0) -> MapEdge:
+    return MapEdge(source, target, frequency, frequency, wait, None if wait is None else wait * 2)
+
+
+def task_change(change: str, title: str, owner: str, baseline: float, current: float) -> TaskChange:
+    task = Task(
+        task_id=7,
+        fingerprint="fp-7",
+        process="Purchase to Pay",
+        pattern_key="skipped:Approve PO",
+        title=title,
+        business_object="Purchase order",
+        owner=owner,
+        kpi_name="Share of orders without approval",
+        baseline_value=baseline,
+        current_value=current,
+        target_value=0.02,
+        status=OPEN if change == CREATED else IN_PROGRESS,
+        cases=20,
+        evidence={},
+        created_run="run-0",
+        last_seen_run="run-2",
+    )
+    return TaskChange(change, task)
+
+
+def make_summary(
+    activities: tuple[str, ...] = ("Create PO", "Approve PO", "Receive Goods", "Pay Invoice"),
+    *,
+    process: str = "Purchase to Pay",
+    run_id: str = "2024-05-02T02-00-00Z",
+    finished_at: datetime = FINISHED,
+    conforming: int = 412,
+    fitness: float | None = 0.9734,
+    median_hours: float | None = 77.0,
+    case_id: str = "PO-100231",
+    attribute_value: str = "S-017",
+    owner: str = "Jana Novak",
+) -> RunSummary:
+    """A small, realistic purchase-to-pay run; the parameters let a test make it hostile."""
+    first, second, third, last = activities
+    process_map = ProcessMap(
+        activities={first: 500, second: 480, third: 470, last: 490},
+        edges=(
+            edge(first, second, 480, 3.2),
+            edge(second, third, 460, 98.4),
+            edge(first, third, 20, None),
+            edge(third, last, 470, 30.0),
+        ),
+        start_activities={first: 500},
+        end_activities={last: 490, third: 10},
+    )
+    return RunSummary(
+        process=process,
+        run_id=run_id,
+        started_at=finished_at - timedelta(minutes=4),
+        finished_at=finished_at,
+        cases=500,
+        events=2435,
+        new_events=312,
+        fitness=fitness,
+        conforming_cases=conforming,
+        incomplete_cases=23,
+        unchecked_cases=0,
+        throughput=Throughput(500, median_hours, None if median_hours is None else 178.0, 90.0),
+        process_map=process_map,
+        variants=[
+            Variant(activities, 430, 0.86, 70.0),
+            Variant((first, third, last), 20, 0.04, 110.0),
+        ],
+        patterns=[
+            DeviationPattern(
+                kind="skipped",
+                activity=second,
+                cases=20,
+                share=0.04,
+                extra_throughput_median_hours=36.0,
+                extra_throughput_p90_hours=72.0,
+                root_causes=(
+                    RootCause("supplier", attribute_value, 16, 0.82, 6.1),
+                    RootCause("plant", "P-02", 12, 0.6, 2.3),
+                    RootCause("buyer", "B-4", 5, 0.25, 1.4),
+                ),
+                example_case_ids=(case_id, "PO-100877"),
+            )
+        ],
+        task_changes=[
+            task_change(UNCHANGED, "Keep invoices matched", owner, 0.1, 0.1),
+            task_change(CREATED, f"Approve every order before {second}", owner, 0.12, 0.08),
+        ],
+        model_name="p2p-reference-v3",
+        model_hash="sha256:9f2c1e",
+        config_hash="sha256:41aa07",
+        stage_seconds={"extract": 12.4, "discover": 3.1, "check": 41.0},
+        software={"kaizenflow": "0.1.0", "pm4py": "2.7.23"},
+    )
+
+
+def hostile_summary() -> RunSummary:
+    return make_summary(
+        activities=(SCRIPT, IMG, QUOTES, BACKSLASHES),
+        process=f"P2P {SCRIPT} {QUOTES}",
+        case_id=SCRIPT,
+        attribute_value=QUOTES,
+        owner=IMG,
+    )
+
+
+@pytest.fixture(scope="module")
+def report() -> str:
+    return render_run_report(make_summary())
+
+
+@pytest.fixture(scope="module")
+def hostile_report() -> str:
+    return render_run_report(hostile_summary())
+
+
+class _Page(HTMLParser):
+    """Collects text nodes, tags and attributes the way a browser's tokenizer would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.extend(attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [node.text or "" for node in ET.fromstring(svg).iter(f"{SVG_NS}text")]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+@pytest.mark.parametrize(
+    ("hours", "text"),
+    [
+        (0.5, "30 min"),
+        (3.2, "3.2 h"),
+        (98.4, "4.1 d"),
+        (None, "n/a"),
+        (-2.0, "\u22122.0 h"),
+    ],
+)
+def test_durations_read_as_minutes_hours_or_days(hours: float | None, text: str) -> None:
+    assert format_duration(hours) == text
+
+
+def test_share_changes_are_percentage_points() -> None:
+    assert format_pp_delta(0.824 - 0.812) == "+1.2 pp"
+
+
+def test_sparkline_skips_missing_runs_and_needs_two_points() -> None:
+    assert sparkline_svg([0.5, None]) == ""
+    line = sparkline_svg([0.5, None, 0.7])
+    assert line.count(",") == 2  # two points in the polyline, the None is not drawn as zero
+
+
+# --------------------------------------------------------------------------- process map
+
+
+def test_map_svg_contains_every_activity_and_is_inlineable() -> None:
+    summary = make_summary()
+    svg = process_map_svg(summary.process_map)
+    assert svg.startswith("<svg") and "<?xml" not in svg and "DOCTYPE" not in svg
+    texts = svg_texts(svg)
+    for activity in summary.process_map.activities:
+        assert activity in texts
+
+
+def test_map_labels_show_frequency_and_human_median_wait() -> None:
+    texts = svg_texts(process_map_svg(make_summary().process_map))
+    assert "480" in texts and "median wait 3.2 h" in texts and "median wait 4.1 d" in texts
+
+
+def test_map_pen_width_grows_with_frequency() -> None:
+    source = build_digraph(make_summary().process_map).source
+    widths = {
+        m.group(1): float(m.group(2)) for m in re.finditer(r"(a\d+ -> a\d+) \[.*?penwidth=([\d.]+)", source)
+    }
+    assert max(widths.values()) == 6.0 and min(widths.values()) < 1.3
+
+
+def test_map_keeps_only_the_most_frequent_edges() -> None:
+    process_map = replace(make_summary().process_map, start_activities={}, end_activities={})
+    svg = process_map_svg(process_map, max_edges=2)
+    assert svg.count('class="edge"') == 2
+    texts = svg_texts(svg)
+    assert "median wait 1.2 d" in texts  # 470 times, second
+    assert "median wait 4.1 d" not in texts  # 460 times, third
+
+
+def test_map_escapes_hostile_names_itself() -> None:
+    svg = process_map_svg(hostile_summary().process_map)
+    assert "&lt;script&gt;" in svg and "<script" not in svg.lower() and "<img" not in svg
+    assert {SCRIPT, IMG, QUOTES, BACKSLASHES} <= set(svg_texts(svg))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["C:\\new\\Temp", 'odd\\"mix', "trailing\\", "<b>x</b>", "\\N", "R&amp;D", "x &#60;y", "Prüfung"],
+)
+def test_map_labels_keep_backslashes_quotes_and_html_like_names_literal(name: str) -> None:
+    process_map = ProcessMap(activities={name: 3, "B": 3}, edges=(edge(name, "B", 3),))
+    assert name in svg_texts(process_map_svg(process_map))
+
+
+def test_missing_dot_binary_explains_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        process_map_svg(make_summary().process_map)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_jinja_environment_autoescapes_j2_and_rejects_undefined() -> None:
+    environment = make_environment()
+    assert environment.autoescape("run_report.html.j2") is True  # type: ignore[operator]
+    with pytest.raises(jinja2.UndefinedError):
+        environment.from_string("{{ missing }}").render()
+
+
+def test_title_names_process_run_time_and_model(report: str) -> None:
+    title = re.search(r"<header class=\"page\">(.*?)</header>", report, re.S)
+    assert title is not None
+    for text in (
+        "Purchase to Pay",
+        "2024-05-02T02-00-00Z",
+        "2024-05-02 02:14 UTC",
+        "p2p-reference-v3",
+    ):
+        assert text in title.group(1)
+
+
+def test_headline_figures_appear(report: str) -> None:
+    texts = parse(report).texts
+    for figure in (
+        "500",
+        "2,435",
+        "312 new this run",
+        "82.4 %",
+        "412 of 500 cases",
+        "0.973",
+        "3.2 d",
+        "7.4 d",
+        "23",
+    ):
+        assert figure in texts, figure
+
+
+def test_unchecked_card_only_when_cases_were_unchecked(report: str) -> None:
+    assert "Unchecked cases" not in report
+    assert "Unchecked cases" in render_run_report(replace(make_summary(), unchecked_cases=4))
+
+
+def test_log_without_timestamps_says_so_instead_of_throughput() -> None:
+    summary = replace(make_summary(median_hours=None), has_timestamps=False)
+    html = render_run_report(summary)
+    assert NO_TIMESTAMPS in parse(html).texts and "Median throughput time" not in html
+
+
+def earlier_runs() -> list[RunSummary]:
+    return [
+        make_summary(conforming=400, fitness=0.9601, median_hours=90.0),
+        make_summary(conforming=406, fitness=0.9650, median_hours=80.0),
+    ]
+
+
+def test_history_gives_change_since_previous_run() -> None:
+    cards = {c.label: c for c in headline_cards(make_summary(), earlier_runs())}
+    assert cards["Conforming cases"].delta == "+1.2 pp"
+    assert cards["Conforming cases"].tone == "good"
+    assert cards["Median throughput time"].delta == "\u22123.0 h"
+    assert cards["Median throughput time"].tone == "good"  # shorter is better
+    assert cards["Fitness"].delta == "+0.008"
+    assert "+1.2 pp" in parse(render_run_report(make_summary(), earlier_runs())).texts
+
+
+def test_history_draws_a_sparkline_on_every_card() -> None:
+    html = render_run_report(make_summary(), earlier_runs())
+    cards = headline_cards(make_summary(), earlier_runs())
+    assert all(card.sparkline.startswith('<svg class="spark"') for card in cards)
+    assert html.count('<svg class="spark"') == len(cards)
+    assert '<svg class="spark"' not in render_run_report(make_summary())
+
+
+def test_patterns_table_shows_figures_and_root_causes(report: str) -> None:
+    texts = parse(report).texts
+    for cell in (
+        "Skipped",
+        "Approve PO",
+        "20",
+        "4.0 %",
+        "+1.5 d",
+        "+3.0 d",
+        "supplier = S-017 \u00b7 82 % of cases \u00b7 lift 6.1\u00d7",
+    ):
+        assert cell in texts, cell
+
+
+def test_pattern_rows_expand_to_example_cases_and_all_causes(report: str) -> None:
+    details = re.search(r"<details class=\"pattern\">(.*?)</details>", report, re.S)
+    assert details is not None
+    body = details.group(1).split("</summary>", 1)[1]
+    assert "PO-100231" in body and "PO-100877" in body and "B-4" in body  # third cause too
+
+
+def test_empty_patterns_show_friendly_line() -> None:
+    html = render_run_report(replace(make_summary(), patterns=[]))
+    assert "No deviations found" in html and 'class="pattern"' not in html
+
+
+@pytest.mark.parametrize(
+    ("field", "line"),
+    [
+        ("variants", "No variants"),
+        ("task_changes", "No improvement tasks"),
+    ],
+)
+def test_other_empty_sections_show_friendly_lines(field: str, line: str) -> None:
+    summary = make_summary()
+    setattr(summary, field, [])
+    assert line in render_run_report(summary)
+
+
+def test_variants_are_capped_at_fifteen_with_chips() -> None:
+    variants = [Variant(("Create PO", f"Step {i}"), 100 - i, (100 - i) / 2000, 5.0) for i in range(20)]
+    html = render_run_report(replace(make_summary(), variants=variants))
+    assert html.count('<span class="chip" title="Create PO">') == 15
+    assert "The 15 most frequent of 20 variants." in html and "Step 14" in html
+    assert "Step 15" not in html
+
+
+def test_tasks_show_change_kpi_path_and_new_first(report: str) -> None:
+    texts = parse(report).texts
+    assert texts.index("Created") < texts.index("Unchanged")
+    for cell in (
+        "Approve every order before Approve PO",
+        "Purchase order",
+        "Jana Novak",
+        "Share of orders without approval",
+        "12.0 %",
+        "8.0 %",
+        "2.0 %",
+        "Open",
+    ):
+        assert cell in texts, cell
+
+
+def test_manifest_lists_hashes_versions_and_stages(report: str) -> None:
+    manifest = report.split('id="manifest"', 1)[1]
+    for text in (
+        "sha256:9f2c1e",
+        "sha256:41aa07",
+        "pm4py",
+        "2.7.23",
+        "check",
+        "41.0 s",
+        "56.5 s",
+        "2024-05-02 02:10 UTC",
+    ):
+        assert text in manifest, text
+
+
+def test_report_references_no_network_address(report: str) -> None:
+    namespaces = {
+        'xmlns="http://www.w3.org/2000/svg"',
+        'xmlns:xlink="http://www.w3.org/1999/xlink"',
+    }
+    for match in re.finditer(r"https?://", report):
+        context = report[report.rfind(" ", 0, match.start()) + 1 : report.find('"', match.end()) + 1]
+        assert context in namespaces
+    for name, value in parse(report).attributes:
+        if name in {"src", "href", "xlink:href", "action", "srcset", "poster"}:
+            assert value is not None and not re.match(r"(https?:)?//", value.strip())
+    assert "url(" not in report and "@import" not in report
+
+
+def test_hostile_strings_are_text_everywhere(hostile_report: str) -> None:
+    page = parse(hostile_report)
+    assert "<script" not in hostile_report.lower() and "script" not in page.tags
+    assert "img" not in page.tags and "onerror" not in {name for name, _ in page.attributes}
+    for text in HOSTILE:
+        assert any(text in node for node in page.texts), text
+    assert SCRIPT in page.texts  # as the example case id and as an activity
+    assert ("title", IMG) in page.attributes  # quotes inside attributes stay inside
+    assert f"supplier = {QUOTES} \u00b7 82 % of cases \u00b7 lift 6.1\u00d7" in page.texts
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+def test_write_run_report_lays_out_report_and_sidecar(tmp_path: Path) -> None:
+    path = write_run_report(make_summary(), tmp_path)
+    assert path == tmp_path / "purchase-to-pay" / "2024-05-02T02-00-00Z.html"
+    assert path.read_text(encoding="utf-8") == render_run_report(make_summary())
+    sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar["cases"] == 500 and sidecar["fitness"] == 0.9734
+    assert sidecar["report"] == "purchase-to-pay/2024-05-02T02-00-00Z.html"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "2024-05-02T02-00-00Z.html",
+        "2024-05-02T02-00-00Z.json",
+        "index.html",
+        "purchase-to-pay",
+    ]
+
+
+def test_failed_write_leaves_previous_report_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_run_report(make_summary(), tmp_path)
+    before = path.read_text(encoding="utf-8")
+
+    def broken_replace(source: object, target: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(archive.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_run_report(make_summary(process="Purchase to Pay", conforming=1), tmp_path)
+    assert path.read_text(encoding="utf-8") == before
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_index_lists_runs_newest_first_with_links(tmp_path: Path) -> None:
+    write_run_report(make_summary(run_id="run-2", finished_at=FINISHED), tmp_path)
+    write_run_report(
+        make_summary(run_id="run-1", conforming=400, finished_at=FINISHED - timedelta(days=1)),
+        tmp_path,
+    )
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    page = parse(index)
+    assert page.texts.index("run-2") < page.texts.index("run-1")
+    assert "82.4 %" in page.texts and "80.0 %" in page.texts
+    links = [value for name, value in page.attributes if name == "href"]
+    assert links == ["purchase-to-pay/run-2.html", "purchase-to-pay/run-1.html"]
+    assert all((tmp_path / link).is_file() for link in links if link)
+
+
+def test_hostile_process_and_run_id_stay_inside_the_folder(tmp_path: Path) -> None:
+    summary = replace(hostile_summary(), run_id="../../etc/passwd")
+    path = write_run_report(summary, tmp_path)
+    assert path.parent.parent == tmp_path and path.name == "etc-passwd.html"
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in index.lower() and f"P2P {SCRIPT} {QUOTES}" in parse(index).texts
