@@ -11,6 +11,11 @@ from conformance.types import Move, VariantAlignment
 _SKIP = ">>"
 
 
+# pm4py's default costs: a log or visible model move costs 10000, a silent move 1, in step 0.
+MOVE_COST = 10_000
+TAU_COST = 1
+
+
 def align_variants(
     model: DesignedModel,
     variants: Iterable[tuple[tuple[str, ...], int]],
@@ -19,38 +24,96 @@ def align_variants(
     """Align each (activities, case count) once. A variant that runs out of time is unchecked.
 
     Costs are pm4py's exact optimal costs (A* on the state equation), never approximations.
+    pm4py breaks ties between equally cheap alignments by the memory addresses of the net's
+    objects, so the same trace could be explained differently from one run to the next. We
+    scale pm4py's costs and add a tie-breaker smaller than their smallest step, ranked by
+    activity name: the alignment found is still optimal for pm4py's costs, and the same each
+    night. Cost, best-worst cost and fitness are then recomputed with pm4py's own costs.
     """
-    from pm4py.algo.conformance.alignments.petri_net import algorithm as alignments
+    from pm4py.algo.conformance.alignments.petri_net.variants import state_equation_a_star as astar
     from pm4py.objects.log.obj import Event, Trace
 
     os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "false")
-    parameters: dict[object, object] = {}
-    if timeout_seconds is not None:
-        parameters[alignments.Parameters.PARAM_MAX_ALIGN_TIME_TRACE] = timeout_seconds
+    net, initial, final = model.net, model.initial_marking, model.final_marking
+    best_worst = astar.get_best_worst_cost(net, initial, final, parameters={})
+    rank = {label: i + 1 for i, label in enumerate(sorted(model.activities))}
+    unknown_rank = len(rank) + 1
     results = []
     for activities, cases in variants:
+        scale = _tie_scale(len(activities) + len(net.transitions), unknown_rank)
+        parameters: dict[object, object] = {
+            astar.Parameters.PARAM_MODEL_COST_FUNCTION: {
+                t: MOVE_COST * scale + 2 * rank[t.label] if t.label is not None else TAU_COST * scale
+                for t in net.transitions
+            },
+            astar.Parameters.PARAM_SYNC_COST_FUNCTION: {
+                t: 0 for t in net.transitions if t.label is not None
+            },
+            astar.Parameters.PARAM_TRACE_COST_FUNCTION: [
+                MOVE_COST * scale + 2 * rank.get(a, unknown_rank) + 1 for a in activities
+            ],
+        }
+        if timeout_seconds is not None:
+            parameters[astar.Parameters.PARAM_MAX_ALIGN_TIME_TRACE] = timeout_seconds
         trace = Trace([Event({"concept:name": activity}) for activity in activities])
-        aligned = alignments.apply_trace(
-            trace, model.net, model.initial_marking, model.final_marking, parameters=parameters
-        )
+        aligned = astar.apply(trace, net, initial, final, parameters=parameters)
         if aligned is None:
             results.append(
                 VariantAlignment(activities=activities, cases=cases, cost=None, fitness=None,
                                  checked=False)
             )
             continue
-        moves = tuple(_move(log, model_label) for log, model_label in aligned["alignment"])
+        pairs = aligned["alignment"]
+        moves = tuple(_move(log, model_label) for log, model_label in pairs)
+        silent = sum(1 for m in moves if m.log is None and m.model is None)
+        deviating = sum(1 for m in moves if m.kind != "sync" and (m.log or m.model))
+        cost = MOVE_COST * deviating + TAU_COST * silent
+        bwc = MOVE_COST * len(activities) + best_worst
+        denominator = bwc // MOVE_COST
         results.append(
             VariantAlignment(
                 activities=activities,
                 cases=cases,
-                cost=float(aligned["cost"]),
-                fitness=float(aligned["fitness"]),
+                cost=float(cost),
+                fitness=1 - (cost // MOVE_COST) / denominator if denominator > 0 else 0.0,
                 moves=tuple(m for m in moves if not (m.log is None and m.model is None)),
-                bwc=float(aligned["bwc"]),
+                bwc=float(bwc),
             )
         )
     return results
+
+
+def _tie_scale(max_moves: int, max_rank: int) -> int:
+    """A power of ten larger than any sum of tie-breakers an alignment can collect."""
+    bound = max_moves * (2 * max_rank + 1) + 1
+    return 10 ** len(str(bound))
+
+
+def drain_model(model: DesignedModel) -> DesignedModel:
+    """The model with a silent transition per place that removes its token, and nothing to reach.
+
+    Aligning a trace against it gives a *prefix* alignment: the cheapest explanation of what was
+    done so far, without charging for work that a running case simply has not reached yet.
+    """
+    import copy
+
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
+    from pm4py.objects.petri_net.utils.petri_utils import add_arc_from_to
+
+    net, initial = copy.deepcopy((model.net, model.initial_marking))
+    for index, place in enumerate(sorted(net.places, key=lambda p: str(p.name))):
+        drain = PetriNet.Transition(f"kaizen_drain_{index}", None)
+        net.transitions.add(drain)
+        add_arc_from_to(place, drain, net)
+    return DesignedModel(
+        name=model.name, net=net, initial_marking=initial, final_marking=Marking(),
+        activities=model.activities, model_hash=model.model_hash,
+    )
+
+
+def deviating_moves(alignment: VariantAlignment) -> int:
+    """Log moves plus visible model moves: the deviations an alignment charges for."""
+    return sum(1 for move in alignment.moves if move.kind != "sync" and (move.log or move.model))
 
 
 def _move(log: str, model: str | None) -> Move:

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pandas as pd
 
-from conformance.alignments import align_variants
+from conformance.alignments import align_variants, deviating_moves, drain_model
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
-from conformance.types import SKIPPED, ConformanceResult, Deviation
+from conformance.types import ConformanceResult, Deviation, VariantAlignment
 from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences
 
 
@@ -54,6 +54,7 @@ def check_log(
         model, ((variant, len(cases)) for variant, cases in ordered), timeout_seconds
     )
     running = open_cases(log, open_case_horizon_days)
+    pending = _pending_moves(model, alignments, cases_by_variant, running, timeout_seconds)
     deviations: list[Deviation] = []
     incomplete: set[str] = set()
     unchecked = 0
@@ -70,19 +71,14 @@ def check_log(
         cost_sum += alignment.cost * len(cases)
         bwc_sum += alignment.bwc * len(cases)
         fitness_sum += alignment.fitness * len(cases)
-        classified = classify_moves(alignment.moves)
+        finished = classify_moves(alignment.moves)
+        running_view = classify_moves(alignment.moves, pending.get(alignment.activities, 0))
         for case_id in cases:
+            classified = running_view if case_id in running else finished
+            if classified.pending:
+                incomplete.add(case_id)
             for kind, activity in classified.deviations:
                 deviations.append(Deviation(case_id=case_id, kind=kind, activity=activity))
-            if classified.trailing_skips:
-                if case_id in running:
-                    incomplete.add(case_id)
-                else:
-                    deviations.extend(
-                        Deviation(case_id=case_id, kind=SKIPPED, activity=activity,
-                                  detail="case ended before it")
-                        for activity in classified.trailing_skips
-                    )
     deviations.extend(check_rules(log, rules))
     deviations.sort(key=lambda d: (d.case_id, d.kind, d.activity))
     deviating = {d.case_id for d in deviations}
@@ -100,6 +96,33 @@ def check_log(
         deviations=deviations,
         alignments=alignments,
     )
+
+
+def _pending_moves(
+    model: DesignedModel,
+    alignments: Sequence[VariantAlignment],
+    cases_by_variant: Mapping[tuple[str, ...], list[str]],
+    running: set[str],
+    timeout_seconds: float | None,
+) -> dict[tuple[str, ...], int]:
+    """For variants with running cases: how many model moves are work not reached yet.
+
+    That is the full alignment's deviating moves minus those of the prefix alignment.
+    """
+    candidates = [
+        a for a in alignments
+        if a.checked and a.cost and any(c in running for c in cases_by_variant[a.activities])
+    ]
+    if not candidates:
+        return {}
+    prefix = align_variants(
+        drain_model(model), ((a.activities, a.cases) for a in candidates), timeout_seconds
+    )
+    pending = {}
+    for full, partial in zip(candidates, prefix, strict=True):
+        if partial.checked:
+            pending[full.activities] = max(0, deviating_moves(full) - deviating_moves(partial))
+    return pending
 
 
 def deviations_frame(deviations: Sequence[Deviation]) -> pd.DataFrame:

@@ -10,26 +10,28 @@ from conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER, Move
 
 @dataclass(frozen=True)
 class VariantDeviations:
-    """Deviations of one variant as (kind, activity) pairs, and the model moves at its end.
+    """Deviations of one variant as (kind, activity) pairs, and the work still pending.
 
-    ``trailing_skips`` are model moves after the last event: for a case that may still be
-    running they are work not done yet (incomplete), for a finished case they are skipped.
+    ``pending`` are model moves that a running case has simply not reached yet: they make the
+    case incomplete, not deviating.
     """
 
     deviations: tuple[tuple[str, str], ...]
-    trailing_skips: tuple[str, ...]
+    pending: tuple[str, ...]
 
 
-def classify_moves(moves: tuple[Move, ...]) -> VariantDeviations:
+def classify_moves(moves: tuple[Move, ...], pending: int = 0) -> VariantDeviations:
     """Deviations from an optimal alignment.
 
     - a log move and a model move of the same activity: the activity was done at the wrong
       point (``wrong_order``), one deviation for each such pair;
     - any other log move: ``repeated`` if the activity is also done in step with the model in
       the trace, else ``inserted``;
-    - any other model move: ``skipped``, unless it comes after the last event (trailing).
+    - any other model move: ``skipped``, except the last ``pending`` ones of a running case.
+
+    How many are pending is not visible in the alignment itself (with concurrency pm4py may
+    place a pending step before the last event): the caller counts it with a prefix alignment.
     """
-    last_event = max((i for i, m in enumerate(moves) if m.log is not None), default=-1)
     log_moves = Counter(m.log for m in moves if m.kind == "log")
     model_moves = Counter(m.model for m in moves if m.kind == "model")
     synced = {m.log for m in moves if m.kind == "sync"}
@@ -45,13 +47,11 @@ def classify_moves(moves: tuple[Move, ...]) -> VariantDeviations:
         kind = REPEATED if activity in synced else INSERTED
         deviations.extend([(kind, activity)] * remaining)
 
-    trailing: list[str] = []
-    for position, move in enumerate(moves):
-        if move.kind != "model" or move.model is None or unmatched_model[move.model] <= 0:
-            continue
-        unmatched_model[move.model] -= 1
-        if position > last_event:
-            trailing.append(move.model)
-        else:
-            deviations.append((SKIPPED, move.model))
-    return VariantDeviations(deviations=tuple(deviations), trailing_skips=tuple(trailing))
+    skipped: list[str] = []
+    for move in moves:
+        if move.kind == "model" and move.model is not None and unmatched_model[move.model] > 0:
+            unmatched_model[move.model] -= 1
+            skipped.append(move.model)
+    cut = len(skipped) - min(pending, len(skipped))
+    deviations.extend((SKIPPED, activity) for activity in skipped[:cut])
+    return VariantDeviations(deviations=tuple(deviations), pending=tuple(skipped[cut:]))

@@ -53,7 +53,14 @@ def _reported(command: F) -> F:
 def _prepare_prefect(state_directory: Path, verbose: bool) -> None:
     """Keep Prefect's embedded state beside ours unless the user points at a Prefect server."""
     if "PREFECT_API_URL" not in os.environ and "PREFECT_HOME" not in os.environ:
-        os.environ["PREFECT_HOME"] = str(state_directory / "prefect")
+        home = state_directory / "prefect"
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)  # Prefect creates only the last level
+        os.environ["PREFECT_HOME"] = str(home)
+    # A new embedded database is migrated on first start: on 2 cores that exceeds the default 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # The embedded server's telemetry writes race its own start-up on SQLite ("database is
+    # locked"); an embedded nightly job has nobody to report usage to anyway.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"

@@ -18,7 +18,7 @@ def model(a: str) -> Move:
 
 def test_a_fitting_alignment_has_no_deviation() -> None:
     result = classify_moves((sync("a"), sync("b"), sync("c")))
-    assert result.deviations == () and result.trailing_skips == ()
+    assert result.deviations == () and result.pending == ()
 
 
 def test_a_model_move_inside_the_trace_is_a_skipped_activity() -> None:
@@ -39,13 +39,24 @@ def test_a_log_move_of_an_activity_also_done_in_step_is_a_repetition() -> None:
 def test_a_log_and_a_model_move_of_one_activity_are_one_wrong_order() -> None:
     result = classify_moves((log("c"), sync("a"), sync("b"), model("c")))
     assert result.deviations == (("wrong_order", "c"),)
-    assert result.trailing_skips == ()
+    assert result.pending == ()
 
 
-def test_model_moves_after_the_last_event_are_trailing_not_skipped() -> None:
+def test_a_finished_case_skipped_every_unmatched_model_move() -> None:
     result = classify_moves((sync("a"), model("b"), model("c")))
-    assert result.deviations == ()
-    assert result.trailing_skips == ("b", "c")
+    assert result.deviations == (("skipped", "b"), ("skipped", "c"))
+
+
+def test_the_last_pending_model_moves_of_a_running_case_are_not_deviations() -> None:
+    result = classify_moves((sync("a"), model("b"), sync("c"), model("d"), model("e")), pending=2)
+    assert result.deviations == (("skipped", "b"),)
+    assert result.pending == ("d", "e")
+
+
+def test_a_wrong_order_pair_is_never_taken_for_pending_work() -> None:
+    result = classify_moves((log("c"), sync("a"), model("b"), model("c")), pending=2)
+    assert result.deviations == (("wrong_order", "c"),)
+    assert result.pending == ("b",)
 
 
 def test_silent_model_moves_are_ignored() -> None:

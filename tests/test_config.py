@@ -1,0 +1,85 @@
+"""The configuration is validated once, and every error names the file and the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kaizenflow.config import ConfigError, load_config
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "kaizen.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def example() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_the_sample_configuration_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    process = config.process("purchase-to-pay")
+    assert len(process.sources) == 7
+    assert config.path(process.model) == EXAMPLE.parent / "purchase_to_pay.bpmn"
+    assert len(config.config_hash) == 16
+
+
+def test_an_unknown_key_is_named_with_its_path(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["sources"][2]["colour"] = "red"
+    with pytest.raises(ConfigError, match=r"processes\.0\.sources\.2\.colour: unknown key"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_wrong_type_is_named_with_its_path(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["tasks"]["min_cases"] = "many"
+    with pytest.raises(ConfigError, match=r"kaizen\.yaml: processes\.0\.tasks\.min_cases: "):
+        load_config(write(tmp_path, data))
+
+
+def test_a_source_needs_exactly_one_way_to_name_its_activity(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["sources"][0]["activity_column"] = "kind"
+    with pytest.raises(ConfigError, match=r"processes\.0\.sources\.0: .*exactly one of 'activity'"):
+        load_config(write(tmp_path, data))
+
+
+def test_an_unknown_connection_is_refused(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["sources"][0]["connection"] = "crm"
+    with pytest.raises(ConfigError, match=r"unknown connection 'crm'"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_password_in_clear_is_refused_and_not_repeated(tmp_path: Path) -> None:
+    data = example()
+    data["connections"]["erp"] = {"url": "postgresql://app:s3cret-pw@db/erp"}
+    with pytest.raises(ConfigError, match=r"connections\.erp: .*url_env") as error:
+        load_config(write(tmp_path, data))
+    assert "s3cret-pw" not in str(error.value)
+
+
+def test_a_url_from_the_environment_must_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = example()
+    data["connections"]["erp"] = {"url_env": "KAIZEN_TEST_ERP_URL"}
+    config = load_config(write(tmp_path, data))
+    monkeypatch.delenv("KAIZEN_TEST_ERP_URL", raising=False)
+    with pytest.raises(ConfigError, match="KAIZEN_TEST_ERP_URL"):
+        config.connections["erp"].resolve_url(tmp_path)
+
+
+def test_relative_sqlite_paths_are_taken_from_the_configuration_folder(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, example()))
+    assert config.connections["erp"].resolve_url(config.base_dir) == f"sqlite:///{tmp_path / 'p2p.db'}"
+
+
+def test_a_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "kaizen.yaml"
+    path.write_text("processes: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"kaizen\.yaml: not valid YAML"):
+        load_config(path)

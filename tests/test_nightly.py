@@ -1,0 +1,109 @@
+"""The nightly loop end to end on a generated purchase-to-pay database, checked against its ground truth."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from eventstore import EventStore
+from improvement.store import StateStore
+from kaizenflow.config import load_config
+from kaizenflow.demo import prepare_demo
+from kaizenflow.summary import RunSummary
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def night(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from flows.nightly import nightly
+
+    workdir = tmp_path_factory.mktemp("p2p")
+    config_path, created = prepare_demo(workdir, cases=2000, seed=11)
+    assert created
+    first: list[RunSummary] = nightly(str(config_path))
+    second: list[RunSummary] = nightly(str(config_path))
+    return workdir, config_path, first[0], second[0]
+
+
+def by_kind(rows) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    found: dict[str, set[str]] = defaultdict(set)
+    for case_id, kind in rows:
+        found[kind].add(case_id)
+    return found
+
+
+def test_detected_deviations_match_the_ground_truth_per_kind(night) -> None:  # type: ignore[no-untyped-def]
+    workdir, config_path, first, _ = night
+    engine = sa.create_engine(f"sqlite:///{workdir / 'p2p.db'}")
+    with engine.connect() as connection:
+        truth = by_kind(connection.execute(sa.text("SELECT case_id, kind FROM ground_truth")))
+    engine.dispose()
+    store = StateStore(load_config(config_path).state_url)
+    detected = by_kind((d.case_id, d.kind) for d in store.run_deviations(first.run_id))
+    store.dispose()
+    assert set(truth) >= {"skipped", "wrong_order", "repeated", "segregation_of_duties", "sla_breach"}
+    for kind, cases in truth.items():
+        hits = len(cases & detected[kind])
+        recall, precision = hits / len(cases), hits / max(1, len(detected[kind]))
+        assert recall >= 0.9 and precision >= 0.9, f"{kind}: recall {recall:.3f}, precision {precision:.3f}"
+    assert set(detected) <= set(truth), "a kind was detected that was never injected"
+
+
+def test_the_first_run_ingests_every_business_event(night) -> None:  # type: ignore[no-untyped-def]
+    workdir, _, first, _ = night
+    engine = sa.create_engine(f"sqlite:///{workdir / 'p2p.db'}")
+    tables = ["purchase_requisitions", "purchase_orders", "po_changes", "po_approvals",
+              "goods_receipts", "invoices", "payments"]
+    with engine.connect() as connection:
+        rows = sum(connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables)
+    engine.dispose()
+    assert first.new_events == first.events == rows
+    assert first.cases == 2000
+
+
+def test_running_the_same_night_again_adds_no_event_and_no_task(night) -> None:  # type: ignore[no-untyped-def]
+    _, config_path, first, second = night
+    assert second.new_events == 0 and second.events == first.events
+    assert EventStore(load_config(config_path).state_directory / "events.duckdb").duplicate_event_ids() == 0
+    assert [c.change for c in second.task_changes] == ["unchanged"] * len(first.task_changes)
+    assert {c.task.task_id for c in second.task_changes} == {c.task.task_id for c in first.task_changes}
+    store = StateStore(load_config(config_path).state_url)
+    assert len(store.list_tasks()) == len(first.task_changes) > 0
+    store.dispose()
+
+
+def test_concentrated_deviations_become_tasks_scoped_to_their_object(night) -> None:  # type: ignore[no-untyped-def]
+    _, _, first, _ = night
+    scoped = {c.task.pattern_key: c.task.business_object for c in first.task_changes}
+    assert scoped["skipped:Approve Purchase Order"] == "plant=P-03"
+    assert scoped["repeated:Pay Invoice"] == "supplier=S-017"
+    owners = {c.task.pattern_key: c.task.owner for c in first.task_changes}
+    assert owners["skipped:Approve Purchase Order"] == "plant-manager-p03@example.com"
+
+
+def test_each_run_writes_a_self_contained_report(night) -> None:  # type: ignore[no-untyped-def]
+    _, _, first, second = night
+    report = Path(first.report_path).read_text(encoding="utf-8")
+    assert first.process in report and f"{first.cases:,}" in report
+    assert "<svg" in report and "src=\"http" not in report
+    index = Path(first.report_path).parent.parent / "index.html"
+    assert first.run_id in index.read_text(encoding="utf-8")
+    assert second.run_id in index.read_text(encoding="utf-8")
+
+
+def test_the_flow_run_publishes_its_summary_as_prefect_artifacts(night) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[
+                "purchase-to-pay-summary", "purchase-to-pay-deviation-patterns"]))
+        )
+    kinds = {a.key: a for a in artifacts}
+    assert "fitness" in str(kinds["purchase-to-pay-summary"].data)
+    assert "Approve Purchase Order" in str(kinds["purchase-to-pay-deviation-patterns"].data)

@@ -1,0 +1,34 @@
+"""The dependency pins that keep Prefect's server importable, and the licence pm4py requires."""
+
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_fastapi_stays_below_the_release_that_breaks_prefects_server() -> None:
+    assert Version(version("fastapi")) < Version("0.151")
+    from prefect.server.api.server import create_app  # fails with FastAPI >= 0.151
+
+    assert callable(create_app)
+
+
+def test_the_project_is_licensed_agpl_like_pm4py() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "AGPL-3.0-or-later"
+    assert "GNU AFFERO GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_every_pinned_dependency_is_locked_in_the_constraints_file() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    locked = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line
+    }
+    for requirement in project["dependencies"]:
+        name = requirement.split(">")[0].split("<")[0].split("[")[0].strip().lower()
+        assert name in locked, f"{name} is not locked in constraints.txt"

@@ -1,0 +1,101 @@
+"""Raising improvement tasks from patterns, and keeping one task per pattern across runs."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conformance.types import Deviation, DeviationPattern, RootCause
+from improvement.raising import RaisingPolicy, fingerprint, propose_tasks
+from improvement.store import StateStore
+
+CASES = [f"c{i:02d}" for i in range(40)]
+ATTRIBUTES = pd.DataFrame(
+    {"supplier": ["S-17" if i < 10 else "S-01" for i in range(40)]},
+    index=pd.Index(CASES, name="case_id"),
+).astype("string")
+AFFECTED = ["c00", "c01", "c02", "c03", "c04", "c05", "c20"]
+PATTERN = DeviationPattern(
+    kind="repeated", activity="Pay Invoice", cases=7, share=7 / 40,
+    extra_throughput_median_hours=12.0, extra_throughput_p90_hours=30.0,
+    root_causes=(RootCause("supplier", "S-17", 6, 6 / 7, (6 / 7) / (10 / 40)),),
+    example_case_ids=tuple(AFFECTED[:5]),
+)
+POLICY = RaisingPolicy(min_cases=5, min_share=0.05, scope_attributes=["supplier"],
+                       default_owner="lead@example.com",
+                       owners_by_attribute={"supplier": {"*": "suppliers@example.com"}})
+
+
+def propose(policy: RaisingPolicy = POLICY, pattern: DeviationPattern = PATTERN):  # type: ignore[no-untyped-def]
+    return propose_tasks("p2p", [pattern], {pattern.key: AFFECTED}, ATTRIBUTES, 40, policy)
+
+
+def test_a_concentrated_pattern_becomes_a_task_scoped_to_its_business_object() -> None:
+    [task] = propose()
+    assert task.business_object == "supplier=S-17"
+    assert task.title == "Stop the rework: 'Pay Invoice' done more than once for supplier S-17"
+    assert task.owner == "suppliers@example.com"
+    assert task.kpi_value == pytest.approx(6 / 10)
+    assert task.target_value == pytest.approx(0.3)
+    assert (task.cases, task.cases_in_scope) == (6, 10)
+
+
+def test_a_pattern_below_the_thresholds_raises_nothing() -> None:
+    assert propose(RaisingPolicy(min_cases=8)) == []
+    assert propose(RaisingPolicy(min_share=0.5)) == []
+
+
+def test_without_a_scope_attribute_the_task_covers_the_whole_process() -> None:
+    [task] = propose(RaisingPolicy(default_owner="lead@example.com"))
+    assert task.business_object is None and task.owner == "lead@example.com"
+    assert task.kpi_value == pytest.approx(7 / 40)
+
+
+def test_the_fingerprint_is_stable_and_scope_specific() -> None:
+    assert fingerprint("p2p", "repeated:Pay Invoice", "supplier=S-17") == propose()[0].fingerprint
+    assert fingerprint("p2p", "repeated:Pay Invoice", None) != propose()[0].fingerprint
+
+
+def record(store: StateStore, run_id: str, proposals: list) -> list:  # type: ignore[type-arg]
+    now = datetime.now(UTC)
+    figures = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
+    return store.record_run(run_id, "p2p", now, now, figures,
+                            [Deviation(c, "repeated", "Pay Invoice") for c in AFFECTED], proposals)
+
+
+def test_a_second_run_updates_the_task_instead_of_creating_a_twin(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    [first] = record(store, "r1", propose())
+    [again] = record(store, "r2", propose())
+    assert (first.change, again.change) == ("created", "unchanged")
+    assert first.task.task_id == again.task.task_id
+    assert len(store.list_tasks()) == 1
+
+
+def test_the_baseline_is_frozen_and_the_kpi_history_grows(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    record(store, "r1", propose())
+    smaller = DeviationPattern(**{**PATTERN.__dict__, "cases": 5})
+    [updated] = propose_tasks("p2p", [smaller], {smaller.key: AFFECTED[2:]}, ATTRIBUTES, 40, POLICY)
+    [change] = record(store, "r2", [updated])
+    assert change.change == "updated"
+    assert change.task.baseline_value == pytest.approx(0.6)
+    assert change.task.current_value == pytest.approx(0.4)
+    from improvement.store import kpi_history
+
+    with store.engine.connect() as connection:
+        values = [row.value for row in connection.execute(kpi_history.select())]
+    assert values == pytest.approx([0.6, 0.4])
+
+
+def test_the_latest_run_deviations_are_kept_per_case(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    record(store, "r1", [])
+    assert store.latest_run_id("p2p") == "r1"
+    assert [d.case_id for d in store.run_deviations("r1")] == sorted(AFFECTED)
+
+
+def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    StateStore(f"sqlite:///{tmp_path / 'state.db'}").dispose()
+    assert (tmp_path / "state.db").stat().st_mode & 0o077 == 0
