@@ -1,0 +1,71 @@
+"""The `kaizen` command: failures are one line with a reason and exit code 1, listings take --json."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kaizenflow.cli import app
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def restored_environment() -> Iterator[None]:
+    """The CLI sets Prefect's environment for its process; keep that out of other tests."""
+    with mock.patch.dict(os.environ):
+        yield
+
+
+def test_an_invalid_configuration_fails_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["processes"][0]["colour"] = "red"
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "processes.0.colour: unknown key" in result.stderr
+
+
+def test_a_missing_configuration_file_is_named(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["tasks", "list", "--config", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert "nope.yaml: cannot read the configuration" in result.stderr
+
+
+def test_deviations_before_any_run_say_what_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["deviations", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "has not run yet" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_then_listings_as_json(prefect_harness: None, tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--workdir", str(workdir), "--cases", "600", "--json"])
+    assert result.exit_code == 0, result.output
+    [headline] = json.loads(result.stdout)
+    assert headline["cases"] == 600 and headline["new_events"] > 3000
+    assert Path(headline["report"]).exists()
+    config = str(workdir / "kaizen.yaml")
+
+    tasks = json.loads(runner.invoke(app, ["tasks", "list", "--config", config, "--json"]).stdout)
+    assert len(tasks) == headline["tasks_created"] and all(t["status"] == "open" for t in tasks)
+
+    listed = json.loads(runner.invoke(app, ["deviations", "--config", config, "--json"]).stdout)
+    assert listed["run_id"] == headline["run_id"]
+    assert {d["kind"] for d in listed["deviations"]} >= {"skipped", "repeated"}
+
+    where = json.loads(runner.invoke(app, ["report", "--config", config, "--json"]).stdout)
+    assert where["latest"]["purchase-to-pay"] == headline["report"]
