@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -24,19 +23,20 @@ from kaizenflow.events import EventLog
 from kaizenflow.summary import RunSummary
 from reports.html import write_run_report
 from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
+from sources.sql import Extracted
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE,
       task_run_name="extract-{source.name}")
-def extract_source(config: KaizenConfig, process: Process, source: Source) -> pd.DataFrame:
+def extract_source(config: KaizenConfig, process: Process, source: Source) -> Extracted:
     return stages.extract(config, process, source)
 
 
 @task(cache_policy=NO_CACHE)
 def load_events(
-    config: KaizenConfig, process: Process, run_id: str, batches: list[pd.DataFrame]
+    config: KaizenConfig, process: Process, run_id: str, extracted: list[Extracted]
 ) -> int:
-    return stages.load(config, process, run_id, batches).added
+    return stages.load(config, process, run_id, extracted).added
 
 
 @task(cache_policy=NO_CACHE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import yaml
 from pydantic import (
@@ -33,11 +33,15 @@ class Connection(_Strict):
     url_env: str | None = Field(
         default=None, description="name of an environment variable holding the SQLAlchemy URL"
     )
+    url_secret: str | None = Field(
+        default=None, description="name of a Prefect Secret block holding the SQLAlchemy URL"
+    )
 
     @model_validator(mode="after")
     def _one_url(self) -> Connection:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of 'url' or 'url_env'")
+        given = [v for v in (self.url, self.url_env, self.url_secret) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'url', 'url_env' or 'url_secret'")
         if self.url is not None and _has_password(self.url):
             raise ValueError(
                 "the URL holds a password in clear: put the URL in an environment variable "
@@ -52,10 +56,23 @@ class Connection(_Strict):
             if not value:
                 raise ConfigError(f"environment variable {self.url_env} (url_env) is not set")
             url = value
+        elif self.url_secret is not None:
+            url = _prefect_secret(self.url_secret)
         else:
             assert self.url is not None
             url = self.url
         return _absolute_sqlite(url, base_dir)
+
+
+def _prefect_secret(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    try:
+        block = cast(Secret, Secret.load(name))  # synchronous outside an event loop
+        value = block.get()
+    except ValueError as error:
+        raise ConfigError(f"Prefect Secret block {name!r} (url_secret) cannot be loaded: {error}") from None
+    return str(value)
 
 
 def _has_password(url: str) -> bool:
@@ -72,6 +89,18 @@ def _absolute_sqlite(url: str, base_dir: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
         return prefix + str((base_dir / url[len(prefix) :]).resolve())
     return url
+
+
+class Watermark(_Strict):
+    """Where the last night stopped: an increasing column of the query (a timestamp or an id).
+
+    A night reads only rows past the committed value. ``lookback_hours`` re-reads a margin
+    before it, so rows that arrive late with an older timestamp are still caught; events
+    already stored are not stored twice.
+    """
+
+    column: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    lookback_hours: float = Field(default=0, ge=0)
 
 
 class Source(_Strict):
@@ -95,6 +124,7 @@ class Source(_Strict):
         default_factory=list
     )
     timezone: str = "UTC"
+    watermark: Watermark | None = None
 
     @model_validator(mode="after")
     def _one_activity(self) -> Source:

@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
@@ -27,7 +27,7 @@ from mining.discovery import case_throughput_hours, discover_process_map, discov
 from mining.discovery import throughput as throughput_of
 from mining.types import ProcessMap, Throughput, Variant
 from sources.mapping import EventMapping
-from sources.sql import extract_sql
+from sources.sql import Extracted, Increment, extract_sql
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -44,25 +44,37 @@ def state_store(config: KaizenConfig) -> StateStore:
     return StateStore(config.state_url)
 
 
-def extract(config: KaizenConfig, process: Process, source: Source) -> pd.DataFrame:
-    """Canonical events of one source of one process."""
+def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted:
+    """Canonical events of one source of one process, past its committed watermark if it has one."""
     url = config.connections[source.connection].resolve_url(config.base_dir)
+    increment = None
+    if source.watermark is not None:
+        committed = event_store(config).watermarks(process.name).get(source.name)
+        increment = Increment(
+            column=source.watermark.column, after=committed,
+            lookback=timedelta(hours=source.watermark.lookback_hours),
+        )
     mapping = EventMapping(
         source=source.name, case_id=source.case_id, timestamp=source.timestamp,
         activity=source.activity, activity_column=source.activity_column,
         resource=source.resource, event_id=source.event_id,
         attributes=tuple(source.attributes), timezone=source.timezone,
     )
-    return extract_sql(url, source.query, mapping, process.name)
+    return extract_sql(url, source.query, mapping, process.name, increment)
 
 
 def load(
-    config: KaizenConfig, process: Process, run_id: str, batches: Sequence[pd.DataFrame]
+    config: KaizenConfig, process: Process, run_id: str, extracted: Sequence[Extracted]
 ) -> AppendResult:
-    """Append every source's events of this run to the store in one transaction."""
-    batch = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
+    """Append every source's events of this run, and their watermarks, in one transaction."""
+    batch = pd.concat([e.events for e in extracted], ignore_index=True)
     ranks = {source.name: rank for rank, source in enumerate(process.sources)}
-    return event_store(config).append(process.name, run_id, batch, ranks)
+    watermarks = {
+        source.name: e.watermark
+        for source, e in zip(process.sources, extracted, strict=True)
+        if e.watermark is not None
+    }
+    return event_store(config).append(process.name, run_id, batch, ranks, watermarks)
 
 
 def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:

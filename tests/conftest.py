@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "false")
 
@@ -29,3 +31,45 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# --- database servers on this machine: a private schema or database per test ---------------
+
+
+def server_database(base: str, create: str, drop: str, url: str) -> Iterator[str]:
+    """Create a private schema on a server (skipping if unreachable), yield its URL, drop it."""
+    engine = sa.create_engine(base, connect_args={"connect_timeout": 3})
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(create))
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        engine.dispose()
+        pytest.skip(f"database server not reachable at {base}: {error.orig}")
+    try:
+        yield url
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(drop))
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    pytest.importorskip("psycopg", reason="PostgreSQL driver psycopg is not installed")
+    base = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    schema = f"sim_{uuid.uuid4().hex[:12]}"
+    yield from server_database(
+        base, f"CREATE SCHEMA {schema}", f"DROP SCHEMA {schema} CASCADE",
+        f"{base}?options=-csearch_path%3D{schema}",
+    )
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    pytest.importorskip("pymysql", reason="MariaDB driver pymysql is not installed")
+    base = "mysql+pymysql://root@127.0.0.1:3306/test"
+    database = f"sim_{uuid.uuid4().hex[:12]}"
+    url = sa.make_url(base).set(database=database).render_as_string(hide_password=False)
+    yield from server_database(
+        base, f"CREATE DATABASE {database}", f"DROP DATABASE {database}", url
+    )

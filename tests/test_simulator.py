@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -540,45 +538,6 @@ def test_append_turns_a_skipped_goods_receipt_into_a_wrong_order_once_it_arrives
 
 
 # --- other databases --------------------------------------------------------------------------
-
-
-def server_database(base: str, create: str, drop: str, url: str) -> Iterator[str]:
-    """Create a private schema on a server (skipping if unreachable), yield its URL, drop it."""
-    engine = sa.create_engine(base, connect_args={"connect_timeout": 3})
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(create))
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
-        engine.dispose()
-        pytest.skip(f"database server not reachable at {base}: {error.orig}")
-    try:
-        yield url
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(drop))
-        engine.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    pytest.importorskip("psycopg", reason="PostgreSQL driver psycopg is not installed")
-    base = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    schema = f"sim_{uuid.uuid4().hex[:12]}"
-    yield from server_database(
-        base, f"CREATE SCHEMA {schema}", f"DROP SCHEMA {schema} CASCADE",
-        f"{base}?options=-csearch_path%3D{schema}",
-    )
-
-
-@pytest.fixture
-def mariadb_url() -> Iterator[str]:
-    pytest.importorskip("pymysql", reason="MariaDB driver pymysql is not installed")
-    base = "mysql+pymysql://root@127.0.0.1:3306/test"
-    database = f"sim_{uuid.uuid4().hex[:12]}"
-    url = sa.make_url(base).set(database=database).render_as_string(hide_password=False)
-    yield from server_database(
-        base, f"CREATE DATABASE {database}", f"DROP DATABASE {database}", url
-    )
 
 
 @pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
