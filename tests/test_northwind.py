@@ -32,7 +32,8 @@ def expected(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         def count(where: str) -> int:
-            return int(connection.execute(sa.text(f'SELECT count(*) FROM "Orders" WHERE {where}')).scalar_one())
+            query = sa.text(f'SELECT count(*) FROM "Orders" WHERE {where}')
+            return int(connection.execute(query).scalar_one())
 
         figures = {
             "orders": count("1 = 1"),
