@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     source      VARCHAR NOT NULL,
     source_rank INTEGER NOT NULL,
     attributes  VARCHAR NOT NULL,
-    batch_id    VARCHAR NOT NULL
+    batch_id    VARCHAR NOT NULL,
+    source_timezone VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batches (
     batch_id       VARCHAR NOT NULL,
@@ -43,6 +44,14 @@ CREATE TABLE IF NOT EXISTS batches (
     loaded_at      TIMESTAMPTZ NOT NULL,
     events_offered BIGINT NOT NULL,
     events_added   BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    batch_id VARCHAR NOT NULL,
+    process  VARCHAR NOT NULL,
+    source   VARCHAR NOT NULL,
+    row      BIGINT NOT NULL,
+    field    VARCHAR NOT NULL,
+    reason   VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS watermarks (
     process    VARCHAR NOT NULL,
@@ -62,6 +71,7 @@ class AppendResult:
     batch_id: str
     offered: int
     added: int
+    quarantined: int = 0
 
 
 class EventStore:
@@ -105,8 +115,14 @@ class EventStore:
         batch: pd.DataFrame,
         source_ranks: Mapping[str, int],
         watermarks: Mapping[str, str] | None = None,
+        source_timezones: Mapping[str, str] | None = None,
+        rejects: pd.DataFrame | None = None,
     ) -> AppendResult:
-        """Add the events not stored yet; advance the given watermarks in the same transaction."""
+        """Add the events not stored yet; advance the given watermarks in the same transaction.
+
+        Times are stored in UTC; ``source_timezones`` keeps the zone each source was read in.
+        ``rejects`` are source rows set aside as bad (source, row, field, reason).
+        """
         missing = [c for c in BATCH_COLUMNS if c not in batch.columns]
         if missing:
             raise EventStoreError(f"batch lacks column(s) {', '.join(missing)}")
@@ -115,6 +131,8 @@ class EventStore:
         frame["process"] = process
         frame["source_rank"] = frame["source"].map(dict(source_ranks)).fillna(0).astype("int32")
         frame["batch_id"] = batch_id
+        zones = dict(source_timezones or {})
+        frame["source_timezone"] = [zones.get(source, "UTC") for source in frame["source"]]
         now = datetime.now(UTC)
         with self._connect() as connection:
             connection.register("incoming", frame)
@@ -126,13 +144,24 @@ class EventStore:
                     INSERT INTO events
                     SELECT DISTINCT ON (i.event_id)
                         i.event_id, i.process, i.case_id, i.activity, i.timestamp, i.resource,
-                        i.source, i.source_rank, i.attributes, i.batch_id
+                        i.source, i.source_rank, i.attributes, i.batch_id, i.source_timezone
                     FROM incoming AS i
                     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
                     ORDER BY i.event_id
                     """
                 )
                 added = _count(connection, process) - before
+                quarantined = 0
+                if rejects is not None and len(rejects):
+                    rejected = rejects[["source", "row", "field", "reason"]].copy()
+                    rejected.insert(0, "process", process)
+                    rejected.insert(0, "batch_id", batch_id)
+                    connection.register("rejected", rejected)
+                    connection.execute(
+                        "INSERT INTO quarantine SELECT batch_id, process, source, row, field, reason "
+                        "FROM rejected"
+                    )
+                    quarantined = int(rejected[["source", "row"]].drop_duplicates().shape[0])
                 connection.execute(
                     "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?)",
                     [batch_id, process, run_id, now, len(frame), added],
@@ -148,7 +177,17 @@ class EventStore:
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-        return AppendResult(batch_id=batch_id, offered=len(frame), added=added)
+        return AppendResult(batch_id=batch_id, offered=len(frame), added=added, quarantined=quarantined)
+
+    def quarantined(self, process: str) -> pd.DataFrame:
+        """Source rows set aside as bad, with the batch they came in."""
+        with self._connect(read_only=True) as connection:
+            return _frame(
+                connection,
+                "SELECT batch_id, source, row, field, reason FROM quarantine WHERE process = ? "
+                "ORDER BY batch_id, source, row",
+                [process],
+            )
 
     def watermarks(self, process: str) -> dict[str, str]:
         with self._connect(read_only=True) as connection:
@@ -169,14 +208,29 @@ class EventStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def read_log(self, process: str) -> EventLog:
-        """The events of one process ordered by case, time and designed source order."""
+    def read_log(self, process: str, window_days: float | None = None) -> EventLog:
+        """The events of one process ordered by case, time and designed source order.
+
+        With ``window_days``, only cases that started within that many days before the latest
+        event: long histories stay bounded, and cases leaving the window leave the figures.
+        Only the columns mining needs are read, and the filter runs inside DuckDB.
+        """
+        cases = "SELECT DISTINCT case_id FROM events WHERE process = ?"
+        parameters: list[object] = [process]
+        if window_days is not None:
+            cases = f"""
+                SELECT case_id FROM events WHERE process = ? GROUP BY case_id
+                HAVING min({TIMESTAMP}) >= (SELECT max({TIMESTAMP}) FROM events WHERE process = ?)
+                       - to_microseconds(CAST(? * 86400000000 AS BIGINT))
+            """
+            parameters = [process, process, window_days]
         with self._connect(read_only=True) as connection:
+            connection.execute(f"CREATE TEMP TABLE selected_cases AS {cases}", parameters)
             events = _frame(
                 connection,
                 f"""
                 SELECT {EVENT_ID}, {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}
-                FROM events WHERE process = ?
+                FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ?
                 ORDER BY {CASE_ID}, {TIMESTAMP}, source_rank, {EVENT_ID}
                 """,
                 [process],
@@ -196,8 +250,8 @@ def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list[objec
 
 
 def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:
-    row = connection.execute("SELECT count(*) FROM events WHERE process = ?", [process]).fetchone()
-    return int(row[0]) if row else 0
+    rows = connection.execute("SELECT count(*) FROM events WHERE process = ?", [process]).fetchall()
+    return int(rows[0][0])
 
 
 def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:
@@ -207,15 +261,15 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         for row in connection.execute(
             """
             SELECT DISTINCT unnest(json_keys(attributes)) AS key
-            FROM events WHERE process = ? AND attributes <> '{}' ORDER BY key
+            FROM events SEMI JOIN selected_cases USING (case_id)
+            WHERE process = ? AND attributes <> '{}' ORDER BY key
             """,
             [process],
         ).fetchall()
     ]
     if not keys:
         cases = _frame(
-            connection, "SELECT DISTINCT case_id FROM events WHERE process = ? ORDER BY case_id",
-            [process],
+            connection, "SELECT case_id FROM selected_cases ORDER BY case_id", [],
         )
         return cases.set_index(CASE_ID).astype("string")
     selects = ", ".join(
@@ -226,7 +280,8 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
     paths = [f"$.{key}" for key in keys for _ in range(2)]
     frame = _frame(
         connection,
-        f"SELECT case_id, {selects} FROM events WHERE process = ? GROUP BY case_id ORDER BY case_id",
+        f"SELECT case_id, {selects} FROM events SEMI JOIN selected_cases USING (case_id) "
+        "WHERE process = ? GROUP BY case_id ORDER BY case_id",
         [*paths, process],
     )
     return frame.set_index(CASE_ID).astype("string")

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from conformance.models import DesignedModel
 from conformance.types import ConformanceResult, DeviationPattern
+from eventstore import AppendResult
 from improvement.types import TaskChange
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process, Source, load_config
@@ -35,8 +36,8 @@ def extract_source(config: KaizenConfig, process: Process, source: Source) -> Ex
 @task(cache_policy=NO_CACHE)
 def load_events(
     config: KaizenConfig, process: Process, run_id: str, extracted: list[Extracted]
-) -> int:
-    return stages.load(config, process, run_id, extracted).added
+) -> AppendResult:
+    return stages.load(config, process, run_id, extracted)
 
 
 @task(cache_policy=NO_CACHE)
@@ -105,9 +106,10 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         batches = [extract_source(config, process, source) for source in process.sources]
         seconds["extract"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        added = load_events(config, process, run_id, batches)
+        loaded = load_events(config, process, run_id, batches)
         seconds["load"] = time.perf_counter() - clock
-        logger.info("%s: %d new events stored", process.name, added)
+        logger.info("%s: %d new events stored, %d bad rows quarantined", process.name, loaded.added,
+                    loaded.quarantined)
 
         clock = time.perf_counter()
         log = read_log(config, process)
@@ -124,7 +126,8 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         seconds["patterns and tasks"] = time.perf_counter() - clock
 
         summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,
-                                   result, found, changes, added, seconds)
+                                   result, found, changes, loaded.added, seconds)
+        summary.quarantined_rows = loaded.quarantined
         summary.report_path = str(write_report(config, summary))
         _publish(summary)
         summaries.append(summary)

@@ -106,6 +106,7 @@ def _headline(summary: Any) -> dict[str, Any]:
         "conforming_share": summary.conforming_share,
         "incomplete_cases": summary.incomplete_cases,
         "unchecked_cases": summary.unchecked_cases,
+        "quarantined_rows": summary.quarantined_rows,
         "patterns": [_to_plain(p) for p in summary.patterns],
         "tasks_created": changes.count("created"),
         "tasks_updated": changes.count("updated"),
@@ -120,7 +121,8 @@ def _describe(summary: Any) -> str:
     lines = [
         f"{summary.process} — run {summary.run_id}",
         f"  events ingested:   {summary.new_events:,} new, {summary.events:,} stored "
-        f"({summary.cases:,} cases)",
+        f"({summary.cases:,} cases)"
+        + (f"; {summary.quarantined_rows:,} bad rows quarantined" if summary.quarantined_rows else ""),
         f"  fitness:           {fitness}",
         f"  conforming cases:  {summary.conforming_cases:,} of {summary.cases:,} "
         f"({summary.conforming_share:.1%}); {summary.incomplete_cases:,} still running",

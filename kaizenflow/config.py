@@ -125,6 +125,10 @@ class Source(_Strict):
     )
     timezone: str = "UTC"
     watermark: Watermark | None = None
+    on_bad_rows: Literal["stop", "quarantine"] = Field(
+        default="stop",
+        description="stop the run at the first bad row, or set bad rows aside, count and report them",
+    )
 
     @model_validator(mode="after")
     def _one_activity(self) -> Source:
@@ -219,6 +223,9 @@ class Process(_Strict):
         description="a case whose last event is this recent may still be running",
     )
     root_cause_min_support: int = Field(default=5, ge=1)
+    window_days: float | None = Field(
+        default=None, gt=0, description="only cases that started this many days before the latest event"
+    )
     tasks: TaskRaising
 
 

@@ -60,7 +60,8 @@ def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted
         resource=source.resource, event_id=source.event_id,
         attributes=tuple(source.attributes), timezone=source.timezone,
     )
-    return extract_sql(url, source.query, mapping, process.name, increment)
+    return extract_sql(url, source.query, mapping, process.name, increment,
+                       quarantine=source.on_bad_rows == "quarantine")
 
 
 def load(
@@ -68,13 +69,18 @@ def load(
 ) -> AppendResult:
     """Append every source's events of this run, and their watermarks, in one transaction."""
     batch = pd.concat([e.events for e in extracted], ignore_index=True)
+    rejects = [e.rejects for e in extracted if e.rejects is not None and len(e.rejects)]
     ranks = {source.name: rank for rank, source in enumerate(process.sources)}
+    zones = {source.name: source.timezone for source in process.sources}
     watermarks = {
         source.name: e.watermark
         for source, e in zip(process.sources, extracted, strict=True)
         if e.watermark is not None
     }
-    return event_store(config).append(process.name, run_id, batch, ranks, watermarks)
+    return event_store(config).append(
+        process.name, run_id, batch, ranks, watermarks, source_timezones=zones,
+        rejects=pd.concat(rejects, ignore_index=True) if rejects else None,
+    )
 
 
 def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
@@ -98,7 +104,8 @@ def rule_specs(process: Process) -> list[RuleSpec]:
 
 
 def read_log(config: KaizenConfig, process: Process) -> EventLog:
-    return map_activities(event_store(config).read_log(process.name), process.activity_mapping)
+    log = event_store(config).read_log(process.name, window_days=process.window_days)
+    return map_activities(log, process.activity_mapping)
 
 
 def check(process: Process, log: EventLog, model: DesignedModel) -> ConformanceResult:

@@ -32,6 +32,7 @@ class RunSummary:
     model_hash: str
     config_hash: str
     has_timestamps: bool = True
+    quarantined_rows: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)
     report_path: str | None = None

@@ -91,6 +91,47 @@ def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.Data
     return events.reset_index(drop=True)
 
 
+def map_rows_quarantining(
+    rows: pd.DataFrame, mapping: EventMapping, process: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like ``map_rows``, but rows that are bad on their own are set aside instead of stopping.
+
+    Returns the events of the good rows and one row per rejected source row (its 1-based row
+    number, the field and the reason), so a run can count and report them. Problems of the
+    whole source (a mapped column missing) still stop the run.
+    """
+    missing = [c for c in mapping.required_columns() if c not in rows.columns]
+    if missing:
+        return map_rows(rows, mapping, process), _rejects([])  # raises, naming the columns
+    problems: list[tuple[int, str, str]] = []
+    for column, role in ((mapping.case_id, "case_id"), (mapping.activity_column, "activity"),
+                         (mapping.event_id, "event_id")):
+        if column is None:
+            continue
+        values = rows[column]
+        empty = values.isna() | (values.astype("string").str.strip() == "")
+        problems += [(int(i), column, f"{role} is empty") for i in empty.to_numpy().nonzero()[0]]
+    times = rows[mapping.timestamp]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        parsed = pd.to_datetime(times, format="ISO8601", errors="coerce")
+        bad = parsed.isna().to_numpy().nonzero()[0]
+        problems += [(int(i), mapping.timestamp, "missing or unparseable timestamp") for i in bad]
+    else:
+        problems += [(int(i), mapping.timestamp, "missing timestamp")
+                     for i in times.isna().to_numpy().nonzero()[0]]
+    if mapping.event_id is not None:
+        duplicated = rows[mapping.event_id].astype("string").duplicated().to_numpy().nonzero()[0]
+        problems += [(int(i), mapping.event_id, "duplicate event id") for i in duplicated]
+    rejected = {position for position, _, _ in problems}
+    keep = [i for i in range(len(rows)) if i not in rejected]
+    events = map_rows(rows.iloc[keep], mapping, process)
+    return events, _rejects([(mapping.source, p + 1, f, r) for p, f, r in sorted(problems)])
+
+
+def _rejects(problems: list[tuple[str, int, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(problems, columns=["source", "row", "field", "reason"])
+
+
 def _text_column(rows: pd.DataFrame, column: str, source: str, role: str) -> pd.Series:
     values = rows[column]
     empty = values.isna() | (values.astype("string").str.strip() == "")

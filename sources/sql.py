@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from sources.mapping import EventMapping, SourceError, map_rows
+from sources.mapping import EventMapping, SourceError, map_rows, map_rows_quarantining
 
 _PARAMETER = "kaizen_watermark"
 
@@ -31,6 +31,11 @@ class Extracted:
     events: pd.DataFrame
     rows: int
     watermark: str | None
+    rejects: pd.DataFrame | None = None
+
+    @property
+    def quarantined(self) -> int:
+        return 0 if self.rejects is None else int(self.rejects["row"].nunique())
 
 
 def read_query(
@@ -65,11 +70,20 @@ def _statement(
 
 
 def extract_sql(
-    url: str, query: str, mapping: EventMapping, process: str, increment: Increment | None = None
+    url: str,
+    query: str,
+    mapping: EventMapping,
+    process: str,
+    increment: Increment | None = None,
+    quarantine: bool = False,
 ) -> Extracted:
     """Canonical events of one SQL source and its next watermark (unchanged when nothing is new)."""
     rows = read_query(url, query, mapping.source, increment)
-    events = map_rows(rows, mapping, process)
+    rejects = None
+    if quarantine:
+        events, rejects = map_rows_quarantining(rows, mapping, process)
+    else:
+        events = map_rows(rows, mapping, process)
     watermark = increment.after if increment else None
     if increment is not None and len(rows):
         if increment.column not in rows.columns:
@@ -79,7 +93,7 @@ def extract_sql(
         watermark = encode_watermark(rows[increment.column].max())
         if increment.after is not None and _later(increment.after, watermark):
             watermark = increment.after  # a look-back window never moves the watermark back
-    return Extracted(events=events, rows=len(rows), watermark=watermark)
+    return Extracted(events=events, rows=len(rows), watermark=watermark, rejects=rejects)
 
 
 def encode_watermark(value: object) -> str:

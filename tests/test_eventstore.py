@@ -61,3 +61,32 @@ def test_the_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.duckdb")
     store.append("p", "r1", batch(1), {"s": 0})
     assert (tmp_path / "events.duckdb").stat().st_mode & 0o077 == 0
+
+
+def test_a_time_window_keeps_only_cases_that_started_in_it(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append("p", "r1", batch(3), {"s": 0})  # every case: a on Jan 1, b on Jan 2
+    late = map_rows(pd.DataFrame({"case": ["late"], "act": ["a"], "at": ["2024-01-20 10:00:00"],
+                                  "who": ["u"], "plant": ["P9"]}), MAPPING, "p")
+    store.append("p", "r2", late, {"s": 0})
+    assert set(store.read_log("p", window_days=5).events["case_id"]) == {"late"}
+    assert store.read_log("p", window_days=5).case_attributes.index.tolist() == ["late"]
+    assert store.read_log("p").case_count == 4
+
+
+def test_the_source_time_zone_is_kept_beside_the_utc_time(tmp_path: Path) -> None:
+    import duckdb
+
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append("p", "r1", batch(1), {"s": 0}, source_timezones={"s": "Europe/Rome"})
+    with duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True) as connection:
+        zones = connection.execute("SELECT DISTINCT source_timezone FROM events").fetchall()
+    assert zones == [("Europe/Rome",)]
+
+
+def test_quarantined_rows_are_recorded_with_the_batch(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    rejects = pd.DataFrame({"source": ["s"], "row": [7], "field": ["at"], "reason": ["bad time"]})
+    result = store.append("p", "r1", batch(1), {"s": 0}, rejects=rejects)
+    assert result.quarantined == 1
+    assert store.quarantined("p")[["source", "row", "reason"]].values.tolist() == [["s", 7, "bad time"]]

@@ -56,3 +56,18 @@ def test_an_empty_case_id_names_its_row() -> None:
 def test_duplicate_source_ids_are_refused() -> None:
     with pytest.raises(SourceError, match=r"row 2, field id: duplicate event id '1'"):
         map_rows(rows(id=[1, 1]), MAPPING, "p2p")
+
+
+def test_quarantine_sets_bad_rows_aside_and_keeps_the_good_ones() -> None:
+    from sources.mapping import map_rows_quarantining
+
+    bad = rows(id=[1, 2, 2, 4], order=["o1", None, "o3", "o4"],
+               at=["2024-03-01 09:00:00", "2024-03-01 10:00:00", "2024-03-01 11:00:00", "soon"],
+               user=["a", "b", "c", "d"], plant=["P1", "P1", "P1", "P1"])
+    events, rejects = map_rows_quarantining(bad, MAPPING, "p2p")
+    assert events["case_id"].tolist() == ["o1"]
+    assert rejects.values.tolist() == [
+        ["orders", 2, "order", "case_id is empty"],
+        ["orders", 3, "id", "duplicate event id"],
+        ["orders", 4, "at", "missing or unparseable timestamp"],
+    ]
