@@ -3,12 +3,69 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Protocol
 
 from conformance.models import DesignedModel
 from conformance.types import Move, VariantAlignment
 
 _SKIP = ">>"
+
+
+Variants = Sequence[tuple[tuple[str, ...], int]]
+#: Aligns (activities, cases) pairs against a model, in the given order.
+Aligner = Callable[[DesignedModel, Variants], list[VariantAlignment]]
+#: Aligns chunks of variants, possibly in parallel, returning one result list per chunk.
+ChunkMapper = Callable[[DesignedModel, list[Variants]], list[list[VariantAlignment]]]
+
+
+class AlignmentCache(Protocol):
+    """Alignments kept across runs, by model hash and variant: a night aligns only new variants."""
+
+    def get_many(
+        self, model_hash: str, variants: Sequence[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], VariantAlignment]: ...
+
+    def put_many(self, model_hash: str, alignments: Sequence[VariantAlignment]) -> None: ...
+
+
+def cached_aligner(
+    cache: AlignmentCache,
+    timeout_seconds: float | None = None,
+    map_chunks: ChunkMapper | None = None,
+    chunk_size: int = 50,
+) -> Aligner:
+    """An aligner that looks variants up in ``cache`` first and aligns only the rest.
+
+    ``map_chunks`` aligns chunks of variants, possibly in parallel (the flow passes one that
+    submits Prefect tasks); by default, or when there is a single chunk, they are aligned here. Longest
+    variants go first, so the slowest work starts earliest. Timed-out variants are returned
+    as unchecked and not cached, so a later night tries them again.
+    """
+
+    def align(model: DesignedModel, variants: Variants) -> list[VariantAlignment]:
+        wanted = list(variants)
+        found = cache.get_many(model.model_hash, [activities for activities, _ in wanted])
+        todo = sorted(
+            ((a, c) for a, c in wanted if a not in found), key=lambda item: (-len(item[0]), item[0])
+        )
+        count = -(-len(todo) // chunk_size)  # ceiling division
+        chunks: list[Variants] = [todo[i::count] for i in range(count)]  # longest spread round-robin
+        if map_chunks is None or len(chunks) < 2:  # one chunk: workers would only add start-up time
+            aligned = [align_variants(model, chunk, timeout_seconds) for chunk in chunks]
+        else:
+            aligned = map_chunks(model, chunks)
+        fresh = [a for chunk in aligned for a in chunk]
+        cache.put_many(model.model_hash, [a for a in fresh if a.checked])
+        by_variant = {a.activities: a for a in fresh}
+        results = []
+        for activities, cases in wanted:
+            alignment = found.get(activities) or by_variant[activities]
+            results.append(replace(alignment, cases=cases))
+        return results
+
+    return align
 
 
 # pm4py's default costs: a log or visible model move costs 10000, a silent move 1, in step 0.
@@ -107,7 +164,7 @@ def drain_model(model: DesignedModel) -> DesignedModel:
         add_arc_from_to(place, drain, net)
     return DesignedModel(
         name=model.name, net=net, initial_marking=initial, final_marking=Marking(),
-        activities=model.activities, model_hash=model.model_hash,
+        activities=model.activities, model_hash=model.model_hash + "-prefix",
     )
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from conformance.alignments import align_variants, deviating_moves, drain_model
+from conformance.alignments import Aligner, Variants, align_variants, deviating_moves, drain_model
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
@@ -43,18 +43,25 @@ def check_log(
     rules: Sequence[RuleSpec] = (),
     open_case_horizon_days: float = 90,
     timeout_seconds: float | None = None,
+    aligner: Aligner | None = None,
 ) -> ConformanceResult:
-    """Per-case deviations and log-level figures; fitness equals pm4py's alignment-based fitness."""
+    """Per-case deviations and log-level figures; fitness equals pm4py's alignment-based fitness.
+
+    ``aligner`` decides where alignments come from (a cache, a pool of workers); by default
+    each variant is aligned here, once.
+    """
+    if aligner is None:
+        def aligner(model: DesignedModel, variants: Variants) -> list[VariantAlignment]:
+            return align_variants(model, variants, timeout_seconds)
+
     sequences = case_sequences(log.events)
     cases_by_variant: dict[tuple[str, ...], list[str]] = {}
     for case_id, sequence in sequences.items():
         cases_by_variant.setdefault(sequence, []).append(str(case_id))
     ordered = sorted(cases_by_variant.items(), key=lambda item: (-len(item[0]), item[0]))
-    alignments = align_variants(
-        model, ((variant, len(cases)) for variant, cases in ordered), timeout_seconds
-    )
+    alignments = aligner(model, [(variant, len(cases)) for variant, cases in ordered])
     running = open_cases(log, open_case_horizon_days)
-    pending = _pending_moves(model, alignments, cases_by_variant, running, timeout_seconds)
+    pending = _pending_moves(model, alignments, cases_by_variant, running, aligner)
     deviations: list[Deviation] = []
     incomplete: set[str] = set()
     unchecked = 0
@@ -103,7 +110,7 @@ def _pending_moves(
     alignments: Sequence[VariantAlignment],
     cases_by_variant: Mapping[tuple[str, ...], list[str]],
     running: set[str],
-    timeout_seconds: float | None,
+    aligner: Aligner,
 ) -> dict[tuple[str, ...], int]:
     """For variants with running cases: how many model moves are work not reached yet.
 
@@ -115,9 +122,7 @@ def _pending_moves(
     ]
     if not candidates:
         return {}
-    prefix = align_variants(
-        drain_model(model), ((a.activities, a.cases) for a in candidates), timeout_seconds
-    )
+    prefix = aligner(drain_model(model), [(a.activities, a.cases) for a in candidates])
     pending = {}
     for full, partial in zip(candidates, prefix, strict=True):
         if partial.checked:

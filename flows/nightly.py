@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -13,13 +14,15 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from conformance.alignments import ChunkMapper, Variants, cached_aligner
 from conformance.models import DesignedModel
-from conformance.types import ConformanceResult, DeviationPattern
+from conformance.types import ConformanceResult, DeviationPattern, VariantAlignment
 from eventstore import AppendResult
 from improvement.types import TaskChange
 from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, Process, Source, load_config
+from kaizenflow.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
 from kaizenflow.events import EventLog
 from kaizenflow.summary import RunSummary
 from reports.html import write_run_report
@@ -50,12 +53,41 @@ def discover(log: EventLog) -> stages.Discovery:
     return stages.discover(log)
 
 
+@task(cache_policy=NO_CACHE, task_run_name="align-{size}-variants")
+def align_chunk(
+    model: DesignedModel, chunk: Variants, timeout_seconds: float, size: int
+) -> list[VariantAlignment]:
+    from conformance.alignments import align_variants
+
+    stages.quiet_pm4py()
+    return align_variants(model, chunk, timeout_seconds)
+
+
+def _submit_chunks(timeout_seconds: float) -> ChunkMapper:
+    """Alignment chunks as tasks on the flow's task runner (processes, threads or Dask)."""
+
+    def run(model: DesignedModel, chunks: list[Variants]) -> list[list[VariantAlignment]]:
+        futures = [align_chunk.submit(model, chunk, timeout_seconds, len(chunk)) for chunk in chunks]
+        return [future.result() for future in futures]
+
+    return run
+
+
 @task(cache_policy=NO_CACHE)
+def load_model(config: KaizenConfig, process: Process) -> DesignedModel:
+    return stages.designed_model(config, process)
+
+
 def check_conformance(
     config: KaizenConfig, process: Process, log: EventLog
 ) -> tuple[DesignedModel, ConformanceResult]:
-    model = stages.designed_model(config, process)
-    return model, stages.check(process, log, model)
+    """Composed here, not in a task: alignment chunks must reach the flow's own task runner."""
+    model = load_model(config, process)
+    aligner = cached_aligner(
+        stages.alignment_cache(config), process.alignment_timeout_seconds,
+        _submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
+    )
+    return model, stages.check(process, log, model, aligner)
 
 
 @task(cache_policy=NO_CACHE)
@@ -132,3 +164,29 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         _publish(summary)
         summaries.append(summary)
     return summaries
+
+
+def task_runner_for(execution: Execution) -> TaskRunner[Any]:
+    """Processes on one machine by default; Dask (prefect-dask) when a cluster is configured."""
+    if execution.task_runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=execution.workers)
+    if execution.task_runner == "process":
+        return ProcessPoolTaskRunner(max_workers=execution.workers)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError(
+            "execution.task_runner: dask needs prefect-dask: pip install 'kaizenflow[dask]'"
+        ) from None
+    if execution.dask_address:
+        return cast(TaskRunner[Any], DaskTaskRunner(address=execution.dask_address))
+    return cast(TaskRunner[Any], DaskTaskRunner(
+        cluster_kwargs={"n_workers": execution.workers, "threads_per_worker": 1, "processes": True}
+    ))
+
+
+def run_nightly(config_path: str, process_name: str | None = None) -> list[RunSummary]:
+    """The nightly flow on the task runner its configuration asks for."""
+    config = load_config(config_path)
+    runner = task_runner_for(config.execution)
+    return nightly.with_options(task_runner=runner)(config_path, process_name)

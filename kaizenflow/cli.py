@@ -83,9 +83,9 @@ def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool) -
 
     config = load_config(config_path)
     _prepare_prefect(config.state_directory, verbose)
-    from flows.nightly import nightly
+    from flows.nightly import run_nightly
 
-    summaries = nightly(str(config_path), process)
+    summaries = run_nightly(str(config_path), process)
     if as_json:
         typer.echo(json.dumps([_headline(s) for s in summaries], indent=2))
         return

@@ -223,10 +223,24 @@ class Process(_Strict):
         description="a case whose last event is this recent may still be running",
     )
     root_cause_min_support: int = Field(default=5, ge=1)
+    alignment_timeout_seconds: float = Field(
+        default=120, gt=0, description="time budget of one variant; past it the variant is unchecked"
+    )
     window_days: float | None = Field(
         default=None, gt=0, description="only cases that started this many days before the latest event"
     )
     tasks: TaskRaising
+
+
+class Execution(_Strict):
+    """Where the per-variant alignment work runs: Prefect task runners, never a home-made pool."""
+
+    task_runner: Literal["thread", "process", "dask"] = "process"
+    workers: int = Field(default=2, ge=1)
+    dask_address: str | None = Field(
+        default=None, description="scheduler address of an existing Dask cluster (task_runner: dask)"
+    )
+    chunk_size: int = Field(default=50, ge=1, description="variants per alignment task")
 
 
 class Storage(_Strict):
@@ -243,6 +257,7 @@ class KaizenConfig(_Strict):
     connections: dict[str, Connection]
     processes: list[Process] = Field(min_length=1)
     storage: Storage = Storage()
+    execution: Execution = Execution()
     reports_directory: Path = Path("reports")
     base_dir: Path = Path(".")
     config_hash: str = ""

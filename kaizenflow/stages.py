@@ -11,12 +11,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
 
+from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
 from conformance.patterns import deviation_patterns
 from conformance.rules import RuleSpec, SegregationOfDuties, Sla
 from conformance.types import ConformanceResult, DeviationPattern
 from eventstore import AppendResult, EventStore
+from eventstore.alignment_cache import AlignmentCacheFile
 from improvement.raising import RaisingPolicy, propose_tasks
 from improvement.store import StateStore
 from improvement.types import TaskChange
@@ -108,8 +110,17 @@ def read_log(config: KaizenConfig, process: Process) -> EventLog:
     return map_activities(log, process.activity_mapping)
 
 
-def check(process: Process, log: EventLog, model: DesignedModel) -> ConformanceResult:
-    return check_log(log, model, rule_specs(process), process.open_case_horizon_days)
+def alignment_cache(config: KaizenConfig) -> AlignmentCacheFile:
+    return AlignmentCacheFile(config.state_directory / "alignments.db")
+
+
+def check(
+    process: Process, log: EventLog, model: DesignedModel, aligner: Aligner | None = None
+) -> ConformanceResult:
+    return check_log(
+        log, model, rule_specs(process), process.open_case_horizon_days,
+        timeout_seconds=process.alignment_timeout_seconds, aligner=aligner,
+    )
 
 
 def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def night(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from flows.nightly import nightly
+    from flows.nightly import run_nightly
 
     workdir = tmp_path_factory.mktemp("p2p")
     config_path, created = prepare_demo(workdir, cases=2000, seed=11)
     assert created
-    first: list[RunSummary] = nightly(str(config_path))
-    second: list[RunSummary] = nightly(str(config_path))
+    first: list[RunSummary] = run_nightly(str(config_path))
+    second: list[RunSummary] = run_nightly(str(config_path))
     return workdir, config_path, first[0], second[0]
 
 
@@ -83,6 +83,28 @@ def test_concentrated_deviations_become_tasks_scoped_to_their_object(night) -> N
     assert scoped["repeated:Pay Invoice"] == "supplier=S-017"
     owners = {c.task.pattern_key: c.task.owner for c in first.task_changes}
     assert owners["skipped:Approve Purchase Order"] == "plant-manager-p03@example.com"
+
+
+def test_alignments_on_a_process_pool_equal_those_of_one_process(night, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The variants are spread over worker processes in chunks; the deviations must not change."""
+    import yaml
+
+    from flows.nightly import run_nightly
+
+    workdir, config_path, first, _ = night
+    data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    data["execution"] = {"task_runner": "process", "workers": 2, "chunk_size": 10}
+    data["storage"] = {"directory": str(tmp_path / "state")}
+    data["reports_directory"] = str(tmp_path / "reports")
+    parallel_config = workdir / "parallel.yaml"
+    parallel_config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    [parallel] = run_nightly(str(parallel_config))
+    one = StateStore(load_config(config_path).state_url)
+    many = StateStore(load_config(parallel_config).state_url)
+    assert many.run_deviations(parallel.run_id) == one.run_deviations(first.run_id)
+    assert parallel.fitness == first.fitness
+    one.dispose()
+    many.dispose()
 
 
 def test_each_run_writes_a_self_contained_report(night) -> None:  # type: ignore[no-untyped-def]
