@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
     source_rank INTEGER NOT NULL,
     attributes  VARCHAR NOT NULL,
     batch_id    VARCHAR NOT NULL,
-    source_timezone VARCHAR NOT NULL
+    source_timezone VARCHAR NOT NULL,
+    position    BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batches (
     batch_id       VARCHAR NOT NULL,
@@ -131,6 +132,9 @@ class EventStore:
         frame["process"] = process
         frame["source_rank"] = frame["source"].map(dict(source_ranks)).fillna(0).astype("int32")
         frame["batch_id"] = batch_id
+        # the order events had in their source breaks ties in time, and is the only order of a
+        # log without timestamps
+        frame["position"] = range(len(frame))
         zones = dict(source_timezones or {})
         frame["source_timezone"] = [zones.get(source, "UTC") for source in frame["source"]]
         now = datetime.now(UTC)
@@ -144,7 +148,8 @@ class EventStore:
                     INSERT INTO events
                     SELECT DISTINCT ON (i.event_id)
                         i.event_id, i.process, i.case_id, i.activity, i.timestamp, i.resource,
-                        i.source, i.source_rank, i.attributes, i.batch_id, i.source_timezone
+                        i.source, i.source_rank, i.attributes, i.batch_id, i.source_timezone,
+                        i.position
                     FROM incoming AS i
                     WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
                     ORDER BY i.event_id
@@ -231,7 +236,7 @@ class EventStore:
                 f"""
                 SELECT {EVENT_ID}, {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}
                 FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ?
-                ORDER BY {CASE_ID}, {TIMESTAMP}, source_rank, {EVENT_ID}
+                ORDER BY {CASE_ID}, {TIMESTAMP}, source_rank, batch_id, position
                 """,
                 [process],
             )
@@ -277,7 +282,7 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         f"FILTER (WHERE json_extract_string(attributes, ?) IS NOT NULL) AS {_quote(key)}"
         for key in keys
     )
-    paths = [f"$.{key}" for key in keys for _ in range(2)]
+    paths = [_json_path(key) for key in keys for _ in range(2)]
     frame = _frame(
         connection,
         f"SELECT case_id, {selects} FROM events SEMI JOIN selected_cases USING (case_id) "
@@ -285,6 +290,11 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         [*paths, process],
     )
     return frame.set_index(CASE_ID).astype("string")
+
+
+def _json_path(key: str) -> str:
+    """A JSON path to one top-level key, quoted so that keys like ``case:plant.code`` work."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quote(identifier: str) -> str:

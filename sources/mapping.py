@@ -179,11 +179,13 @@ def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Ser
 def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
     if not names:
         return pd.Series("{}", index=rows.index, dtype="string")
-    records = rows[names].astype("string").to_dict(orient="records")
+    # plain Python strings: iterating Arrow-backed string columns row by row is twice as slow
+    columns = [rows[name].astype("string").astype(object).tolist() for name in names]
+    ordered = sorted(range(len(names)), key=lambda i: names[i])
     return pd.Series(
         [
-            json.dumps({k: v for k, v in record.items() if not pd.isna(v)}, sort_keys=True)
-            for record in records
+            json.dumps({names[i]: values[i] for i in ordered if values[i] is not pd.NA and values[i] is not None})
+            for values in zip(*columns, strict=True)
         ],
         index=rows.index,
         dtype="string",

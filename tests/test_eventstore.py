@@ -90,3 +90,22 @@ def test_quarantined_rows_are_recorded_with_the_batch(tmp_path: Path) -> None:
     result = store.append("p", "r1", batch(1), {"s": 0}, rejects=rejects)
     assert result.quarantined == 1
     assert store.quarantined("p")[["source", "row", "reason"]].values.tolist() == [["s", 7, "bad time"]]
+
+
+def test_a_log_without_timestamps_keeps_the_order_of_its_source(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    frame = batch(1).iloc[[1, 0]].reset_index(drop=True)  # b before a, as the source had it
+    frame["timestamp"] = pd.NaT
+    frame["event_id"] = ["z-first", "a-second"]  # ids that would sort the other way
+    store.append("p", "r1", frame, {"s": 0})
+    log = store.read_log("p")
+    assert log.events["activity"].tolist() == ["b", "a"]
+    assert not log.has_timestamps
+
+
+def test_attribute_keys_with_dots_and_colons_are_read_back(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    frame = batch(1)
+    frame["attributes"] = '{"case:plant.code": "P-7"}'
+    store.append("p", "r1", frame, {"s": 0})
+    assert store.read_log("p").case_attributes["case:plant.code"].tolist() == ["P-7"]
