@@ -176,6 +176,10 @@ def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Ser
     return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
+def _present(value: object) -> bool:
+    return value is not None and value is not pd.NA
+
+
 def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
     if not names:
         return pd.Series("{}", index=rows.index, dtype="string")
@@ -184,7 +188,7 @@ def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
     ordered = sorted(range(len(names)), key=lambda i: names[i])
     return pd.Series(
         [
-            json.dumps({names[i]: values[i] for i in ordered if values[i] is not pd.NA and values[i] is not None})
+            json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
             for values in zip(*columns, strict=True)
         ],
         index=rows.index,
