@@ -104,18 +104,22 @@ class Watermark(_Strict):
 
 
 class Source(_Strict):
-    """One SQL query whose rows are events: which column is the case, the time, the resource.
+    """Events from a SQL query (``connection`` + ``query``) or from a file (``file``).
 
-    The activity is either a constant (``activity``) or read from a column (``activity_column``).
+    Columns name the case, the time and the resource; the activity is a constant
+    (``activity``) or a column (``activity_column``). A file's columns may be left out when it
+    uses XES names or common ones (case_id, activity, timestamp, resource); XES and OCEL logs
+    name their own.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    connection: str
-    query: str
-    case_id: str
+    connection: str | None = None
+    query: str | None = None
+    file: Path | None = None
+    case_id: str | None = None
     activity: str | None = None
     activity_column: str | None = None
-    timestamp: str
+    timestamp: str | None = None
     resource: str | None = None
     event_id: str | None = Field(
         default=None, description="column that identifies the row in the source, if any"
@@ -129,9 +133,25 @@ class Source(_Strict):
         default="stop",
         description="stop the run at the first bad row, or set bad rows aside, count and report them",
     )
+    object_type: str | None = Field(default=None, description="OCEL 2.0: the object type a case is")
+    classifier: str | None = Field(default=None, description="XES: the log's classifier to use")
+    delimiter: str | None = Field(default=None, description="CSV: detected when not given")
+    timestamp_format: str | None = Field(default=None, description="CSV/Parquet: detected when not given")
 
     @model_validator(mode="after")
-    def _one_activity(self) -> Source:
+    def _one_origin(self) -> Source:
+        if self.file is not None:
+            if self.connection is not None or self.query is not None or self.watermark is not None:
+                raise ValueError("a file source takes no 'connection', 'query' or 'watermark'")
+            if self.activity is not None and self.activity_column is not None:
+                raise ValueError("give at most one of 'activity' (a constant) or 'activity_column'")
+            if self.case_id is not None and self.timestamp is None:
+                raise ValueError("a file source that names 'case_id' must name 'timestamp' too")
+            return self
+        if self.connection is None or self.query is None:
+            raise ValueError("give 'connection' and 'query' (a SQL source) or 'file'")
+        if self.case_id is None or self.timestamp is None:
+            raise ValueError("a SQL source must name its 'case_id' and 'timestamp' columns")
         if (self.activity is None) == (self.activity_column is None):
             raise ValueError("give exactly one of 'activity' (a constant) or 'activity_column'")
         return self
@@ -269,7 +289,7 @@ class KaizenConfig(_Strict):
             raise ValueError("process names must be unique")
         for i, process in enumerate(self.processes):
             for j, source in enumerate(process.sources):
-                if source.connection not in self.connections:
+                if source.connection is not None and source.connection not in self.connections:
                     raise ValueError(
                         f"processes.{i}.sources.{j}.connection: unknown connection "
                         f"{source.connection!r} (known: {', '.join(sorted(self.connections))})"

@@ -28,6 +28,7 @@ from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
 from mining.types import ProcessMap, Throughput, Variant
+from sources.files import read_events_file
 from sources.mapping import EventMapping
 from sources.sql import Extracted, Increment, extract_sql
 
@@ -48,6 +49,10 @@ def state_store(config: KaizenConfig) -> StateStore:
 
 def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted:
     """Canonical events of one source of one process, past its committed watermark if it has one."""
+    if source.file is not None:
+        return _extract_file(config, process, source)
+    assert source.connection is not None and source.query is not None
+    assert source.case_id is not None and source.timestamp is not None
     url = config.connections[source.connection].resolve_url(config.base_dir)
     increment = None
     if source.watermark is not None:
@@ -64,6 +69,30 @@ def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted
     )
     return extract_sql(url, source.query, mapping, process.name, increment,
                        quarantine=source.on_bad_rows == "quarantine")
+
+
+def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Extracted:
+    """A whole file each night: events already stored are recognised by their ids."""
+    assert source.file is not None
+    mapping = None
+    if source.case_id is not None:
+        assert source.timestamp is not None
+        mapping = EventMapping(
+            source=source.name, case_id=source.case_id, timestamp=source.timestamp,
+            activity=source.activity, activity_column=source.activity_column or (
+                None if source.activity else "activity"),
+            resource=source.resource, event_id=source.event_id,
+            attributes=tuple(source.attributes), timezone=source.timezone,
+        )
+    options: dict[str, object] = {"process": process.name, "source": source.name}
+    for option in ("object_type", "classifier", "delimiter", "timestamp_format"):
+        value = getattr(source, option)
+        if value is not None:
+            options[option] = value
+    if source.timezone != "UTC" and mapping is None:
+        options["timezone"] = source.timezone
+    events = read_events_file(config.path(source.file), mapping, **options)
+    return Extracted(events=events, rows=len(events), watermark=None)
 
 
 def load(
