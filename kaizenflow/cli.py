@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from kaizenflow import cli_files
+
 app = typer.Typer(
     help="kaizenflow: nightly process mining that turns deviations into improvement tasks.",
     no_args_is_help=True,
@@ -261,6 +263,9 @@ def report(
     typer.echo(f"index: {index}")
     for name, path in latest.items():
         typer.echo(f"{name}: {path or 'no run yet'}")
+
+
+cli_files.register(app, _reported)
 
 
 def main() -> None:  # pragma: no cover - console entry point

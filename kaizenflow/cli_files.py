@@ -1,0 +1,125 @@
+"""One-off commands on any log file, no configuration needed: check, inspect and map."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+LogArgument = Annotated[Path, typer.Argument(help="event log: CSV, Parquet, XES, XES.gz or OCEL 2.0")]
+ObjectTypeOption = Annotated[
+    str | None, typer.Option("--object-type", help="OCEL 2.0 logs: the object type a case is")
+]
+
+
+def _read(path: Path, object_type: str | None) -> Any:
+    from sources.files import events_to_log, read_events_file
+
+    options: dict[str, object] = {"source": path.name}
+    if object_type:
+        options["object_type"] = object_type
+    return events_to_log(read_events_file(path, None, **options))
+
+
+def check(
+    log: Annotated[Path, typer.Option("--log", help="event log file")],
+    model: Annotated[Path, typer.Option("--model", help="designed model: BPMN, PNML or PTML")],
+    object_type: ObjectTypeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check any log against any model: fitness, precision, conforming cases and patterns."""
+    from conformance.check import check_log
+    from conformance.models import load_model
+    from conformance.patterns import deviation_patterns
+    from mining.discovery import case_throughput_hours
+
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
+    events = _read(log, object_type)
+    designed = load_model(model)
+    # a one-off log is a closed export: no case is still running
+    result = check_log(events, designed, open_case_horizon_days=1e-9)
+    deviating = {d.case_id for d in result.deviations}
+    conforming = [str(c) for c in events.case_attributes.index if str(c) not in deviating]
+    patterns = deviation_patterns(
+        result.deviations, result.cases, conforming, case_throughput_hours(events),
+        events.case_attributes,
+    )
+    figures = {
+        "log": str(log),
+        "model": str(model),
+        "cases": result.cases,
+        "events": events.event_count,
+        "conforming_cases": result.conforming_cases,
+        "conforming_share": result.conforming_share,
+        "fitness": result.fitness,
+        "unchecked_cases": result.unchecked_cases,
+        "has_timestamps": events.has_timestamps,
+        "patterns": [
+            {"kind": p.kind, "activity": p.activity, "cases": p.cases, "share": p.share,
+             "extra_throughput_median_hours": p.extra_throughput_median_hours}
+            for p in patterns
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    fitness = "n/a" if result.fitness is None else f"{result.fitness:.4f}"
+    typer.echo(f"{log.name} against {model.name}: {result.cases:,} cases, {events.event_count:,} events")
+    typer.echo(f"  fitness {fitness}")
+    typer.echo(f"  conforming cases {result.conforming_cases:,} ({result.conforming_share:.1%})")
+    for pattern in patterns[:10]:
+        typer.echo(f"  {pattern.kind:<22} {pattern.activity:<40} {pattern.cases:>6,} ({pattern.share:.1%})")
+
+
+def inspect(
+    log: LogArgument,
+    object_type: ObjectTypeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Profile a log: cases, events, activities, variants, time span, attributes and warnings."""
+    from mining.profile import profile_log
+
+    profile = profile_log(_read(log, object_type))
+    data = profile.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    for key, value in data.items():
+        if isinstance(value, list | dict):
+            typer.echo(f"{key}:")
+            for item in value if isinstance(value, list) else value.items():
+                typer.echo(f"  {item}")
+        else:
+            typer.echo(f"{key}: {value}")
+
+
+def draw_map(
+    log: LogArgument,
+    out: Annotated[Path, typer.Option("--out", help="SVG file to write")],
+    object_type: ObjectTypeOption = None,
+    coverage: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="keep paths covering this share of cases")
+    ] = 1.0,
+) -> None:
+    """Draw a log's process map (directly-follows graph) as SVG."""
+    from mining.discovery import discover_process_map, discover_variants
+    from mining.process_map import simplify_process_map
+    from reports.process_map import process_map_svg
+
+    events = _read(log, object_type)
+    process_map = discover_process_map(events)
+    if coverage < 1.0:
+        process_map = simplify_process_map(process_map, coverage, discover_variants(events)).process_map
+    temporary = out.with_name(out.name + ".partial")
+    temporary.write_text(process_map_svg(process_map), encoding="utf-8")
+    temporary.replace(out)
+    typer.echo(f"process map of {log.name} written to {out}")
+
+
+def register(app: typer.Typer, reported: Any) -> None:
+    app.command("check")(reported(check))
+    app.command("inspect")(reported(inspect))
+    app.command("map")(reported(draw_map))

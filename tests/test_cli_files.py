@@ -1,0 +1,49 @@
+"""One-off commands on log files: check, inspect and map, with no configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kaizenflow.cli import app
+
+runner = CliRunner()
+
+
+def test_check_reports_fitness_and_conforming_cases_as_json(shared_data: Path) -> None:
+    import pm4py
+
+    log, model = shared_data / "logs" / "a22f0n10.xes.gz", shared_data / "models" / "a22.pnml"
+    result = runner.invoke(app, ["check", "--log", str(log), "--model", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    net, im, fm = pm4py.read_pnml(str(model))
+    legacy = pm4py.read_xes(str(log), return_legacy_log_object=True)  # the log has no timestamps
+    reference = pm4py.fitness_alignments(legacy, net, im, fm, multi_processing=False)
+    assert abs(figures["fitness"] - reference["log_fitness"]) < 1e-9
+    assert figures["cases"] == 1000 and not figures["has_timestamps"]
+    assert figures["conforming_cases"] == round(reference["percentage_of_fitting_traces"] * 10)
+    assert figures["patterns"] and {"kind", "activity", "cases", "share"} <= set(figures["patterns"][0])
+
+
+def test_inspect_profiles_a_log(shared_data: Path) -> None:
+    result = runner.invoke(app, ["inspect", str(shared_data / "logs" / "running-example.xes"), "--json"])
+    assert result.exit_code == 0, result.output
+    profile = json.loads(result.stdout)
+    assert (profile["cases"], profile["events"], profile["activities"]) == (6, 42, 8)
+
+
+def test_map_writes_an_svg_with_every_activity(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "map.svg"
+    result = runner.invoke(app, ["map", str(shared_data / "logs" / "running-example.xes"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "register request" in svg
+
+
+def test_a_missing_log_fails_with_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["inspect", str(tmp_path / "none.xes")])
+    assert result.exit_code == 1
+    assert "none.xes" in result.stderr and result.stderr.strip().count("\n") == 0
