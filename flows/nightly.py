@@ -24,6 +24,7 @@ from improvement.types import TaskChange
 from kaizenflow import stages
 from kaizenflow.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
 from kaizenflow.events import EventLog
+from kaizenflow.locking import run_lock
 from kaizenflow.summary import RunSummary
 from reports.html import write_run_report
 from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
@@ -189,4 +190,5 @@ def run_nightly(config_path: str, process_name: str | None = None) -> list[RunSu
     """The nightly flow on the task runner its configuration asks for."""
     config = load_config(config_path)
     runner = task_runner_for(config.execution)
-    return nightly.with_options(task_runner=runner)(config_path, process_name)
+    with run_lock(config.state_directory, config.state_url, config.execution.lock_wait_seconds):
+        return nightly.with_options(task_runner=runner)(config_path, process_name)

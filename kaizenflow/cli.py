@@ -42,11 +42,13 @@ def _reported(command: F) -> F:
         from conformance.models import ModelError
         from eventstore import EventStoreError
         from kaizenflow.config import ConfigError
+        from kaizenflow.locking import RunLockedError
         from sources.mapping import SourceError
 
         try:
             return command(*args, **kwargs)
-        except (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError) as error:
+        except (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError,
+                RunLockedError) as error:
             _fail(str(error))
 
     return wrapper  # type: ignore[return-value]

@@ -261,6 +261,9 @@ class Execution(_Strict):
         default=None, description="scheduler address of an existing Dask cluster (task_runner: dask)"
     )
     chunk_size: int = Field(default=50, ge=1, description="variants per alignment task")
+    lock_wait_seconds: float = Field(
+        default=0, ge=0, description="how long a run waits for another run on the same state"
+    )
 
 
 class Storage(_Strict):
