@@ -102,6 +102,7 @@ def check_log(
         average_trace_fitness=fitness_sum / checked_cases if checked_cases else None,
         deviations=deviations,
         alignments=alignments,
+        incomplete_case_ids=frozenset(incomplete - deviating),
     )
 
 

@@ -103,6 +103,7 @@ class ConformanceResult:
     average_trace_fitness: float | None
     deviations: list[Deviation] = field(default_factory=list)
     alignments: list[VariantAlignment] = field(default_factory=list)
+    incomplete_case_ids: frozenset[str] = frozenset()
 
     @property
     def conforming_share(self) -> float:

@@ -201,6 +201,15 @@ class EventStore:
             ).fetchall()
         return {source: value for source, value in rows}
 
+    def latest_time(self, process: str) -> datetime | None:
+        """The process's own clock: the time of its latest stored event."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                f"SELECT max({TIMESTAMP}) FROM events WHERE process = ?", [process]
+            ).fetchall()
+        latest = rows[0][0]
+        return None if latest is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
+
     def count(self, process: str) -> int:
         with self._connect(read_only=True) as connection:
             return _count(connection, process)

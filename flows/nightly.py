@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -150,6 +151,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         seconds["discover"] = time.perf_counter() - clock
         clock = time.perf_counter()
         model, result = check_conformance(config, process, log)
+        result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
         seconds["check"] = time.perf_counter() - clock
         logger.info("%s: %d cases checked, %d conforming", process.name, result.cases,
                     result.conforming_cases)
@@ -161,6 +163,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,
                                    result, found, changes, loaded.added, seconds)
         summary.quarantined_rows = loaded.quarantined
+        summary.accepted_patterns = stages.patterns(process, log, replace(result, deviations=accepted))
         summary.report_path = str(write_report(config, summary))
         _publish(summary)
         summaries.append(summary)

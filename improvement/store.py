@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from conformance.types import Deviation
-from improvement.types import CREATED, OPEN, UNCHANGED, UPDATED, Task, TaskChange, TaskProposal
+from improvement.lifecycle import ACTIVE, REOPENABLE, TransitionError, check_transition, effect_of_change
+from improvement.measurement import Measurement
+from improvement.types import (
+    CLOSED,
+    CREATED,
+    DONE,
+    NOT_EFFECTIVE,
+    OPEN,
+    REOPENED,
+    UNCHANGED,
+    UPDATED,
+    VERIFIED_EFFECTIVE,
+    Task,
+    TaskChange,
+    TaskProposal,
+)
 
 metadata = sa.MetaData()
 
@@ -58,6 +74,23 @@ tasks = sa.Table(
     sa.Column("created_run", sa.String(64), nullable=False),
     sa.Column("last_seen_run", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("baseline_cases", sa.Integer, nullable=False),
+    sa.Column("baseline_in_scope", sa.Integer, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True)),  # process time the change was done
+    sa.Column("absent_runs", sa.Integer, nullable=False, default=0),
+    sa.Column("effect_json", sa.Text),
+)
+
+accepted_patterns = sa.Table(
+    "accepted_patterns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("pattern_key", sa.String(600), nullable=False),
+    sa.Column("business_object", sa.String(512)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("accepted_by", sa.String(255), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 task_history = sa.Table(
@@ -103,8 +136,15 @@ class StateStore:
         figures: dict[str, object],
         case_deviations: Sequence[Deviation],
         proposals: Sequence[TaskProposal],
+        measurements: Mapping[int, Measurement] | None = None,
+        policy: LifecyclePolicy | None = None,
     ) -> list[TaskChange]:
-        """Store the run, its deviations and the tasks it raises or updates, all or nothing."""
+        """Store the run, its deviations and what it does to tasks, all or nothing.
+
+        ``measurements`` are this run's KPI figures of the tasks that existed before it (by
+        task id): every task's KPI history grows each run, raised again or not.
+        """
+        policy = policy or LifecyclePolicy()
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
             connection.execute(
@@ -126,17 +166,30 @@ class StateStore:
                         for d in case_deviations
                     ],
                 )
-            return [self._upsert(connection, proposal, run_id, now) for proposal in proposals]
+            changes: dict[int, str] = {}
+            measured = set(measurements or {})
+            for proposal in proposals:
+                raised, task_id = self._raise(connection, proposal, run_id, now, measured)
+                changes[task_id] = raised
+            for task_id, measurement in (measurements or {}).items():
+                followed = self._follow(connection, task_id, measurement, run_id, now, policy,
+                                        raised=task_id in changes)
+                if followed is not None or task_id not in changes:
+                    changes[task_id] = followed or UNCHANGED
+            return [TaskChange(change=change, task=self._task(connection, task_id))
+                    for task_id, change in changes.items()]
 
-    def _upsert(
-        self, connection: sa.Connection, proposal: TaskProposal, run_id: str, now: datetime
-    ) -> TaskChange:
+    def _raise(
+        self, connection: sa.Connection, proposal: TaskProposal, run_id: str, now: datetime,
+        measured: set[int],
+    ) -> tuple[str, int]:
+        """Create the task of a proposal, or update it; a returning pattern reopens its task."""
         existing = connection.execute(
             sa.select(tasks).where(tasks.c.fingerprint == proposal.fingerprint)
         ).mappings().first()
         evidence = json.dumps(proposal.evidence, sort_keys=True)
         if existing is None:
-            task_id = connection.execute(
+            task_id = int(connection.execute(
                 tasks.insert().values(
                     fingerprint=proposal.fingerprint, process=proposal.process,
                     pattern_key=proposal.pattern_key, title=proposal.title,
@@ -145,38 +198,152 @@ class StateStore:
                     current_value=proposal.kpi_value, target_value=proposal.target_value,
                     status=OPEN, cases=proposal.cases, evidence_json=evidence,
                     created_run=run_id, last_seen_run=run_id, updated_at=now,
+                    baseline_cases=proposal.cases, baseline_in_scope=proposal.cases_in_scope,
+                    absent_runs=0,
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            ).inserted_primary_key[0])  # type: ignore[index]
+            _note(connection, task_id, OPEN, run_id, now,
+                  f"raised: {proposal.cases} of {proposal.cases_in_scope} cases")
+            _kpi(connection, task_id, run_id, now, proposal.kpi_value, proposal.cases,
+                 proposal.cases_in_scope)
+            return CREATED, task_id
+        task_id = int(existing["task_id"])
+        values: dict[str, object] = {
+            "evidence_json": evidence, "last_seen_run": run_id, "absent_runs": 0,
+            "current_value": proposal.kpi_value, "cases": proposal.cases,
+        }
+        changed = (existing["evidence_json"] != evidence
+                   or abs(existing["current_value"] - proposal.kpi_value) > 1e-12)
+        change = UPDATED if changed else UNCHANGED
+        if task_id not in measured:
+            _kpi(connection, task_id, run_id, now, proposal.kpi_value, proposal.cases,
+                 proposal.cases_in_scope)
+        if existing["status"] in REOPENABLE:
+            values.update(status=OPEN, changed_at=None, effect_json=None, updated_at=now)
+            _note(connection, task_id, OPEN, run_id, now,
+                  f"reopened: the pattern is back ({proposal.cases} of {proposal.cases_in_scope} cases)")
+            change = REOPENED
+        elif change == UPDATED:
+            values["updated_at"] = now
+        connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+        return change, task_id
+
+    def _follow(
+        self, connection: sa.Connection, task_id: int, measurement: Measurement, run_id: str,
+        now: datetime, policy: LifecyclePolicy, raised: bool,
+    ) -> str | None:
+        """Record the KPI; close a task whose pattern stays away; give a done task its verdict."""
+        task = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().one()
+        _kpi(connection, task_id, run_id, now, measurement.value, measurement.affected,
+             measurement.in_scope)
+        values: dict[str, object] = {"current_value": measurement.value, "cases": measurement.affected}
+        change = None
+        if abs(task["current_value"] - measurement.value) > 1e-12 and not raised:
+            change = UPDATED
+        absent = 0 if measurement.affected else int(task["absent_runs"]) + 1
+        values["absent_runs"] = 0 if raised else absent
+        status = task["status"]
+        if not raised and status in ACTIVE and absent >= policy.close_after_absent_runs:
+            values["status"] = CLOSED
+            _note(connection, task_id, CLOSED, run_id, now,
+                  f"closed: the pattern has not been seen for {absent} runs")
+            change = CLOSED
+        elif status == DONE and task["changed_at"] is not None:
+            effect = effect_of_change(
+                task["baseline_cases"], task["baseline_in_scope"], measurement.after_affected,
+                measurement.after_in_scope, measurement.window_complete,
+                min_cases=policy.effect_min_cases, alpha=policy.effect_alpha,
+            )
+            values["effect_json"] = json.dumps(asdict(effect), sort_keys=True)
+            if effect.verdict in ("effective", "not_effective"):
+                verdict = VERIFIED_EFFECTIVE if effect.verdict == "effective" else NOT_EFFECTIVE
+                values["status"] = verdict
+                _note(connection, task_id, verdict, run_id, now, effect.describe())
+                change = verdict
+        values["updated_at"] = now if change else task["updated_at"]
+        connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+        return change
+
+    # --- what people do to tasks ------------------------------------------------------------
+
+    def transition(
+        self, task_id: int, status: str, actor: str, reason: str | None = None,
+        changed_at: datetime | None = None,
+    ) -> Task:
+        """A person moves a task; ``changed_at`` (the process's current time) when it is done."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
+            check_transition(task["status"], status, reason)
+            values: dict[str, object] = {"status": status, "updated_at": now}
+            if status == DONE:
+                values.update(changed_at=changed_at or now, effect_json=None)
+            if status == OPEN:
+                values.update(absent_runs=0, changed_at=None, effect_json=None)
+            connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+            _note(connection, task_id, status, None, now, f"{actor}: {reason or status}")
+            return self._task(connection, task_id)
+
+    def assign(self, task_id: int, owner: str, actor: str) -> Task:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
             connection.execute(
-                task_history.insert().values(
-                    task_id=task_id, at=now, status=OPEN, run_id=run_id,
-                    note=f"raised: {proposal.cases} of {proposal.cases_in_scope} cases",
-                )
+                tasks.update().where(tasks.c.task_id == task_id).values(owner=owner, updated_at=now)
             )
-            change = CREATED
-        else:
-            task_id = existing["task_id"]
-            changed = (
-                abs(existing["current_value"] - proposal.kpi_value) > 1e-12
-                or existing["cases"] != proposal.cases
-                or existing["evidence_json"] != evidence
-            )
-            connection.execute(
-                tasks.update().where(tasks.c.task_id == task_id).values(
-                    current_value=proposal.kpi_value, cases=proposal.cases,
-                    evidence_json=evidence, last_seen_run=run_id,
-                    updated_at=now if changed else existing["updated_at"],
-                )
-            )
-            change = UPDATED if changed else UNCHANGED
-        connection.execute(
-            kpi_history.insert().values(
-                task_id=task_id, run_id=run_id, measured_at=now, value=proposal.kpi_value,
-                cases=proposal.cases, cases_in_scope=proposal.cases_in_scope,
-            )
-        )
-        task = self._task(connection, int(task_id))
-        return TaskChange(change=change, task=task)
+            _note(connection, task_id, task["status"], None, now,
+                  f"{actor}: assigned to {owner} (was {task['owner']})")
+            return self._task(connection, task_id)
+
+    def comment(self, task_id: int, text: str, actor: str) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
+            _note(connection, task_id, task["status"], None, now, f"{actor}: {text}")
+
+    def history(self, task_id: int) -> list[dict[str, object]]:
+        with self.engine.connect() as connection:
+            self._row(connection, task_id)
+            rows = connection.execute(
+                sa.select(task_history.c.at, task_history.c.status, task_history.c.note,
+                          task_history.c.run_id)
+                .where(task_history.c.task_id == task_id).order_by(task_history.c.id)
+            ).mappings().all()
+            kpis = connection.execute(
+                sa.select(kpi_history.c.run_id, kpi_history.c.value, kpi_history.c.cases,
+                          kpi_history.c.cases_in_scope)
+                .where(kpi_history.c.task_id == task_id).order_by(kpi_history.c.id)
+            ).mappings().all()
+        return [{"type": "status", **dict(r)} for r in rows] + [{"type": "kpi", **dict(k)} for k in kpis]
+
+    def accept_pattern(
+        self, process: str, pattern_key: str, business_object: str | None, reason: str, actor: str,
+        expires_at: datetime,
+    ) -> None:
+        """A process owner accepts a pattern: until expiry it no longer counts or raises tasks."""
+        if not reason.strip():
+            raise TransitionError("accepting a pattern needs a reason")
+        with self.engine.begin() as connection:
+            connection.execute(accepted_patterns.insert().values(
+                process=process, pattern_key=pattern_key, business_object=business_object,
+                reason=reason, accepted_by=actor, accepted_at=datetime.now(UTC), expires_at=expires_at,
+            ))
+
+    def accepted(self, process: str, at: datetime | None = None) -> list[dict[str, object]]:
+        """Acceptances in force at ``at`` (now by default)."""
+        moment = at or datetime.now(UTC)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(accepted_patterns).where(accepted_patterns.c.process == process)
+                .order_by(accepted_patterns.c.id)
+            ).mappings().all()
+        return [dict(r) for r in rows if _aware(r["expires_at"]) > moment]
+
+    def _row(self, connection: sa.Connection, task_id: int) -> sa.RowMapping:
+        row = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().first()
+        if row is None:
+            raise TransitionError(f"there is no task #{task_id}")
+        return row
 
     def _task(self, connection: sa.Connection, task_id: int) -> Task:
         row = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().one()
@@ -218,6 +385,32 @@ class StateStore:
         return [json.loads(row) for row in rows]
 
 
+def _note(connection: sa.Connection, task_id: int, status: str, run_id: str | None, at: datetime,
+          note: str) -> None:
+    connection.execute(task_history.insert().values(
+        task_id=task_id, at=at, status=status, note=note, run_id=run_id))
+
+
+def _kpi(connection: sa.Connection, task_id: int, run_id: str, at: datetime, value: float, cases: int,
+         cases_in_scope: int) -> None:
+    """Append-only: past KPI values are never updated or deleted."""
+    connection.execute(kpi_history.insert().values(
+        task_id=task_id, run_id=run_id, measured_at=at, value=value, cases=cases,
+        cases_in_scope=cases_in_scope))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; everything here is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    close_after_absent_runs: int = 3
+    effect_min_cases: int = 30
+    effect_alpha: float = 0.05
+
+
 def _task_from_row(row: sa.RowMapping) -> Task:
     return Task(
         task_id=row["task_id"], fingerprint=row["fingerprint"], process=row["process"],
@@ -226,7 +419,10 @@ def _task_from_row(row: sa.RowMapping) -> Task:
         baseline_value=row["baseline_value"], current_value=row["current_value"],
         target_value=row["target_value"], status=row["status"], cases=row["cases"],
         evidence=json.loads(row["evidence_json"]), created_run=row["created_run"],
-        last_seen_run=row["last_seen_run"],
+        last_seen_run=row["last_seen_run"], baseline_cases=row["baseline_cases"],
+        baseline_in_scope=row["baseline_in_scope"],
+        changed_at=_aware(row["changed_at"]) if row["changed_at"] is not None else None,
+        effect=json.loads(row["effect_json"]) if row["effect_json"] else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
@@ -20,6 +21,7 @@ TASK_STATUSES = (
 CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
+REOPENED = "reopened"
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,15 @@ class Task:
     evidence: dict[str, object]
     created_run: str
     last_seen_run: str
+    baseline_cases: int = 0
+    baseline_in_scope: int = 0
+    changed_at: datetime | None = None
+    effect: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
 class TaskChange:
-    """What one run did to one task: ``created``, ``updated`` or ``unchanged``."""
+    """What one run did to one task: created, updated, unchanged, reopened, closed, or a verdict."""
 
     change: str
     task: Task

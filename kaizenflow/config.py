@@ -228,6 +228,14 @@ class TaskRaising(_Strict):
     )
     min_scope_lift: float = Field(default=2.0, ge=1)
     owners: Owners
+    close_after_absent_runs: int = Field(
+        default=3, ge=1, description="close an active task whose pattern is absent this many runs"
+    )
+    effect_window_days: float = Field(
+        default=30, gt=0, description="how long after a change its effect is measured"
+    )
+    effect_min_cases: int = Field(default=30, ge=5, description="cases needed on each side of a change")
+    effect_alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
 
 class Process(_Strict):

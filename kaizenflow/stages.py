@@ -16,14 +16,16 @@ from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
 from conformance.patterns import deviation_patterns
 from conformance.rules import RuleSpec, SegregationOfDuties, Sla
-from conformance.types import ConformanceResult, DeviationPattern
+from conformance.types import ConformanceResult, Deviation, DeviationPattern
 from eventstore import AppendResult, EventStore
 from eventstore.alignment_cache import AlignmentCacheFile
+from improvement.acceptance import set_aside_accepted
+from improvement.measurement import cases_with_pattern, measure
 from improvement.raising import RaisingPolicy, propose_tasks
-from improvement.store import StateStore
-from improvement.types import TaskChange
+from improvement.store import LifecyclePolicy, StateStore
+from improvement.types import DISMISSED, DONE, TaskChange
 from kaizenflow.config import KaizenConfig, Process, SlaRule, Source
-from kaizenflow.events import EventLog
+from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
@@ -171,14 +173,15 @@ def record(
     result: ConformanceResult,
     found: list[DeviationPattern],
 ) -> list[TaskChange]:
-    """Store the run and raise or update its tasks, in one transaction of the state database."""
-    cases_by_pattern: dict[str, list[str]] = {}
-    for deviation in result.deviations:
-        key = f"{deviation.kind}:{deviation.activity}"
-        cases = cases_by_pattern.setdefault(key, [])
-        if not cases or cases[-1] != deviation.case_id:
-            cases.append(deviation.case_id)
+    """Store the run, raise tasks and follow the existing ones, in one transaction.
+
+    KPIs count finished cases only: a running case may not have reached its deviation yet.
+    """
     raising = process.tasks
+    all_cases = [str(c) for c in log.case_attributes.index]
+    finished = {c for c in all_cases if c not in result.incomplete_case_ids}
+    finished_attributes = log.case_attributes.loc[[c for c in all_cases if c in finished]]
+    pattern_cases = cases_with_pattern(result.deviations)
     policy = RaisingPolicy(
         min_cases=raising.min_cases, min_share=raising.min_share,
         target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
@@ -186,10 +189,22 @@ def record(
         default_owner=raising.owners.default, owners_by_attribute=raising.owners.by_attribute,
     )
     proposals = propose_tasks(
-        process.name, found, cases_by_pattern, log.case_attributes, result.cases, policy
+        process.name, found,
+        {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
+        finished_attributes, len(finished), policy,
     )
     store = state_store(config)
     try:
+        starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
+        latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
+        measurements = {
+            task.task_id: measure(
+                task.pattern_key, task.business_object, pattern_cases, log.case_attributes,
+                finished, starts, task.changed_at if task.status == DONE else None,
+                timedelta(days=raising.effect_window_days), latest,
+            )
+            for task in store.list_tasks(process=process.name) if task.status != DISMISSED
+        }
         return store.record_run(
             run_id, process.name, started_at, datetime.now(UTC),
             {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
@@ -197,10 +212,30 @@ def record(
              "conforming_share": result.conforming_share,
              "incomplete_cases": result.incomplete_cases,
              "patterns": len(found)},
-            result.deviations, proposals,
+            result.deviations, proposals, measurements,
+            LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
+                            effect_min_cases=raising.effect_min_cases,
+                            effect_alpha=raising.effect_alpha),
         )
     finally:
         store.dispose()
+
+
+def set_aside_accepted_deviations(
+    config: KaizenConfig, process: Process, log: EventLog, result: ConformanceResult
+) -> tuple[ConformanceResult, list[Deviation]]:
+    """Deviations of patterns a process owner accepted (and not yet expired) stop counting."""
+    store = state_store(config)
+    try:
+        accepted = store.accepted(process.name)
+    finally:
+        store.dispose()
+    return set_aside_accepted(result, accepted, log.case_attributes)
+
+
+def process_time(config: KaizenConfig, process: Process) -> datetime | None:
+    """The process's own clock: the time of its latest stored event."""
+    return event_store(config).latest_time(process.name)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class RunSummary:
     config_hash: str
     has_timestamps: bool = True
     quarantined_rows: int = 0
+    accepted_patterns: list[DeviationPattern] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)
     report_path: str | None = None

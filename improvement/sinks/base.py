@@ -1,0 +1,106 @@
+"""What every sink shares: the event it is handed, the protocol it follows, the error it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+TASK_CREATED = "task.created"
+TASK_UPDATED = "task.updated"
+TASK_CLOSED = "task.closed"
+EVENT_KINDS = (TASK_CREATED, TASK_UPDATED, TASK_CLOSED)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One task event on its way to one sink, as the outbox hands it over.
+
+    ``attempts`` counts the earlier tries: a sink that cannot make a step idempotent by itself
+    (a comment) looks for the trace of an earlier try only when it is above zero.
+    """
+
+    event_id: str
+    sink: str
+    kind: str
+    task_id: int
+    fingerprint: str
+    sequence: int
+    run_id: str
+    created_at: datetime
+    payload: Mapping[str, object]
+    attempts: int = 0
+
+    @property
+    def task(self) -> Mapping[str, object]:
+        """The task's fields as stored when the event was written."""
+        task = self.payload.get("task", {})
+        return task if isinstance(task, Mapping) else {}
+
+
+class DeliveryError(Exception):
+    """A sink could not deliver an event.
+
+    ``retryable`` says whether the same event may succeed later (a timeout, a 5xx, a rate limit)
+    or never will as it stands (a 4xx: bad token, unknown repository). ``retry_after`` is the
+    wait in seconds a service asked for. The message is stored as the event's ``last_error``
+    and logged: sinks build it from status codes and their own words, never from secrets.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Somewhere task events go. ``send`` returns when the event is delivered, else raises
+    :class:`DeliveryError`; it may be called again for the same event (at-least-once), so it
+    must be idempotent or tolerate a repeat."""
+
+    def send(self, event: Event) -> None: ...
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """The text with every secret replaced: a last guard for messages that quote a service."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def percent(value: object) -> str:
+    return f"{float(value):.1%}" if isinstance(value, int | float) else "?"
+
+
+def one_line(event: Event) -> str:
+    """The event as one line for a chat or an e-mail subject: what, which task, the KPI now."""
+    task = event.task
+    verb = {TASK_CREATED: "New task", TASK_UPDATED: "Task updated", TASK_CLOSED: "Task closed"}.get(
+        event.kind, event.kind
+    )
+    return (
+        f"[kaizenflow] {verb}: {task.get('title', '?')} ({task.get('process', '?')}) - "
+        f"owner {task.get('owner', '?')}, {task.get('kpi_name', 'KPI')} "
+        f"{percent(task.get('current_value'))} (baseline {percent(task.get('baseline_value'))}, "
+        f"target {percent(task.get('target_value'))})"
+    )
+
+
+def description_lines(event: Event) -> list[str]:
+    """The task as plain lines, the common text of an issue body or a ticket description."""
+    task = event.task
+    lines = [
+        f"Process: {task.get('process', '?')}",
+        f"Scope: {task.get('business_object') or 'the whole process'}",
+        f"Owner: {task.get('owner', '?')}",
+        f"KPI: {task.get('kpi_name', '?')}",
+        f"Baseline: {percent(task.get('baseline_value'))}",
+        f"Current: {percent(task.get('current_value'))} ({task.get('cases', '?')} cases)",
+        f"Target: {percent(task.get('target_value'))}",
+        f"Status: {task.get('status', '?')}",
+        f"Raised in run {task.get('created_run', '?')}, last seen in run {task.get('last_seen_run', '?')}",
+    ]
+    return lines
