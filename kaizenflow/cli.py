@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kaizenflow import cli_files
+from kaizenflow import cli_files, cli_tasks
 
 app = typer.Typer(
     help="kaizenflow: nightly process mining that turns deviations into improvement tasks.",
@@ -41,6 +41,7 @@ def _reported(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from conformance.models import ModelError
         from eventstore import EventStoreError
+        from improvement.lifecycle import TransitionError
         from kaizenflow.config import ConfigError
         from kaizenflow.locking import RunLockedError
         from sources.mapping import SourceError
@@ -48,7 +49,7 @@ def _reported(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError,
-                RunLockedError) as error:
+                RunLockedError, TransitionError) as error:
             _fail(str(error))
 
     return wrapper  # type: ignore[return-value]
@@ -186,15 +187,18 @@ def run(
 def tasks_list(
     config: ConfigOption,
     status: Annotated[str | None, typer.Option(help="only tasks in this status")] = None,
+    owner: Annotated[str | None, typer.Option(help="only tasks of this owner")] = None,
+    process: Annotated[str | None, typer.Option(help="only tasks of this process")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List improvement tasks."""
+    """List improvement tasks, optionally filtered."""
     from kaizenflow import stages
     from kaizenflow.config import load_config
 
     store = stages.state_store(load_config(config))
     try:
-        found = store.list_tasks(status=status)
+        found = [t for t in store.list_tasks(process=process, status=status)
+                 if owner is None or t.owner == owner]
     finally:
         store.dispose()
     if as_json:
@@ -268,6 +272,7 @@ def report(
 
 
 cli_files.register(app, _reported)
+cli_tasks.register(tasks_app, _reported)
 
 
 def main() -> None:  # pragma: no cover - console entry point

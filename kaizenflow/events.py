@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 EVENT_ID = "event_id"
@@ -43,7 +44,11 @@ class EventLog:
 
 def case_sequences(events: pd.DataFrame) -> pd.Series:
     """The activity sequence of each case as a tuple (hashable), indexed by case id, sorted."""
-    lists = events.groupby(CASE_ID, sort=True, observed=True)[ACTIVITY].agg(list)
-    sequences = pd.Series(index=lists.index, dtype="object")
-    sequences[:] = [tuple(values) for values in lists]  # pandas would turn tuples back to lists
+    case_codes, case_ids = pd.factorize(events[CASE_ID], sort=True)
+    activity_codes, activities = pd.factorize(events[ACTIVITY])
+    order = np.argsort(case_codes, kind="stable")  # keeps each case's events in their order
+    labels = np.asarray(activities, dtype=object)[activity_codes[order]]
+    bounds = np.flatnonzero(np.diff(case_codes[order])) + 1
+    sequences = pd.Series(index=pd.Index(case_ids, name=CASE_ID), dtype="object")
+    sequences[:] = [tuple(part) for part in np.split(labels, bounds)]  # tuples: pandas would make lists
     return sequences

@@ -104,3 +104,13 @@ def description_lines(event: Event) -> list[str]:
         f"Raised in run {task.get('created_run', '?')}, last seen in run {task.get('last_seen_run', '?')}",
     ]
     return lines
+
+
+def measurement(event: Event) -> str:
+    """The KPI now against its baseline and target, for an update comment."""
+    task = event.task
+    return (
+        f"{task.get('kpi_name', 'KPI')} is {percent(task.get('current_value'))} "
+        f"(baseline {percent(task.get('baseline_value'))}, target {percent(task.get('target_value'))}), "
+        f"{task.get('cases', '?')} cases, status {task.get('status', '?')}"
+    )

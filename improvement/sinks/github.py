@@ -14,8 +14,9 @@ from improvement.sinks.base import (
     DeliveryError,
     Event,
     description_lines,
+    measurement,
 )
-from improvement.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, new_client
+from improvement.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_list, json_object, new_client
 from improvement.sinks.links import LinkStore, MemoryLinks
 
 API_VERSION = "2022-11-28"
@@ -107,7 +108,7 @@ class GitHubIssuesSink:
                 return None
             response = call(self._client, "GET", url, params=params,
                             what=f"GitHub GET /repos/{self.repo}/issues")
-            for issue in _json_list(response, "GitHub issue list"):
+            for issue in json_list(response, "GitHub issue list"):
                 if "pull_request" not in issue and marker in (issue.get("body") or ""):
                     return int(issue["number"])
             url, params = self._next_page(response), None
@@ -126,7 +127,7 @@ class GitHubIssuesSink:
             what=f"GitHub POST /repos/{self.repo}/issues",
             json={"title": _title(event), "body": issue_body(event), "labels": [self.label]},
         )
-        return int(_json_object(response, "GitHub issue")["number"])
+        return int(json_object(response, "GitHub issue")["number"])
 
     def _patch(self, number: int, fields: dict[str, Any]) -> None:
         call(self._client, "PATCH", f"{self._base}/issues/{number}", json=fields,
@@ -149,7 +150,7 @@ class GitHubIssuesSink:
                 return False
             response = call(self._client, "GET", url, params=params,
                             what=f"GitHub GET /repos/{self.repo}/issues/{number}/comments")
-            if any(marker in (c.get("body") or "") for c in _json_list(response, "GitHub comments")):
+            if any(marker in (c.get("body") or "") for c in json_list(response, "GitHub comments")):
                 return True
             url, params = self._next_page(response), None
         return False
@@ -173,32 +174,8 @@ def issue_body(event: Event) -> str:
 
 
 def update_comment(event: Event) -> str:
-    task = event.task
-    return "\n".join([f"Run {event.run_id}: the task was measured again.", ""]
-                     + [f"- {line}" for line in description_lines(event)
-                        if line.split(":")[0] in ("Current", "Target", "Status")]
-                     + [f"- Cases: {task.get('cases', '?')}"])
+    return f"Run {event.run_id}: {measurement(event)}."
 
 
 def close_comment(event: Event) -> str:
     return f"Closed by kaizenflow (run {event.run_id}): status {event.task.get('status', '?')}."
-
-
-def _json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
-    try:
-        data = response.json()
-    except ValueError:
-        raise DeliveryError(f"{what}: the answer is not JSON", retryable=True) from None
-    if not isinstance(data, list):
-        raise DeliveryError(f"{what}: the answer is not a list", retryable=True)
-    return [item for item in data if isinstance(item, dict)]
-
-
-def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        raise DeliveryError(f"{what}: the answer is not JSON", retryable=True) from None
-    if not isinstance(data, dict):
-        raise DeliveryError(f"{what}: the answer is not an object", retryable=True)
-    return data

@@ -80,3 +80,26 @@ def _ratelimit_reset(response: httpx.Response) -> float | None:
     if reset is None or not reset.isdigit():
         return None
     return max(0.0, float(reset) - time.time())
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The answer's JSON object; a garbled 2xx is retried, as a proxy or a hiccup may cause it."""
+    data = _json(response, what)
+    if not isinstance(data, dict):
+        raise DeliveryError(f"{what}: the answer is not a JSON object", retryable=True)
+    return data
+
+
+def json_list(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    """The objects of the answer's JSON list."""
+    data = _json(response, what)
+    if not isinstance(data, list):
+        raise DeliveryError(f"{what}: the answer is not a JSON list", retryable=True)
+    return [item for item in data if isinstance(item, dict)]
+
+
+def _json(response: httpx.Response, what: str) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        raise DeliveryError(f"{what}: the answer is not JSON", retryable=True) from None

@@ -1,0 +1,159 @@
+"""Conformance benchmark: kaizenflow's checking against pm4py.conformance_diagnostics_alignments.
+
+Both contenders start from the same inputs (an events Parquet file and a model file) in fresh
+processes. kaizenflow runs twice: on a cold alignment cache and on a warm one (a night whose
+variants were all seen before). Costs per case must be identical.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.measure import Measurement, run_contender
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def _events(parquet: str) -> pd.DataFrame:
+    return pd.read_parquet(parquet)
+
+
+def _pm4py_frame(events: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "case:concept:name": events["case_id"].astype(str),
+        "concept:name": events["activity"].astype(str),
+        "time:timestamp": events["timestamp"],
+    })
+
+
+def _load_model(path: str):  # type: ignore[no-untyped-def]
+    from conformance.models import load_model
+
+    return load_model(Path(path))
+
+
+def contender_pm4py(parquet: str, model_path: str) -> dict[str, object]:
+    import pm4py
+
+    events = _events(parquet)
+    model = _load_model(model_path)
+    frame = _pm4py_frame(events)
+    diagnostics = pm4py.conformance_diagnostics_alignments(
+        frame, model.net, model.initial_marking, model.final_marking, multi_processing=False
+    )
+    cases = list(dict.fromkeys(frame["case:concept:name"]))  # pm4py keeps first-seen case order
+    return {"costs": {case: d["cost"] for case, d in zip(cases, diagnostics, strict=True)}}
+
+
+def contender_kaizen(parquet: str, model_path: str, cache_path: str) -> dict[str, object]:
+    from conformance.alignments import cached_aligner
+    from conformance.check import check_log
+    from eventstore.alignment_cache import AlignmentCacheFile
+    from kaizenflow.events import EventLog, case_sequences
+
+    events = _events(parquet)
+    events = events.sort_values(["case_id", "timestamp"], kind="stable").reset_index(drop=True)
+    log = EventLog(events=events, case_attributes=pd.DataFrame(index=events["case_id"].unique()))
+    model = _load_model(model_path)
+    result = check_log(log, model, open_case_horizon_days=1e-9,
+                       aligner=cached_aligner(AlignmentCacheFile(Path(cache_path))))
+    cost_of = {a.activities: a.cost for a in result.alignments}
+    sequences = case_sequences(log.events)
+    return {"costs": {str(case): cost_of[seq] for case, seq in sequences.items()},
+            "variants": len(result.alignments)}
+
+
+CONTENDERS: dict[str, Callable[..., dict[str, object]]] = {
+    "pm4py": contender_pm4py,
+    "kaizenflow": contender_kaizen,
+}
+
+
+@dataclass(frozen=True)
+class ConformanceRow:
+    dataset: str
+    cases: int
+    variants: int
+    pm4py: Measurement
+    cold: Measurement
+    warm: Measurement
+    identical: bool
+
+
+def compare(dataset: str, parquet: Path, model: Path) -> ConformanceRow:
+    module = "benchmarks.conformance"
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = str(Path(scratch) / "alignments.db")
+        reference = run_contender(module, "pm4py", str(parquet), str(model))
+        cold = run_contender(module, "kaizenflow", str(parquet), str(model), cache)
+        warm = run_contender(module, "kaizenflow", str(parquet), str(model), cache)
+    costs = reference.result["costs"]
+    assert isinstance(costs, dict)
+    identical = costs == cold.result["costs"] == warm.result["costs"]
+    variants = cold.result["variants"]
+    assert isinstance(variants, int)
+    return ConformanceRow(dataset, len(costs), variants, reference, cold, warm, identical)
+
+
+def xes_to_parquet(xes: Path, target: Path) -> None:
+    import pm4py
+
+    frame = pm4py.read_xes(str(xes))
+    pd.DataFrame({
+        "case_id": frame["case:concept:name"].astype(str),
+        "activity": frame["concept:name"].astype(str),
+        "timestamp": pd.to_datetime(frame["time:timestamp"], utc=True),
+    }).to_parquet(target)
+
+
+def inductive_model(parquet: Path, target: Path, noise: float = 0.2) -> None:
+    import pm4py
+
+    frame = _pm4py_frame(pd.read_parquet(parquet))
+    net, im, fm = pm4py.discover_petri_net_inductive(frame, noise_threshold=noise)
+    pm4py.write_pnml(net, im, fm, str(target))
+
+
+def p2p_parquet(cases: int, target: Path) -> Path:
+    """A simulated purchase-to-pay system with ``cases`` requisitions, extracted to events."""
+    from kaizenflow import stages
+    from kaizenflow.config import load_config
+    from sample_logs import BPMN_PATH, SimulationConfig, generate
+
+    work = target.parent / f"p2p-{cases}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    generate(f"sqlite:///{work / 'p2p.db'}", SimulationConfig(cases=cases, days=365))
+    shutil.copy(BPMN_PATH, work / "purchase_to_pay.bpmn")
+    shutil.copy(Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml",
+                work / "kaizen.yaml")
+    config = load_config(work / "kaizen.yaml")
+    process = config.processes[0]
+    stages.load(config, process, "bench", [stages.extract(config, process, s) for s in process.sources])
+    log = stages.read_log(config, process)
+    log.events[["case_id", "activity", "timestamp"]].to_parquet(target)
+    return work / "purchase_to_pay.bpmn"
+
+
+def run(scratch: Path, p2p_cases: int = 100_000) -> list[ConformanceRow]:
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
+    rows = []
+    for name in ("receipt", "helpdesk"):
+        source = SHARED / "logs" / f"{name}.xes.gz"
+        if not source.exists():
+            continue
+        parquet, model = scratch / f"{name}.parquet", scratch / f"{name}-inductive.pnml"
+        xes_to_parquet(source, parquet)
+        inductive_model(parquet, model)
+        rows.append(compare(f"{name}.xes.gz vs inductive miner (noise 0.2)", parquet, model))
+    parquet = scratch / "p2p.parquet"
+    bpmn = p2p_parquet(p2p_cases, parquet)
+    rows.append(compare(f"purchase-to-pay, {p2p_cases:,} cases, vs its BPMN", parquet, bpmn))
+    return rows

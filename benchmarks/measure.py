@@ -1,0 +1,58 @@
+"""Running one contender in a fresh Python process and reading its wall time and peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    seconds: float
+    peak_mib: float
+    result: dict[str, object]
+
+
+def run_contender(module: str, name: str, *arguments: str, timeout: float = 3600) -> Measurement:
+    """``python -m module name args...`` must print one JSON line: {"seconds": .., "result": ..}.
+
+    Peak memory is the child's maximum resident set size, so contenders never share a heap.
+    """
+    environment = {**os.environ, "PM4PY_SHOW_PROGRESS_BAR": "false", "PYTHONWARNINGS": "ignore"}
+    completed = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, module, name, *arguments],
+        capture_output=True, text=True, timeout=timeout, env=environment, check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{module} {name} failed:\n{completed.stderr[-4000:]}")
+    payload = json.loads(completed.stdout.strip().splitlines()[-1])
+    return Measurement(name=name, seconds=payload["seconds"], peak_mib=payload["peak_kib"] / 1024,
+                       result=payload["result"])
+
+
+_WRAPPER = """
+import importlib, json, resource, sys, time
+module = importlib.import_module(sys.argv[1])
+started = time.perf_counter()
+result = module.CONTENDERS[sys.argv[2]](*sys.argv[3:])
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "peak_kib": peak, "result": result}))
+"""
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split("\n")[0].split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{platform.machine()}, {cpus} cores{memory}, {system}, Python {platform.python_version()}"

@@ -1,0 +1,22 @@
+"""Where improvement tasks are pushed: the sink protocol, and the remote issue remembered per task.
+
+The concrete sinks live in their own modules so that importing the outbox does not import every
+client library: ``webhook.WebhookSink``, ``github.GitHubIssuesSink``, ``jira.JiraSink`` and
+``notify.AppriseSink``.
+"""
+
+from improvement.sinks.base import (
+    EVENT_KINDS,
+    TASK_CLOSED,
+    TASK_CREATED,
+    TASK_UPDATED,
+    DeliveryError,
+    Event,
+    Sink,
+)
+from improvement.sinks.links import DatabaseLinks, LinkStore, MemoryLinks, sink_links
+
+__all__ = [
+    "EVENT_KINDS", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED", "DatabaseLinks", "DeliveryError",
+    "Event", "LinkStore", "MemoryLinks", "Sink", "sink_links",
+]

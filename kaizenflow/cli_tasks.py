@@ -1,0 +1,139 @@
+"""What process owners do to tasks from the command line: show, move, assign, comment, accept."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from improvement.store import StateStore
+from improvement.types import ACKNOWLEDGED, CLOSED, DISMISSED, DONE, IN_PROGRESS, OPEN
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="pipeline configuration (YAML)")]
+TaskId = Annotated[int, typer.Argument(help="task number, as `kaizen tasks list` shows it")]
+ActorOption = Annotated[str, typer.Option("--by", help="who does it (default: the login name)")]
+
+
+def _actor(value: str) -> str:
+    return value or getpass.getuser()
+
+
+@contextmanager
+def _store(config_path: Path) -> Iterator[tuple[Any, StateStore]]:
+    from kaizenflow import stages
+    from kaizenflow.config import load_config
+
+    config = load_config(config_path)
+    store = stages.state_store(config)
+    try:
+        yield config, store
+    finally:
+        store.dispose()
+
+
+def _echo_task(task: Any, as_json: bool) -> None:
+    from kaizenflow.cli import _to_plain
+
+    if as_json:
+        typer.echo(json.dumps(_to_plain(task), indent=2))
+    else:
+        typer.echo(f"#{task.task_id} {task.status}: {task.title} (owner {task.owner})")
+
+
+def show(config: ConfigOption, task_id: TaskId,
+         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A task with its evidence, KPI history and status history."""
+    from kaizenflow.cli import _to_plain
+
+    with _store(config) as (_, store):
+        task = next((t for t in store.list_tasks() if t.task_id == task_id), None)
+        if task is None:
+            raise typer.BadParameter(f"there is no task #{task_id}")
+        history = store.history(task_id)
+    if as_json:
+        typer.echo(json.dumps({"task": _to_plain(task), "history": _to_plain(history)}, indent=2))
+        return
+    typer.echo(f"#{task.task_id} {task.title}\n  status {task.status}, owner {task.owner}")
+    typer.echo(f"  KPI {task.kpi_name}: {task.current_value:.1%} "
+               f"(baseline {task.baseline_value:.1%}, target {task.target_value:.1%})")
+    if task.effect:
+        typer.echo(f"  effect: {task.effect.get('verdict')}")
+    for entry in history:
+        if entry["type"] == "status":
+            typer.echo(f"  {entry['at']} {entry['status']}: {entry['note']}")
+
+
+def _move(status: str, needs_reason: bool = False) -> Callable[..., None]:
+    def command(
+        config: ConfigOption, task_id: TaskId,
+        reason: Annotated[str, typer.Option("--reason", help="why")] = "",
+        by: ActorOption = "",
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        from kaizenflow import stages
+
+        with _store(config) as (loaded, store):
+            changed_at = None
+            if status == DONE:
+                task = next((t for t in store.list_tasks() if t.task_id == task_id), None)
+                process = loaded.process(task.process) if task else loaded.processes[0]
+                changed_at = stages.process_time(loaded, process)  # effects are counted from here
+            task = store.transition(task_id, status, _actor(by), reason or None, changed_at)
+        _echo_task(task, as_json)
+
+    needs = " (needs --reason)." if needs_reason else "."
+    command.__doc__ = f"Mark a task {status.replace('_', ' ')}{needs}"
+    return command
+
+
+def assign(config: ConfigOption, task_id: TaskId,
+           owner: Annotated[str, typer.Option("--owner", help="new owner")],
+           by: ActorOption = "", as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Give a task to another owner."""
+    with _store(config) as (_, store):
+        task = store.assign(task_id, owner, _actor(by))
+    _echo_task(task, as_json)
+
+
+def comment(config: ConfigOption, task_id: TaskId,
+            text: Annotated[str, typer.Option("--text", help="the comment")], by: ActorOption = "") -> None:
+    """Add a comment to a task's history."""
+    with _store(config) as (_, store):
+        store.comment(task_id, text, _actor(by))
+    typer.echo(f"comment added to #{task_id}")
+
+
+def accept(
+    config: ConfigOption,
+    pattern: Annotated[str, typer.Option("--pattern", help="kind:activity, as in the report")],
+    reason: Annotated[str, typer.Option("--reason", help="why this deviation is acceptable")],
+    days: Annotated[int, typer.Option("--days", min=1, help="how long the acceptance holds")] = 90,
+    business_object: Annotated[str | None, typer.Option("--object", help="only for attribute=value")] = None,
+    process: Annotated[str | None, typer.Option(help="process (default: the first)")] = None,
+    by: ActorOption = "",
+) -> None:
+    """Accept a deviation pattern: until it expires it neither counts nor raises tasks."""
+    with _store(config) as (loaded, store):
+        name = process or loaded.processes[0].name
+        loaded.process(name)
+        expires = datetime.now(UTC) + timedelta(days=days)
+        store.accept_pattern(name, pattern, business_object, reason, _actor(by), expires)
+    typer.echo(f"{pattern} accepted in {name} until {expires:%Y-%m-%d}")
+
+
+def register(tasks_app: typer.Typer, reported: Any) -> None:
+    tasks_app.command("show")(reported(show))
+    for name, status, needs_reason in (
+        ("ack", ACKNOWLEDGED, False), ("start", IN_PROGRESS, False), ("done", DONE, False),
+        ("dismiss", DISMISSED, True), ("close", CLOSED, False), ("reopen", OPEN, False),
+    ):
+        tasks_app.command(name)(reported(_move(status, needs_reason)))
+    tasks_app.command("assign")(reported(assign))
+    tasks_app.command("comment")(reported(comment))
+    tasks_app.command("accept")(reported(accept))
