@@ -41,15 +41,20 @@ def run_file_stem(run_id: str) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` so that readers see the old file or the new one, never half of one.
+    """Write ``text`` as UTF-8 so that readers see the old file or the new one, never half of one."""
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never half of one.
 
     The temporary file lives in the same folder, so ``os.replace`` is a rename on one file
-    system (atomic on POSIX and Windows); it is removed again if anything fails.
+    system (atomic on POSIX and Windows); it is removed again if anything fails. Bytes are
+    written as they are: no newline translation, so a CSV's line ends stay what the writer chose.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
+        "wb",
         dir=path.parent,
         prefix=f".{path.name}.",
         suffix=".tmp",
@@ -58,7 +63,7 @@ def write_atomically(path: Path, text: str) -> None:
     temporary = Path(handle.name)
     try:
         with handle:
-            handle.write(text)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates files readable by the owner only; reports are meant to be shared.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from kaizenflow.summary import RunSummary
 from mining.types import Variant
 from reports import archive
 from reports.cards import SPARKLINE_RUNS, Card, headline_cards
+from reports.case_alignments import CaseSteps, Pair, case_steps
 from reports.formatting import (
     format_count,
     format_duration,
@@ -25,11 +26,13 @@ from reports.formatting import (
     format_utc,
     humanize,
 )
-from reports.process_map import process_map_svg
+from reports.process_map import main_path, process_map_svg, top_variants_map
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_VARIANTS = 15
 MAX_MAP_EDGES = 60
+#: The filtered map view: the few variants most cases follow, without the long tail.
+TOP_MAP_VARIANTS = 5
 TOP_ROOT_CAUSES = 2
 _CHANGE_ORDER = {CREATED: 0, UPDATED: 1, UNCHANGED: 2}
 
@@ -83,6 +86,13 @@ class PatternRow:
     top_causes: tuple[str, ...]
     causes: tuple[CauseRow, ...]
     examples: tuple[str, ...]
+    alignments: tuple[CaseSteps, ...] = ()
+
+    @property
+    def unaligned(self) -> tuple[str, ...]:
+        """Example cases without an alignment to show: they are listed as plain chips."""
+        shown = {case.case_id for case in self.alignments}
+        return tuple(case_id for case_id in self.examples if case_id not in shown)
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,15 @@ def _cause(cause: RootCause) -> CauseRow:
     )
 
 
-def pattern_rows(patterns: Sequence[DeviationPattern]) -> list[PatternRow]:
-    """Largest patterns first; root causes keep the order the pattern analysis ranked them in."""
+def pattern_rows(
+    patterns: Sequence[DeviationPattern], case_alignments: Mapping[str, Sequence[Pair]] | None = None
+) -> list[PatternRow]:
+    """Largest patterns first; root causes keep the order the pattern analysis ranked them in.
+
+    Example cases with an entry in ``case_alignments`` carry their alignment, so an owner can
+    see where in the case the deviation happened, not only that it did.
+    """
+    alignments = case_alignments or {}
     rows = []
     for pattern in sorted(patterns, key=lambda p: -p.cases):
         causes = tuple(_cause(c) for c in pattern.root_causes)
@@ -134,6 +151,7 @@ def pattern_rows(patterns: Sequence[DeviationPattern]) -> list[PatternRow]:
                 top_causes=tuple(c.sentence for c in causes[:TOP_ROOT_CAUSES]),
                 causes=causes,
                 examples=pattern.example_case_ids,
+                alignments=case_steps(pattern.example_case_ids, alignments),
             )
         )
     return rows
@@ -189,15 +207,53 @@ def _manifest(summary: RunSummary) -> dict[str, object]:
     }
 
 
-def render_run_report(summary: RunSummary, history: list[RunSummary] | None = None) -> str:
+_MAP_VIEW_KEYS = ("map_svg", "top_map_svg", "main_path_share", "top_map_cases", "top_map_share")
+
+
+def _map_views(summary: RunSummary) -> dict[str, object]:
+    """The map drawn twice: every path, and only the top variants' cases; the main path bold.
+
+    The filtered view is only offered when it leaves something out (more variants than it
+    keeps): otherwise both views would be the same picture.
+    """
+    if not summary.process_map.activities:
+        return dict.fromkeys(_MAP_VIEW_KEYS, "")
+    main = main_path(summary.variants)
+    top = ""
+    if len(summary.variants) > TOP_MAP_VARIANTS:
+        top = process_map_svg(top_variants_map(summary.variants, TOP_MAP_VARIANTS), MAX_MAP_EDGES, main)
+    leader = max(summary.variants, key=lambda v: v.cases, default=None)
+    kept = sorted(summary.variants, key=lambda v: -v.cases)[:TOP_MAP_VARIANTS]
+    kept_cases = sum(v.cases for v in kept)
+    return {
+        "map_svg": process_map_svg(summary.process_map, MAX_MAP_EDGES, main),
+        "top_map_svg": top,
+        "main_path_share": format_percent(leader.share) if leader and len(leader.activities) > 1 else "",
+        "top_map_cases": format_count(kept_cases),
+        "top_map_share": format_percent(kept_cases / summary.cases) if summary.cases else "",
+    }
+
+
+def render_run_report(
+    summary: RunSummary,
+    history: list[RunSummary] | None = None,
+    model_svg: str | None = None,
+    case_alignments: dict[str, list[tuple[str | None, str | None]]] | None = None,
+) -> str:
     """The complete report of one run as one HTML page with all CSS and SVG inline.
 
     Nothing is fetched when the page opens (no fonts, scripts, images or styles from a
     network), so it reads the same from a mail attachment on a plane. ``history`` holds
     earlier runs of the same process, oldest first, for the changes and sparklines.
+
+    ``model_svg`` is the designed model with its deviations, as
+    :func:`reports.model_overlay.designed_model_svg` draws it; it is inserted as it is, so it
+    must come from there (Graphviz output of escaped labels), never from elsewhere.
+    ``case_alignments`` maps case ids to their alignment as (log, model) activity pairs;
+    pattern examples found in it show their steps. Both are optional: without them the
+    report simply has no model section and plain example chips.
     """
     edges = len(summary.process_map.edges)
-    map_svg = process_map_svg(summary.process_map, MAX_MAP_EDGES) if summary.process_map.activities else ""
     cards: list[Card] = headline_cards(summary, history)
     return _ENVIRONMENT.get_template("run_report.html.j2").render(
         process=summary.process,
@@ -206,8 +262,10 @@ def render_run_report(summary: RunSummary, history: list[RunSummary] | None = No
         model_name=summary.model_name,
         cards=cards,
         sparkline_runs=min(len(history), SPARKLINE_RUNS - 1) + 1 if history else 0,
-        patterns=pattern_rows(summary.patterns),
-        map_svg=map_svg,
+        patterns=pattern_rows(summary.patterns, case_alignments),
+        model_svg=model_svg or "",
+        top_map_variants=TOP_MAP_VARIANTS,
+        **_map_views(summary),
         map_note=(
             f"Showing the {MAX_MAP_EDGES} most frequent of {format_count(edges)} transitions."
             if edges > MAX_MAP_EDGES
@@ -237,18 +295,25 @@ def render_index(directory: Path) -> str:
     return _ENVIRONMENT.get_template("index.html.j2").render(entries=entries)
 
 
-def write_run_report(summary: RunSummary, directory: Path, history: list[RunSummary] | None = None) -> Path:
+def write_run_report(
+    summary: RunSummary,
+    directory: Path,
+    history: list[RunSummary] | None = None,
+    model_svg: str | None = None,
+    case_alignments: dict[str, list[tuple[str | None, str | None]]] | None = None,
+) -> Path:
     """Write ``<directory>/<process-slug>/<run_id>.html``, its sidecar, and refresh the index.
 
     Each file is replaced atomically, so a mail job or a web server picking up the folder
     never reads a half-written page. The index is rebuilt from all sidecars in the folder,
     which keeps it right even when runs of several processes write into the same folder.
-    Returns the path of the run's report.
+    Returns the path of the run's report. ``model_svg`` and ``case_alignments`` are passed
+    on to :func:`render_run_report`.
     """
     directory = Path(directory)
     folder = directory / archive.process_slug(summary.process)
     report = folder / f"{archive.run_file_stem(summary.run_id)}.html"
-    archive.write_atomically(report, render_run_report(summary, history))
+    archive.write_atomically(report, render_run_report(summary, history, model_svg, case_alignments))
     record = archive.sidecar_record(summary, report, directory)
     archive.write_atomically(report.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
     archive.write_atomically(directory / archive.INDEX_NAME, render_index(directory))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 
 import graphviz
 
-from mining.types import MapEdge, ProcessMap
+from mining.types import MapEdge, ProcessMap, Variant
 from reports.formatting import format_count, format_duration
 
 #: Colours of the report's palette, so the map looks like part of the page.
@@ -21,6 +23,8 @@ _FONT = "Helvetica"
 
 _MIN_PEN = 1.0
 _MAX_PEN = 6.0
+#: The main path is drawn at least this wide, in the accent colour, whatever its frequency.
+_MAIN_PEN = 3.5
 
 _SVG_START = re.compile(r"<svg\b")
 
@@ -95,11 +99,17 @@ def _add_terminal(
         graph.edge(*ends, label=_label(format_count(count)), style="dashed", color=_FAINT, penwidth="1.2")
 
 
-def build_digraph(process_map: ProcessMap, max_edges: int = 60) -> graphviz.Digraph:
+def build_digraph(
+    process_map: ProcessMap,
+    max_edges: int = 60,
+    main_path: frozenset[tuple[str, str]] = frozenset(),
+) -> graphviz.Digraph:
     """The graph to lay out; separate from rendering so its DOT source can be inspected.
 
     Nodes get synthetic ids ("a0", "a1", ...) and the activity name only in the label: names
-    are data and may hold anything, ids never reach the reader.
+    are data and may hold anything, ids never reach the reader. Edges in ``main_path``
+    (source, target) are drawn bold in the accent colour so the usual way through the process
+    can be followed among the exceptions.
     """
     graph = graphviz.Digraph(name="process_map")
     graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.35", ranksep="0.45")
@@ -129,26 +139,33 @@ def build_digraph(process_map: ProcessMap, max_edges: int = 60) -> graphviz.Digr
     edges = _kept_edges(process_map, max_edges)
     highest = max((e.frequency for e in edges), default=0)
     for edge in edges:
-        graph.edge(
-            ids[edge.source],
-            ids[edge.target],
-            label=_edge_label(edge),
-            penwidth=_pen_width(edge.frequency, highest),
-        )
+        pen = _pen_width(edge.frequency, highest)
+        if (edge.source, edge.target) in main_path:
+            graph.edge(
+                ids[edge.source],
+                ids[edge.target],
+                label=_edge_label(edge),
+                penwidth=f"{max(float(pen), _MAIN_PEN):.2f}",
+                color=_ACCENT,
+                fontcolor=_ACCENT,
+                style="bold",
+            )
+        else:
+            graph.edge(ids[edge.source], ids[edge.target], label=_edge_label(edge), penwidth=pen)
 
     _add_terminal(graph, "start", process_map.start_activities, ids, outgoing=True)
     _add_terminal(graph, "end", process_map.end_activities, ids, outgoing=False)
     return graph
 
 
-def process_map_svg(process_map: ProcessMap, max_edges: int = 60) -> str:
-    """The process map as an ``<svg>`` element, ready to be inlined in an HTML page.
+def render_svg(graph: graphviz.Digraph, what: str) -> str:
+    """Lay a graph out with dot and return its ``<svg>`` element, ready to inline in HTML.
 
     Graphviz escapes label text for XML itself, which is why the report may insert this SVG
     unescaped. The XML prolog, doctype and generator comments are cut off: they are not
-    allowed inside HTML and the doctype carries a remote DTD address.
+    allowed inside HTML and the doctype carries a remote DTD address. ``what`` names the
+    drawing in error messages.
     """
-    graph = build_digraph(process_map, max_edges=max_edges)
     try:
         raw: bytes = graph.pipe(format="svg")
     except graphviz.ExecutableNotFound as error:
@@ -156,5 +173,55 @@ def process_map_svg(process_map: ProcessMap, max_edges: int = 60) -> str:
     svg = raw.decode("utf-8")
     start = _SVG_START.search(svg)
     if start is None:
-        raise RuntimeError("Graphviz returned no <svg> element for the process map")
+        raise RuntimeError(f"Graphviz returned no <svg> element for the {what}")
     return svg[start.start() :].strip()
+
+
+def process_map_svg(
+    process_map: ProcessMap,
+    max_edges: int = 60,
+    main_path: frozenset[tuple[str, str]] = frozenset(),
+) -> str:
+    """The process map as an ``<svg>`` element, ready to be inlined in an HTML page."""
+    return render_svg(build_digraph(process_map, max_edges=max_edges, main_path=main_path), "process map")
+
+
+def main_path(variants: Sequence[Variant]) -> frozenset[tuple[str, str]]:
+    """The directly-follows pairs of the most frequent variant: the way most cases go."""
+    if not variants:
+        return frozenset()
+    top = max(variants, key=lambda v: v.cases).activities
+    return frozenset(zip(top, top[1:], strict=False))
+
+
+def top_variants_map(variants: Sequence[Variant], limit: int = 5) -> ProcessMap:
+    """The process map of only the cases that follow one of the ``limit`` most frequent variants.
+
+    Frequencies are recounted from those cases, so every number on this map is about them.
+    Waiting times are left out (None): they were measured over all cases, and a median of the
+    whole log written on a filtered map would claim something nobody measured.
+    """
+    ranked = sorted(variants, key=lambda v: -v.cases)[: max(limit, 0)]
+    activities: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    cases_with: Counter[tuple[str, str]] = Counter()
+    starts: Counter[str] = Counter()
+    ends: Counter[str] = Counter()
+    for variant in ranked:
+        steps = variant.activities
+        if not steps:
+            continue
+        for activity in steps:
+            activities[activity] += variant.cases
+        followed = list(zip(steps, steps[1:], strict=False))
+        for pair in followed:
+            pairs[pair] += variant.cases
+        for pair in set(followed):
+            cases_with[pair] += variant.cases
+        starts[steps[0]] += variant.cases
+        ends[steps[-1]] += variant.cases
+    edges = tuple(
+        MapEdge(source, target, frequency, cases_with[(source, target)], None, None)
+        for (source, target), frequency in sorted(pairs.items())
+    )
+    return ProcessMap(dict(sorted(activities.items())), edges, dict(starts), dict(ends))
