@@ -24,10 +24,13 @@ from eventstore import AppendResult
 from improvement.types import TaskChange
 from kaizenflow import stages
 from kaizenflow.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
-from kaizenflow.events import EventLog
+from kaizenflow.events import EventLog, case_sequences
 from kaizenflow.locking import run_lock
 from kaizenflow.summary import RunSummary
+from reports.case_alignments import alignments_by_case
+from reports.exports import summary_record, write_exports
 from reports.html import write_run_report
+from reports.model_overlay import designed_model_svg, deviation_counts
 from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
 from sources.sql import Extracted
 
@@ -108,8 +111,22 @@ def record_run(
 
 
 @task(cache_policy=NO_CACHE)
-def write_report(config: KaizenConfig, summary: RunSummary) -> Path:
-    return write_run_report(summary, config.path(config.reports_directory))
+def write_report(
+    config: KaizenConfig, process: Process, summary: RunSummary, log: EventLog, model: DesignedModel,
+    result: ConformanceResult,
+) -> Path:
+    """The HTML report, and beside it the exports for BI tools."""
+    directory = config.path(config.reports_directory)
+    examples = {case for pattern in summary.patterns for case in pattern.example_case_ids}
+    sequences = {str(case): seq for case, seq in case_sequences(log.events).items() if str(case) in examples}
+    path = write_run_report(
+        summary, directory, stages.run_history(config, process, before=summary.run_id),
+        model_svg=designed_model_svg(model, *deviation_counts(result.deviations)),
+        case_alignments=alignments_by_case(sorted(examples), sequences, result.alignments),
+    )
+    write_exports(directory, summary.run_id, result.deviations, summary.patterns,
+                  summary_record(summary), process=summary.process)
+    return path
 
 
 def _publish(summary: RunSummary) -> None:
@@ -164,7 +181,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
                                    result, found, changes, loaded.added, seconds)
         summary.quarantined_rows = loaded.quarantined
         summary.accepted_patterns = stages.patterns(process, log, replace(result, deviations=accepted))
-        summary.report_path = str(write_report(config, summary))
+        summary.report_path = str(write_report(config, process, summary, log, model, result))
         _publish(summary)
         summaries.append(summary)
     return summaries

@@ -306,21 +306,24 @@ def _claim(
         .order_by(due.c.id)
         .limit(limit)
     )
+    claim = outbox.update().values(claim_token=token, claimed_until=now + lease)
+    guard = (outbox.c.status == PENDING, unclaimed)
     with engine.begin() as connection:
         dialect = connection.dialect.name
         if dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True, of=due)
-        ids: sa.Select[tuple[int]] = candidates
-        if dialect in ("mysql", "mariadb"):
+            # A CTE runs the locking select once. Inside ``IN (...)`` PostgreSQL may re-run a
+            # LIMIT ... FOR UPDATE SKIP LOCKED subplan per row and claim far more than the limit.
+            locked = candidates.with_for_update(skip_locked=True, of=due).cte("claimable")
+            locked = locked.prefix_with("MATERIALIZED")
+            connection.execute(claim.where(outbox.c.id == locked.c.id, *guard))
+        elif dialect in ("mysql", "mariadb"):
             # MySQL refuses a LIMIT in an IN subquery on the table being updated; a derived table
-            # is materialised first, and the guard below still stops a double claim.
-            wrapped = candidates.subquery("candidates")
-            ids = sa.select(wrapped.c.id)
-        connection.execute(
-            outbox.update()
-            .where(outbox.c.id.in_(ids), outbox.c.status == PENDING, unclaimed)
-            .values(claim_token=token, claimed_until=now + lease)
-        )
+            # with a LIMIT is materialised first, and the guard still stops a double claim.
+            wrapped = candidates.subquery("claimable")
+            connection.execute(claim.where(outbox.c.id.in_(sa.select(wrapped.c.id)), *guard))
+        else:
+            # SQLite: one statement is one write transaction; the IN list is computed once.
+            connection.execute(claim.where(outbox.c.id.in_(candidates), *guard))
         return list(connection.execute(
             sa.select(outbox).where(outbox.c.claim_token == token).order_by(outbox.c.id)
         ).mappings())

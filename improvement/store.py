@@ -375,6 +375,13 @@ class StateStore:
             ).all()
         return [Deviation(case_id=r[0], kind=r[1], activity=r[2], detail=r[3]) for r in rows]
 
+    def run_ids(self, process: str) -> list[str]:
+        """Run ids of a process, oldest first (the order of ``run_summaries``)."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(
+                sa.select(runs.c.run_id).where(runs.c.process == process).order_by(runs.c.finished_at)
+            ).scalars())
+
     def run_summaries(self, process: str) -> list[dict[str, object]]:
         """Headline figures of earlier runs, oldest first."""
         with self.engine.connect() as connection:

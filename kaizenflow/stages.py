@@ -193,6 +193,7 @@ def record(
         {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
         finished_attributes, len(finished), policy,
     )
+    timing = throughput_of(log)
     store = state_store(config)
     try:
         starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
@@ -211,6 +212,9 @@ def record(
              "conforming_cases": result.conforming_cases,
              "conforming_share": result.conforming_share,
              "incomplete_cases": result.incomplete_cases,
+             "unchecked_cases": result.unchecked_cases,
+             "throughput_median_hours": timing.median_hours,
+             "throughput_p90_hours": timing.p90_hours,
              "patterns": len(found)},
             result.deviations, proposals, measurements,
             LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
@@ -280,6 +284,32 @@ def summarize(
         has_timestamps=log.has_timestamps, stage_seconds=stage_seconds,
         software=software_versions(),
     )
+
+
+def run_history(config: KaizenConfig, process: Process, before: str, runs: int = 14) -> list[RunSummary]:
+    """Headlines of earlier runs, oldest first, for the report's changes and trend lines."""
+    store = state_store(config)
+    try:
+        figures = [f for f in store.run_summaries(process.name)]
+        run_ids = store.run_ids(process.name)
+    finally:
+        store.dispose()
+    earlier = [(run_id, f) for run_id, f in zip(run_ids, figures, strict=True) if run_id != before]
+    history = []
+    for run_id, f in earlier[-runs:]:
+        history.append(RunSummary(
+            process=process.name, run_id=run_id, started_at=datetime.now(UTC), finished_at=datetime.now(UTC),
+            cases=int(f.get("cases", 0)), events=int(f.get("events", 0)), new_events=0,  # type: ignore[call-overload]
+            fitness=f.get("fitness"), conforming_cases=int(f.get("conforming_cases", 0)),  # type: ignore[arg-type, call-overload]
+            incomplete_cases=int(f.get("incomplete_cases", 0)),  # type: ignore[call-overload]
+            unchecked_cases=int(f.get("unchecked_cases", 0)),  # type: ignore[call-overload]
+            throughput=Throughput(cases=int(f.get("cases", 0)),  # type: ignore[call-overload]
+                                  median_hours=f.get("throughput_median_hours"),  # type: ignore[arg-type]
+                                  p90_hours=f.get("throughput_p90_hours"), mean_hours=None),  # type: ignore[arg-type]
+            process_map=ProcessMap(activities={}, edges=()), variants=[], patterns=[], task_changes=[],
+            model_name="", model_hash="", config_hash="",
+        ))
+    return history
 
 
 def software_versions() -> dict[str, str]:
