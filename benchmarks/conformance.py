@@ -144,6 +144,7 @@ def p2p_parquet(cases: int, target: Path) -> Path:
 
 def run(scratch: Path, p2p_cases: int = 100_000) -> list[ConformanceRow]:
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
+    scratch.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in ("receipt", "helpdesk"):
         source = SHARED / "logs" / f"{name}.xes.gz"
