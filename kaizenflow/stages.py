@@ -237,6 +237,21 @@ def set_aside_accepted_deviations(
     return set_aside_accepted(result, accepted, log.case_attributes)
 
 
+def source_positions(config: KaizenConfig, process: Process) -> dict[str, str]:
+    """For the run manifest: each source's committed watermark, or how it is read."""
+    marks = event_store(config).watermarks(process.name)
+    positions = {}
+    for source in process.sources:
+        if source.file is not None:
+            positions[source.name] = f"file {source.file} (read whole, deduplicated)"
+        elif source.name in marks:
+            column = source.watermark.column if source.watermark else "?"
+            positions[source.name] = f"{column} > {marks[source.name].partition(':')[2]}"
+        else:
+            positions[source.name] = "full read each run"
+    return positions
+
+
 def process_time(config: KaizenConfig, process: Process) -> datetime | None:
     """The process's own clock: the time of its latest stored event."""
     return event_store(config).latest_time(process.name)

@@ -274,6 +274,12 @@ def render_run_report(
         variants=variant_rows(summary.variants),
         variant_count=len(summary.variants),
         tasks=task_rows(summary.task_changes),
+        accepted=[
+            {"kind": p.kind.replace("_", " ").capitalize(), "activity": p.activity,
+             "cases": format_count(p.cases)}
+            for p in summary.accepted_patterns
+        ],
+        sources=sorted(summary.source_watermarks.items()),
         manifest=_manifest(summary),
     )
 
