@@ -182,6 +182,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         summary.quarantined_rows = loaded.quarantined
         summary.accepted_patterns = stages.patterns(process, log, replace(result, deviations=accepted))
         summary.source_watermarks = stages.source_positions(config, process)
+        summary.drift = stages.drift(log)
         summary.report_path = str(write_report(config, process, summary, log, model, result))
         _publish(summary)
         summaries.append(summary)

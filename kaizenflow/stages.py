@@ -29,6 +29,7 @@ from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
+from mining.drift import detect_drift
 from mining.types import ProcessMap, Throughput, Variant
 from sources.files import read_events_file
 from sources.mapping import EventMapping
@@ -325,6 +326,24 @@ def run_history(config: KaizenConfig, process: Process, before: str, runs: int =
             model_name="", model_hash="", config_hash="",
         ))
     return history
+
+
+def drift(log: EventLog, newest_days: float = 7, previous_days: float = 28) -> list[str]:
+    """Evidence that the newest week differs from the weeks before it; empty when it does not.
+
+    Cases are grouped by when they started, so a long-running case counts where it began.
+    """
+    if not log.has_timestamps or log.events.empty:
+        return []
+    starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
+    latest = starts.max()
+    newest = starts.index[starts > latest - timedelta(days=newest_days)]
+    previous = starts.index[(starts <= latest - timedelta(days=newest_days))
+                            & (starts > latest - timedelta(days=newest_days + previous_days))]
+    if len(newest) == 0 or len(previous) == 0:
+        return []
+    found = detect_drift(log, newest.astype(str), previous.astype(str))
+    return list(found.evidence) if found.drifted else []
 
 
 def software_versions() -> dict[str, str]:

@@ -34,6 +34,8 @@ class RunSummary:
     has_timestamps: bool = True
     quarantined_rows: int = 0
     accepted_patterns: list[DeviationPattern] = field(default_factory=list)
+    #: evidence that the newest week's process differs from the weeks before (empty: no drift)
+    drift: list[str] = field(default_factory=list)
     #: each source and where it stands after this run: its watermark, or how it is read
     source_watermarks: dict[str, str] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)

@@ -280,6 +280,7 @@ def render_run_report(
             for p in summary.accepted_patterns
         ],
         sources=sorted(summary.source_watermarks.items()),
+        drift=summary.drift,
         manifest=_manifest(summary),
     )
 
