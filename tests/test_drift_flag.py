@@ -8,7 +8,6 @@ from eventlogs import log_from_rows
 
 from kaizenflow.stages import drift
 
-
 Row = tuple[str, str, str, str]
 
 
