@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import conformance, ingestion
+from benchmarks import conformance, ingestion, mining
 from benchmarks.measure import machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -40,6 +40,23 @@ def main() -> None:
         count = int(m.result["events"])  # type: ignore[call-overload]
         rate = count / m.seconds
         lines.append(f"| {m.name} | {count:,} | {m.seconds:.1f} | {rate:,.0f} | {m.peak_mib:,.0f} MiB |")
+    night = mining.run(arguments.scratch / "ingestion")
+    figures = night.result
+    timings = figures["mining"]
+    assert isinstance(timings, dict)
+    total = sum(timings.values())
+    lines += [
+        "",
+        f"## One night's analyses on the same history ({figures['events']:,} events, "
+        f"{figures['cases']:,} cases)",
+        "",
+        "| analysis | seconds |",
+        "|---|---:|",
+        *[f"| {name} | {seconds:.2f} |" for name, seconds in timings.items()],
+        f"| **all analyses** | **{total:.2f}** |",
+        f"| conformance stage (cold, one process, {figures['variants']} variants) "
+        f"| {figures['conformance']:.2f} |",
+    ]
     lines += [
         "",
         "## Conformance: alignments against pm4py.conformance_diagnostics_alignments",

@@ -1,0 +1,58 @@
+"""Mining benchmark: one night's analyses on a 1,000,000-event history against its conformance stage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.measure import Measurement, run_contender
+
+
+def night_analyses(work: str) -> dict[str, object]:
+    """Read the stored history once, then time each analysis and the conformance stage on it."""
+    from kaizenflow import stages
+    from kaizenflow.config import load_config
+    from mining.bottlenecks import find_bottlenecks
+    from mining.discovery import discover_process_map, discover_variants, throughput
+    from mining.organisation import resource_handovers, resources_per_activity
+    from mining.performance import analyse_performance
+    from mining.profile import profile_log
+    from mining.rework import analyse_rework
+    from mining.variants import group_variants
+
+    config = load_config(Path(work) / "kaizen.yaml")
+    process = config.processes[0]
+    if not (config.state_directory / "events.duckdb").exists():
+        stages.load(config, process, "bench", [stages.extract(config, process, s) for s in process.sources])
+    log = stages.read_log(config, process)
+    timings: dict[str, float] = {}
+    analyses: dict[str, Callable[[], object]] = {
+        "process map": lambda: discover_process_map(log),
+        "variants": lambda: discover_variants(log),
+        "variant groups": lambda: group_variants(log),
+        "throughput": lambda: throughput(log),
+        "performance (business calendar)": lambda: analyse_performance(log),
+        "bottlenecks": lambda: find_bottlenecks(log),
+        "rework": lambda: analyse_rework(log),
+        "resources and hand-overs": lambda: (resources_per_activity(log), resource_handovers(log)),
+        "profile": lambda: profile_log(log),
+        "drift": lambda: stages.drift(log),
+    }
+    for name, analysis in analyses.items():
+        started = time.perf_counter()
+        analysis()
+        timings[name] = time.perf_counter() - started
+    started = time.perf_counter()
+    result = stages.check(process, log, stages.designed_model(config, process))
+    conformance = time.perf_counter() - started
+    return {"events": log.event_count, "cases": log.case_count, "mining": timings,
+            "conformance": conformance, "variants": len(result.alignments)}
+
+
+CONTENDERS: dict[str, Callable[..., dict[str, object]]] = {"night": night_analyses}
+
+
+def run(work: Path) -> Measurement:
+    """``work`` is a prepared ingestion folder (a 1M-event purchase-to-pay system and its config)."""
+    return run_contender("benchmarks.mining", "night", str(work))
