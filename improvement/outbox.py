@@ -16,10 +16,12 @@ Delivery rules:
   after :func:`requeue_dead` (e.g. once a revoked token is replaced).
 * A sink that fails retryably is left alone for the rest of the pass: its other events keep
   their place instead of each waiting out a timeout against a service that is down.
-* Concurrency: each pass claims rows with one ``UPDATE ... WHERE id IN (<due heads>)`` that
-  also requires the row to be unclaimed; PostgreSQL's candidate select adds
-  ``FOR UPDATE SKIP LOCKED``. A claim is a lease (``lease``); a deliverer that died holding
-  one is replaced once it lapses, which is where "at least once" may mean twice.
+* Concurrency: a pass claims rows with one ``UPDATE`` of the due queue heads that also
+  requires each row to be unclaimed (on SQLite one statement is one write transaction); on
+  PostgreSQL the heads come from a ``SELECT ... FOR UPDATE SKIP LOCKED`` CTE, so deliverers
+  take different rows instead of queueing on each other's locks. A claim is a lease; a
+  deliverer that died holding one is replaced when it lapses, which is where "at least once"
+  may mean twice (receivers dedupe by event id).
 """
 
 from __future__ import annotations
@@ -36,9 +38,18 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from improvement.sinks import TASK_CLOSED, TASK_CREATED, TASK_UPDATED, DeliveryError, Event, Sink
+from improvement.sinks import STATUS_SET, TASK_CLOSED, TASK_CREATED, TASK_UPDATED, DeliveryError, Event, Sink
 from improvement.store import metadata
-from improvement.types import CLOSED, CREATED, DISMISSED, UPDATED, VERIFIED_EFFECTIVE, Task, TaskChange
+from improvement.types import (
+    CLOSED,
+    CREATED,
+    DISMISSED,
+    REOPENED,
+    UNCHANGED,
+    VERIFIED_EFFECTIVE,
+    Task,
+    TaskChange,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,36 +107,49 @@ class NewEvent:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def task_payload(task: Task) -> dict[str, object]:
-    """What sinks are told about a task: its stored fields, nothing from the configuration."""
-    return {"task": dataclasses.asdict(task)}
+def task_payload(task: Task, change: str) -> dict[str, object]:
+    """What sinks are told: what happened (``change``) and the task's stored fields, nothing from
+    the configuration."""
+    return {"change": change, "task": dataclasses.asdict(task)}
+
+
+def event_kind(change: str, status: str) -> str | None:
+    """The event a task change makes: none when nothing changed, ``task.created`` for a new task,
+    ``task.closed`` when the task is left in a closing status (closed for absence, verified
+    effective, dismissed), else ``task.updated`` (new figures, reopened, not effective, ...)."""
+    if change == UNCHANGED:
+        return None
+    if change == CREATED:
+        return TASK_CREATED
+    return TASK_CLOSED if status in CLOSING_STATUSES else TASK_UPDATED
 
 
 def task_events(run_id: str, changes: Sequence[TaskChange], sinks: Sequence[str]) -> list[NewEvent]:
-    """The events of one run's task changes, one per sink: ``created`` is ``task.created``,
-    ``updated`` is ``task.updated`` (``task.closed`` when it left the task in a closing
-    status), ``unchanged`` tells nobody anything."""
+    """The events of one run's task changes, one per sink (see :func:`event_kind`)."""
     events = []
     for change in changes:
-        if change.change == CREATED:
-            kind = TASK_CREATED
-        elif change.change == UPDATED:
-            kind = TASK_CLOSED if change.task.status in CLOSING_STATUSES else TASK_UPDATED
-        else:
-            continue
-        events += _for_sinks(kind, run_id, change.task, sinks)
+        kind = event_kind(change.change, change.task.status)
+        if kind is not None:
+            events += _for_sinks(kind, change.change, run_id, change.task, sinks)
     return events
 
 
-def status_events(task: Task, origin: str, sinks: Sequence[str]) -> list[NewEvent]:
-    """The events of a status change made outside a run (someone closing or dismissing a task).
-    ``origin`` stands in for the run id: anything unique to this change, e.g. its history id."""
+def status_events(task: Task, origin: str, sinks: Sequence[str], previous_status: str | None = None,
+                  change: str | None = None) -> list[NewEvent]:
+    """The events of a change a person made outside a run (a status, an owner), one per sink.
+
+    ``origin`` stands in for the run id: anything unique to this change, e.g. its history id.
+    ``change`` defaults to ``status:<new status>``, or ``reopened`` when a closed task opens again.
+    """
+    if change is None:
+        reopened = previous_status in CLOSING_STATUSES and task.status not in CLOSING_STATUSES
+        change = REOPENED if reopened else STATUS_SET + task.status
     kind = TASK_CLOSED if task.status in CLOSING_STATUSES else TASK_UPDATED
-    return _for_sinks(kind, origin, task, sinks)
+    return _for_sinks(kind, change, origin, task, sinks)
 
 
-def _for_sinks(kind: str, run_id: str, task: Task, sinks: Sequence[str]) -> list[NewEvent]:
-    payload = task_payload(task)
+def _for_sinks(kind: str, change: str, run_id: str, task: Task, sinks: Sequence[str]) -> list[NewEvent]:
+    payload = task_payload(task, change)
     return [NewEvent(sink, kind, run_id, task.task_id, task.fingerprint, payload) for sink in sinks]
 
 
@@ -175,7 +199,7 @@ def enqueue(connection: sa.Connection, events: Sequence[NewEvent], now: datetime
 
 @dataclass(frozen=True)
 class Backoff:
-    """Wait ``base * factor ** (attempts - 1)`` seconds after a failed try, at most ``maximum``.
+    """Wait ``base_seconds * factor ** (attempts - 1)`` after a failed try, at most ``max_seconds``.
 
     No jitter: retries of different events are already spread by when each failed, and a fixed
     schedule lets an operator (and a test) say when the next try is due."""
@@ -366,12 +390,14 @@ def _failed(
         delay = max(delay, timedelta(seconds=error.retry_after))
     message = str(error)[:_ERROR_LENGTH]
     with engine.begin() as connection:
-        connection.execute(
+        recorded = connection.execute(
             outbox.update().where(_mine(row)).values(
                 status=DEAD if dead else PENDING, attempts=attempts, last_error=message,
                 next_attempt_at=now + delay, claimed_until=None, claim_token=None,
             )
-        )
+        ).rowcount
+    if not recorded:
+        return  # the lease lapsed and another deliverer took the event over: its outcome counts
     if dead:
         report.dead.append(DeadLetter(row["event_id"], row["sink"], row["kind"], row["task_id"],
                                       row["fingerprint"], attempts, message))

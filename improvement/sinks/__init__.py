@@ -7,6 +7,8 @@ client library: ``webhook.WebhookSink``, ``github.GitHubIssuesSink``, ``jira.Jir
 
 from improvement.sinks.base import (
     EVENT_KINDS,
+    REOPENED,
+    STATUS_SET,
     TASK_CLOSED,
     TASK_CREATED,
     TASK_UPDATED,
@@ -17,6 +19,6 @@ from improvement.sinks.base import (
 from improvement.sinks.links import DatabaseLinks, LinkStore, MemoryLinks, sink_links
 
 __all__ = [
-    "EVENT_KINDS", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED", "DatabaseLinks", "DeliveryError",
-    "Event", "LinkStore", "MemoryLinks", "Sink", "sink_links",
+    "EVENT_KINDS", "REOPENED", "STATUS_SET", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED",
+    "DatabaseLinks", "DeliveryError", "Event", "LinkStore", "MemoryLinks", "Sink", "sink_links",
 ]

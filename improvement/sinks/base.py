@@ -12,6 +12,11 @@ TASK_UPDATED = "task.updated"
 TASK_CLOSED = "task.closed"
 EVENT_KINDS = (TASK_CREATED, TASK_UPDATED, TASK_CLOSED)
 
+#: The change of a ``task.updated`` event whose task was closed and is open again.
+REOPENED = "reopened"
+#: The change of an event a person caused, followed by the status they set.
+STATUS_SET = "status:"
+
 
 @dataclass(frozen=True)
 class Event:
@@ -31,6 +36,12 @@ class Event:
     created_at: datetime
     payload: Mapping[str, object]
     attempts: int = 0
+
+    @property
+    def change(self) -> str:
+        """What happened to the task: created, updated, reopened, closed, verified_effective,
+        not_effective, or a status a person set."""
+        return str(self.payload.get("change", ""))
 
     @property
     def task(self) -> Mapping[str, object]:
@@ -81,6 +92,8 @@ def one_line(event: Event) -> str:
     verb = {TASK_CREATED: "New task", TASK_UPDATED: "Task updated", TASK_CLOSED: "Task closed"}.get(
         event.kind, event.kind
     )
+    if event.change == REOPENED:
+        verb = "Task reopened"
     return (
         f"[kaizenflow] {verb}: {task.get('title', '?')} ({task.get('process', '?')}) - "
         f"owner {task.get('owner', '?')}, {task.get('kpi_name', 'KPI')} "
@@ -92,6 +105,7 @@ def one_line(event: Event) -> str:
 def description_lines(event: Event) -> list[str]:
     """The task as plain lines, the common text of an issue body or a ticket description."""
     task = event.task
+    effect = task.get("effect")
     lines = [
         f"Process: {task.get('process', '?')}",
         f"Scope: {task.get('business_object') or 'the whole process'}",
@@ -101,6 +115,7 @@ def description_lines(event: Event) -> list[str]:
         f"Current: {percent(task.get('current_value'))} ({task.get('cases', '?')} cases)",
         f"Target: {percent(task.get('target_value'))}",
         f"Status: {task.get('status', '?')}",
+        *([f"Effect: {effect.get('verdict', '?')}"] if isinstance(effect, Mapping) else []),
         f"Raised in run {task.get('created_run', '?')}, last seen in run {task.get('last_seen_run', '?')}",
     ]
     return lines
@@ -114,3 +129,24 @@ def measurement(event: Event) -> str:
         f"(baseline {percent(task.get('baseline_value'))}, target {percent(task.get('target_value'))}), "
         f"{task.get('cases', '?')} cases, status {task.get('status', '?')}"
     )
+
+
+_NOTES = {
+    "updated": "Measured again",
+    REOPENED: "Reopened: the pattern is back",
+    "closed": "Closed: the pattern has not been seen for several runs",
+    "verified_effective": "Verified effective: the KPI fell after the change",
+    "not_effective": "Not effective: the KPI did not fall enough after the change",
+    "dismissed": "Dismissed",
+    "assigned": "Owner changed",
+}
+
+
+def change_note(event: Event) -> str:
+    """A comment's text: what happened, the KPI now, and which run (or change) said so."""
+    change = event.change
+    if change.startswith(STATUS_SET):
+        note = f"Status set to {change[len(STATUS_SET):].replace('_', ' ')}"
+    else:
+        note = _NOTES.get(change, "Updated")
+    return f"{note}: {measurement(event)} (kaizenflow {event.run_id})."

@@ -8,13 +8,14 @@ from typing import Any
 import httpx
 
 from improvement.sinks.base import (
+    REOPENED,
     TASK_CLOSED,
     TASK_CREATED,
     TASK_UPDATED,
     DeliveryError,
     Event,
+    change_note,
     description_lines,
-    measurement,
 )
 from improvement.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_list, json_object, new_client
 from improvement.sinks.links import LinkStore, MemoryLinks
@@ -38,10 +39,11 @@ def event_marker(event_id: str) -> str:
 class GitHubIssuesSink:
     """Each task is one issue in ``repo`` (``owner/name``), labelled ``kaizenflow``.
 
-    ``task.created`` opens it, ``task.updated`` rewrites its body and comments with the new KPI,
-    ``task.closed`` comments and closes it. A retry after a lost answer must not open a second
-    issue, so before creating one the sink lists the repository's labelled issues (all states,
-    every page) for the task's marker; the issue number found or made is kept in ``links``.
+    ``task.created`` opens it, ``task.updated`` rewrites its body and comments with the new KPI
+    (and reopens it when the task was reopened), ``task.closed`` comments and closes it. A retry
+    after a lost answer must not open a second issue, so before creating one the sink lists the
+    repository's labelled issues (all states, every page) for the task's marker; the issue
+    number found or made is kept in ``links``.
     """
 
     def __init__(self, repo: str, token: str, api_url: str = "https://api.github.com", *,
@@ -77,11 +79,12 @@ class GitHubIssuesSink:
         number = self._issue_for(event)
         if event.kind == TASK_CREATED:
             return
-        self._patch(number, {"title": _title(event), "body": issue_body(event)})
-        if event.kind == TASK_UPDATED:
-            self._comment_once(event, number, update_comment(event))
-        else:
-            self._comment_once(event, number, close_comment(event))
+        fields: dict[str, Any] = {"title": _title(event), "body": issue_body(event)}
+        if event.kind == TASK_UPDATED and event.change == REOPENED:
+            fields.update(state="open", state_reason="reopened")
+        self._patch(number, fields)
+        self._comment_once(event, number, change_note(event))
+        if event.kind == TASK_CLOSED:
             reason = "not_planned" if event.task.get("status") in _NOT_PLANNED else "completed"
             self._patch(number, {"state": "closed", "state_reason": reason})
 
@@ -171,11 +174,3 @@ def issue_body(event: Event) -> str:
             text = text[:4000] + "\n..."
         lines += ["", "<details><summary>Evidence</summary>", "", "```json", text, "```", "", "</details>"]
     return "\n".join(lines)
-
-
-def update_comment(event: Event) -> str:
-    return f"Run {event.run_id}: {measurement(event)}."
-
-
-def close_comment(event: Event) -> str:
-    return f"Closed by kaizenflow (run {event.run_id}): status {event.task.get('status', '?')}."

@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 
 from improvement.sinks.base import (
+    REOPENED,
     TASK_CLOSED,
     TASK_CREATED,
     TASK_UPDATED,
     DeliveryError,
     Event,
+    change_note,
     description_lines,
-    measurement,
 )
 from improvement.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_object, new_client
 from improvement.sinks.links import LinkStore, MemoryLinks
@@ -39,8 +40,9 @@ class JiraSink:
     """Each task is one issue of ``project_key`` on a Jira Cloud site, labelled ``kaizenflow`` and
     ``kaizenflow-<fingerprint>``.
 
-    ``task.created`` creates it, ``task.updated`` rewrites summary and description and comments,
-    ``task.closed`` comments and takes the first transition into the done status category.
+    ``task.created`` creates it, ``task.updated`` rewrites summary and description and comments
+    (and moves a reopened task's issue back to a to-do status), ``task.closed`` comments and
+    takes the first transition into the done status category.
     Before creating, a JQL search for the task's label finds an issue an earlier try made but
     whose answer was lost. Jira's search index may lag a freshly created issue by seconds; the
     outbox's back-off (a minute by default) leaves it that time before the retry searches.
@@ -75,15 +77,15 @@ class JiraSink:
         key = self._issue_for(event)
         if event.kind == TASK_CREATED:
             return
+        if event.change == REOPENED:
+            # First out of done: a workflow may forbid editing issues in a done status.
+            self._move(key, ("new", "indeterminate"))
         call(self._client, "PUT", f"{self._api}/issue/{key}", expected=(204,),
              json={"fields": {"summary": _summary(event), "description": description(event)}},
              what=f"Jira PUT /issue/{key}")
-        if event.kind == TASK_UPDATED:
-            self._comment_once(event, key, f"Run {event.run_id}: {measurement(event)}.")
-        else:
-            self._comment_once(event, key, f"Closed by kaizenflow (run {event.run_id}): "
-                                           f"status {event.task.get('status', '?')}.")
-            self._close(key)
+        self._comment_once(event, key, change_note(event))
+        if event.kind == TASK_CLOSED:
+            self._move(key, (DONE_CATEGORY,))
 
     # --- the issue of a task ------------------------------------------------------------------
 
@@ -138,23 +140,26 @@ class JiraSink:
         return any(reference in json.dumps(c.get("body"), ensure_ascii=False)
                    for c in comments if isinstance(c, dict))
 
-    def _close(self, key: str) -> None:
-        """Take the first transition into the done category; none available is fine only when
-        the issue is already done (a retry, or someone closed it by hand)."""
+    def _move(self, key: str, categories: tuple[str, ...]) -> None:
+        """Take the first transition into a status of the first category that has one (Jira
+        workflows name statuses freely; the category is the fixed vocabulary). None available
+        is fine only when the issue is in one already: a retry, or someone moved it by hand."""
         response = call(self._client, "GET", f"{self._api}/issue/{key}/transitions",
                         what=f"Jira GET /issue/{key}/transitions")
-        for transition in json_object(response, "Jira transitions").get("transitions") or []:
-            category = _dig(transition, "to", "statusCategory", "key")
-            if category == DONE_CATEGORY and transition.get("id") is not None:
-                call(self._client, "POST", f"{self._api}/issue/{key}/transitions", expected=(204,),
-                     json={"transition": {"id": str(transition["id"])}},
-                     what=f"Jira POST /issue/{key}/transitions")
-                return
+        transitions = json_object(response, "Jira transitions").get("transitions") or []
+        for category in categories:
+            for transition in transitions:
+                if _dig(transition, "to", "statusCategory", "key") == category and transition.get("id"):
+                    call(self._client, "POST", f"{self._api}/issue/{key}/transitions", expected=(204,),
+                         json={"transition": {"id": str(transition["id"])}},
+                         what=f"Jira POST /issue/{key}/transitions")
+                    return
         response = call(self._client, "GET", f"{self._api}/issue/{key}", params={"fields": "status"},
                         what=f"Jira GET /issue/{key}")
         status = _dig(json_object(response, "Jira issue"), "fields", "status", "statusCategory", "key")
-        if status != DONE_CATEGORY:
-            raise DeliveryError(f"Jira: issue {key} has no transition to a done status", retryable=False)
+        if status not in categories:
+            wanted = " or ".join(categories)
+            raise DeliveryError(f"Jira: issue {key} has no transition to a {wanted} status", retryable=False)
 
 
 def _summary(event: Event) -> str:
