@@ -129,6 +129,19 @@ def write_report(
     return path
 
 
+@task(cache_policy=NO_CACHE, retries=0)
+def deliver_task_events(config: KaizenConfig) -> str:
+    """Push task events to where people work; failures stay in the outbox and never fail the run."""
+    logger = get_run_logger()
+    try:
+        report = stages.deliver_task_events(config)
+    except Exception as error:  # noqa: BLE001 - delivery must not fail the night
+        logger.warning("task delivery failed, events stay pending: %s", type(error).__name__)
+        return "failed"
+    logger.info("task delivery: %s", report.summary())
+    return report.summary()
+
+
 def _publish(summary: RunSummary) -> None:
     key = artifact_key(summary.process)
     create_markdown_artifact(summary_markdown(summary), key=f"{key}-summary",
@@ -186,6 +199,8 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         summary.report_path = str(write_report(config, process, summary, log, model, result))
         _publish(summary)
         summaries.append(summary)
+    if config.sinks:
+        deliver_task_events(config)
     return summaries
 
 

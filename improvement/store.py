@@ -122,6 +122,8 @@ class StateStore:
         self.url = url
         _prepare_sqlite_file(url)
         self.engine = sa.create_engine(url)
+        from improvement import outbox  # noqa: F401 - its tables live on this metadata
+
         metadata.create_all(self.engine)
 
     def dispose(self) -> None:
@@ -138,6 +140,7 @@ class StateStore:
         proposals: Sequence[TaskProposal],
         measurements: Mapping[int, Measurement] | None = None,
         policy: LifecyclePolicy | None = None,
+        sinks: Sequence[str] = (),
     ) -> list[TaskChange]:
         """Store the run, its deviations and what it does to tasks, all or nothing.
 
@@ -176,8 +179,13 @@ class StateStore:
                                         raised=task_id in changes)
                 if followed is not None or task_id not in changes:
                     changes[task_id] = followed or UNCHANGED
-            return [TaskChange(change=change, task=self._task(connection, task_id))
-                    for task_id, change in changes.items()]
+            recorded = [TaskChange(change=change, task=self._task(connection, task_id))
+                        for task_id, change in changes.items()]
+            if sinks:
+                from improvement.outbox import enqueue, task_events
+
+                enqueue(connection, task_events(run_id, recorded, sinks), now)
+            return recorded
 
     def _raise(
         self, connection: sa.Connection, proposal: TaskProposal, run_id: str, now: datetime,
@@ -268,7 +276,7 @@ class StateStore:
 
     def transition(
         self, task_id: int, status: str, actor: str, reason: str | None = None,
-        changed_at: datetime | None = None,
+        changed_at: datetime | None = None, sinks: Sequence[str] = (),
     ) -> Task:
         """A person moves a task; ``changed_at`` (the process's current time) when it is done."""
         now = datetime.now(UTC)
@@ -281,8 +289,14 @@ class StateStore:
             if status == OPEN:
                 values.update(absent_runs=0, changed_at=None, effect_json=None)
             connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
-            _note(connection, task_id, status, None, now, f"{actor}: {reason or status}")
-            return self._task(connection, task_id)
+            origin = _note(connection, task_id, status, None, now, f"{actor}: {reason or status}")
+            moved = self._task(connection, task_id)
+            if sinks:
+                from improvement.outbox import enqueue, status_events
+
+                enqueue(connection, status_events(moved, f"history-{origin}", sinks,
+                                                  previous_status=task["status"]), now)
+            return moved
 
     def assign(self, task_id: int, owner: str, actor: str) -> Task:
         now = datetime.now(UTC)
@@ -393,9 +407,11 @@ class StateStore:
 
 
 def _note(connection: sa.Connection, task_id: int, status: str, run_id: str | None, at: datetime,
-          note: str) -> None:
-    connection.execute(task_history.insert().values(
+          note: str) -> int:
+    """Append to a task's history; returns the entry's id."""
+    result = connection.execute(task_history.insert().values(
         task_id=task_id, at=at, status=status, note=note, run_id=run_id))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _kpi(connection: sa.Connection, task_id: int, run_id: str, at: datetime, value: float, cases: int,

@@ -84,7 +84,9 @@ def _move(status: str, needs_reason: bool = False) -> Callable[..., None]:
                 task = next((t for t in store.list_tasks() if t.task_id == task_id), None)
                 process = loaded.process(task.process) if task else loaded.processes[0]
                 changed_at = stages.process_time(loaded, process)  # effects are counted from here
-            task = store.transition(task_id, status, _actor(by), reason or None, changed_at)
+            moving = next((t for t in store.list_tasks() if t.task_id == task_id), None)
+            sinks = stages.sink_names(loaded, moving.process) if moving else []
+            task = store.transition(task_id, status, _actor(by), reason or None, changed_at, sinks=sinks)
         _echo_task(task, as_json)
 
     needs = " (needs --reason)." if needs_reason else "."
@@ -127,6 +129,15 @@ def accept(
     typer.echo(f"{pattern} accepted in {name} until {expires:%Y-%m-%d}")
 
 
+def deliver(config: ConfigOption) -> None:
+    """Send pending task events to the configured sinks (run it every few minutes for retries)."""
+    from kaizenflow import stages
+    from kaizenflow.config import load_config
+
+    report = stages.deliver_task_events(load_config(config))
+    typer.echo(report.summary())
+
+
 def register(tasks_app: typer.Typer, reported: Any) -> None:
     tasks_app.command("show")(reported(show))
     for name, status, needs_reason in (
@@ -137,3 +148,4 @@ def register(tasks_app: typer.Typer, reported: Any) -> None:
     tasks_app.command("assign")(reported(assign))
     tasks_app.command("comment")(reported(comment))
     tasks_app.command("accept")(reported(accept))
+    tasks_app.command("deliver")(reported(deliver))

@@ -274,6 +274,58 @@ class Execution(_Strict):
     )
 
 
+class SinkConfig(_Strict):
+    """Where task events go: a signed webhook, GitHub Issues, Jira or a chat/e-mail notification.
+
+    Secrets (tokens, webhook secrets, URLs with credentials) are named by environment variable.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    type: Literal["webhook", "github", "jira", "apprise"]
+    processes: list[str] | None = Field(default=None, description="only these processes (default: all)")
+    timeout_seconds: float = Field(default=10, gt=0)
+    url: str | None = None
+    url_env: str | None = None
+    secret_env: str | None = None
+    repo: str | None = None
+    token_env: str | None = None
+    api_url: str = "https://api.github.com"
+    base_url: str | None = None
+    email: str | None = None
+    project_key: str | None = None
+    issue_type: str = "Task"
+    urls_env: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SinkConfig:
+        needed = {
+            "webhook": ["secret_env"],
+            "github": ["repo", "token_env"],
+            "jira": ["base_url", "email", "token_env", "project_key"],
+            "apprise": ["urls_env"],
+        }[self.type]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if self.type == "webhook" and (self.url is None) == (self.url_env is None):
+            missing.append("url or url_env")
+        if missing:
+            raise ValueError(f"a {self.type} sink needs {', '.join(missing)}")
+        return self
+
+    def secret(self, variable: str | None) -> str:
+        if variable is None:
+            return ""
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(f"sink {self.name}: environment variable {variable} is not set")
+        return value
+
+
+class Delivery(_Strict):
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_seconds: float = Field(default=60, gt=0)
+    backoff_max_seconds: float = Field(default=21600, gt=0)
+
+
 class Storage(_Strict):
     directory: Path = Path("state")
     state_url: str | None = Field(
@@ -289,6 +341,8 @@ class KaizenConfig(_Strict):
     processes: list[Process] = Field(min_length=1)
     storage: Storage = Storage()
     execution: Execution = Execution()
+    sinks: list[SinkConfig] = Field(default_factory=list)
+    delivery: Delivery = Delivery()
     reports_directory: Path = Path("reports")
     base_dir: Path = Path(".")
     config_hash: str = ""
@@ -298,6 +352,9 @@ class KaizenConfig(_Strict):
         names = [p.name for p in self.processes]
         if len(set(names)) != len(names):
             raise ValueError("process names must be unique")
+        sink_names = [s.name for s in self.sinks]
+        if len(set(sink_names)) != len(sink_names):
+            raise ValueError("sink names must be unique")
         for i, process in enumerate(self.processes):
             for j, source in enumerate(process.sources):
                 if source.connection is not None and source.connection not in self.connections:

@@ -21,7 +21,9 @@ from eventstore import AppendResult, EventStore
 from eventstore.alignment_cache import AlignmentCacheFile
 from improvement.acceptance import set_aside_accepted
 from improvement.measurement import cases_with_pattern, measure
+from improvement.outbox import DeliveryReport
 from improvement.raising import RaisingPolicy, propose_tasks
+from improvement.sinks import Sink
 from improvement.store import LifecyclePolicy, StateStore
 from improvement.types import DISMISSED, DONE, TaskChange
 from kaizenflow.config import KaizenConfig, Process, SlaRule, Source
@@ -221,8 +223,55 @@ def record(
             LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
                             effect_min_cases=raising.effect_min_cases,
                             effect_alpha=raising.effect_alpha),
+            sinks=sink_names(config, process.name),
         )
     finally:
+        store.dispose()
+
+
+def sink_names(config: KaizenConfig, process: str) -> list[str]:
+    return [s.name for s in config.sinks if s.processes is None or process in s.processes]
+
+
+def deliver_task_events(config: KaizenConfig) -> DeliveryReport:
+    """Send what the outbox holds; a sink that is down keeps its events pending for next time."""
+    from improvement.outbox import Backoff, deliver
+    from improvement.sinks import DatabaseLinks
+    from improvement.sinks.github import GitHubIssuesSink
+    from improvement.sinks.jira import JiraSink
+    from improvement.sinks.notify import AppriseSink
+    from improvement.sinks.webhook import WebhookSink
+
+    store = state_store(config)
+    links = DatabaseLinks(store.engine)
+    sinks: dict[str, Sink] = {}
+    try:
+        for sink in config.sinks:
+            if sink.type == "webhook":
+                url = sink.url or sink.secret(sink.url_env)
+                sinks[sink.name] = WebhookSink(url, sink.secret(sink.secret_env),
+                                               timeout_seconds=sink.timeout_seconds)
+            elif sink.type == "github":
+                assert sink.repo is not None
+                sinks[sink.name] = GitHubIssuesSink(sink.repo, sink.secret(sink.token_env), sink.api_url,
+                                                    links=links, timeout_seconds=sink.timeout_seconds)
+            elif sink.type == "jira":
+                assert sink.base_url and sink.email and sink.project_key
+                sinks[sink.name] = JiraSink(sink.base_url, sink.email, sink.secret(sink.token_env),
+                                            sink.project_key, links=links, issue_type=sink.issue_type,
+                                            timeout_seconds=sink.timeout_seconds)
+            else:
+                urls = [u for u in sink.secret(sink.urls_env).split() if u]
+                sinks[sink.name] = AppriseSink(urls)
+        delivery = config.delivery
+        return deliver(store.engine, sinks, max_attempts=delivery.max_attempts,
+                       backoff=Backoff(base_seconds=delivery.backoff_seconds,
+                                       max_seconds=delivery.backoff_max_seconds))
+    finally:
+        for built in sinks.values():
+            close = getattr(built, "close", None)
+            if close is not None:
+                close()
         store.dispose()
 
 
