@@ -22,7 +22,8 @@ class Measurement:
 def run_contender(module: str, name: str, *arguments: str, timeout: float = 3600) -> Measurement:
     """``python -m module name args...`` must print one JSON line: {"seconds": .., "result": ..}.
 
-    Peak memory is the child's maximum resident set size, so contenders never share a heap.
+    Peak memory is the child's own high-water mark (VmHWM): ``ru_maxrss`` would not do, since
+    Linux carries it across ``exec`` from the parent that started the child.
     """
     environment = {**os.environ, "PM4PY_SHOW_PROGRESS_BAR": "false", "PYTHONWARNINGS": "ignore"}
     completed = subprocess.run(
@@ -37,12 +38,13 @@ def run_contender(module: str, name: str, *arguments: str, timeout: float = 3600
 
 
 _WRAPPER = """
-import importlib, json, resource, sys, time
+import importlib, json, sys, time
 module = importlib.import_module(sys.argv[1])
 started = time.perf_counter()
 result = module.CONTENDERS[sys.argv[2]](*sys.argv[3:])
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak = int(status.split()[0])
 print(json.dumps({"seconds": seconds, "peak_kib": peak, "result": result}))
 """
 

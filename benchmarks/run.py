@@ -24,7 +24,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
         f"`make bench` (`python -m benchmarks.run --p2p-cases {arguments.p2p_cases}`).",
-        "Each contender runs in its own fresh process; peak memory is that process's maximum RSS.",
+        "Each contender runs in its own fresh process; peak memory is its high-water mark (VmHWM).",
         "",
         "## Ingestion of a 1,000,000-event source",
         "",
