@@ -179,8 +179,15 @@ class EventStore:
                         "INSERT INTO watermarks VALUES (?, ?, ?, ?)", [process, source, value, now]
                     )
                 connection.execute("COMMIT")
+            except duckdb.Error as error:
+                _rollback(connection)
+                reason = str(error).splitlines()[0]
+                raise EventStoreError(
+                    f"event store {self.path}: the batch could not be written ({reason}); "
+                    "nothing of it was stored"
+                ) from error
             except BaseException:
-                connection.execute("ROLLBACK")
+                _rollback(connection)
                 raise
         return AppendResult(batch_id=batch_id, offered=len(frame), added=added, quarantined=quarantined)
 
@@ -256,6 +263,14 @@ class EventStore:
         events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
         return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    """Undo an unfinished append; a COMMIT that failed may already have ended the transaction."""
+    try:
+        connection.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pd.DataFrame:

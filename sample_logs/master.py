@@ -78,7 +78,10 @@ class MasterData:
 
 def numbered(prefix: str, numbers: npt.ArrayLike, width: int) -> StrArray:
     """Business keys like PR-0000042, vectorised."""
-    digits = np.strings.zfill(np.asarray(numbers, dtype=np.int64).astype(np.str_), width)
+    values = np.asarray(numbers, dtype=np.int64)
+    if values.size == 0:  # numpy's zfill cannot take an empty array (a quiet day has no new rows)
+        return np.asarray([], dtype=np.str_)
+    digits = np.strings.zfill(values.astype(np.str_), width)
     return np.asarray(np.strings.add(prefix, digits))
 
 

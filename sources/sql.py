@@ -51,8 +51,10 @@ def read_query(
         statement, parameters = _statement(engine, query, increment)
         with engine.connect() as connection:
             return pd.read_sql_query(statement, connection, params=parameters)
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+        # pandas wraps the driver's error with the whole SQL and parameters: report the cause only
+        cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) and error.__cause__ else error
+        reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
         raise SourceError(f"source {source}: query failed: {reason}") from None
     finally:
         engine.dispose()
