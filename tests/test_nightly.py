@@ -130,3 +130,27 @@ def test_the_flow_run_publishes_its_summary_as_prefect_artifacts(night) -> None:
     kinds = {a.key: a for a in artifacts}
     assert "fitness" in str(kinds["purchase-to-pay-summary"].data)
     assert "Approve Purchase Order" in str(kinds["purchase-to-pay-deviation-patterns"].data)
+
+
+def test_the_top_root_cause_of_each_concentrated_deviation_is_where_it_was_injected(night) -> None:  # type: ignore[no-untyped-def]
+    _, _, first, _ = night
+    top = {p.key: (p.root_causes[0].attribute, p.root_causes[0].value) for p in first.patterns
+           if p.root_causes}
+    assert top["skipped:Approve Purchase Order"] == ("plant", "P-03")
+    assert top["repeated:Approve Purchase Order"] == ("plant", "P-02")
+    assert top["segregation_of_duties:Requester does not approve the own order"] == ("plant", "P-01")
+    assert top["wrong_order:Receive Invoice"] == ("supplier", "S-005")
+    assert top["wrong_order:Pay Invoice"] == ("supplier", "S-011")
+    assert top["repeated:Pay Invoice"] == ("supplier", "S-017")
+    assert top["sla_breach:Pay within the supplier's payment terms"] == ("supplier", "S-008")
+
+
+def test_a_connection_url_can_come_from_a_prefect_secret_block(night, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from prefect.blocks.system import Secret
+
+    from kaizenflow.config import Connection
+
+    workdir, _, _, _ = night
+    Secret(value=f"sqlite:///{workdir / 'p2p.db'}").save("kaizen-test-erp-url", overwrite=True)
+    connection = Connection(url_secret="kaizen-test-erp-url")
+    assert connection.resolve_url(workdir) == f"sqlite:///{workdir / 'p2p.db'}"
