@@ -86,7 +86,7 @@ def check_log(
                 incomplete.add(case_id)
             for kind, activity in classified.deviations:
                 deviations.append(Deviation(case_id=case_id, kind=kind, activity=activity))
-    deviations.extend(check_rules(log, rules))
+    deviations.extend(check_rules(log, rules, open_cases=frozenset(running)))
     deviations.sort(key=lambda d: (d.case_id, d.kind, d.activity))
     deviating = {d.case_id for d in deviations}
     unchecked_ids = {

@@ -34,6 +34,7 @@ def check(
     from conformance.check import check_log
     from conformance.models import load_model
     from conformance.patterns import deviation_patterns
+    from conformance.precision import variant_precision
     from mining.discovery import case_throughput_hours
 
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
@@ -55,6 +56,8 @@ def check(
         "conforming_cases": result.conforming_cases,
         "conforming_share": result.conforming_share,
         "fitness": result.fitness,
+        "precision": variant_precision(
+            designed, {a.activities: a.cases for a in result.alignments}).value,
         "unchecked_cases": result.unchecked_cases,
         "has_timestamps": events.has_timestamps,
         "patterns": [
@@ -68,7 +71,7 @@ def check(
         return
     fitness = "n/a" if result.fitness is None else f"{result.fitness:.4f}"
     typer.echo(f"{log.name} against {model.name}: {result.cases:,} cases, {events.event_count:,} events")
-    typer.echo(f"  fitness {fitness}")
+    typer.echo(f"  fitness {fitness}, precision {figures['precision']:.4f}")
     typer.echo(f"  conforming cases {result.conforming_cases:,} ({result.conforming_share:.1%})")
     for pattern in patterns[:10]:
         typer.echo(f"  {pattern.kind:<22} {pattern.activity:<40} {pattern.cases:>6,} ({pattern.share:.1%})")

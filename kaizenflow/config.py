@@ -199,7 +199,48 @@ class SegregationOfDutiesRule(_Strict):
     activities: tuple[str, str]
 
 
-Rule = Annotated[SlaRule | SegregationOfDutiesRule, Field(discriminator="type")]
+class FourEyesRule(_Strict):
+    """An approval by someone other than the one who did the first activity."""
+
+    type: Literal["four_eyes"]
+    name: str
+    activities: tuple[str, str]
+
+
+class CaseDurationRule(_Strict):
+    type: Literal["case_duration"]
+    name: str
+    max_hours: float = Field(gt=0)
+
+
+class MandatoryActivityRule(_Strict):
+    """A finished case must contain the activity (running cases are not judged yet)."""
+
+    type: Literal["mandatory_activity"]
+    name: str
+    activity: str
+
+
+class ForbiddenActivityRule(_Strict):
+    type: Literal["forbidden_activity"]
+    name: str
+    activity: str
+
+
+class AttributeConditionRule(_Strict):
+    """A comparison of case attributes, e.g. ``payment_amount == invoice_amount``."""
+
+    type: Literal["attribute_condition"]
+    name: str
+    condition: str
+    tolerance: float = Field(default=0, ge=0)
+
+
+Rule = Annotated[
+    SlaRule | SegregationOfDutiesRule | FourEyesRule | CaseDurationRule | MandatoryActivityRule
+    | ForbiddenActivityRule | AttributeConditionRule,
+    Field(discriminator="type"),
+]
 
 
 class Owners(_Strict):
@@ -428,4 +469,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in ("sla", "segregation_of_duties")
+    return isinstance(part, str) and part in (
+        "sla", "segregation_of_duties", "four_eyes", "case_duration", "mandatory_activity",
+        "forbidden_activity", "attribute_condition",
+    )

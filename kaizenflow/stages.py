@@ -15,7 +15,16 @@ from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
 from conformance.patterns import deviation_patterns
-from conformance.rules import RuleSpec, SegregationOfDuties, Sla
+from conformance.rules import (
+    CaseDuration,
+    ForbiddenActivity,
+    FourEyes,
+    MandatoryActivity,
+    RuleSpec,
+    SegregationOfDuties,
+    Sla,
+    parse_condition,
+)
 from conformance.types import ConformanceResult, Deviation, DeviationPattern
 from eventstore import AppendResult, EventStore
 from eventstore.alignment_cache import AlignmentCacheFile
@@ -26,7 +35,17 @@ from improvement.raising import RaisingPolicy, propose_tasks
 from improvement.sinks import Sink
 from improvement.store import LifecyclePolicy, StateStore
 from improvement.types import DISMISSED, DONE, TaskChange
-from kaizenflow.config import KaizenConfig, Process, SlaRule, Source
+from kaizenflow.config import (
+    CaseDurationRule,
+    ForbiddenActivityRule,
+    FourEyesRule,
+    KaizenConfig,
+    MandatoryActivityRule,
+    Process,
+    SegregationOfDutiesRule,
+    SlaRule,
+    Source,
+)
 from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
@@ -124,18 +143,27 @@ def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
 
 
 def rule_specs(process: Process) -> list[RuleSpec]:
+    """The configuration's rules as the pure checking code knows them."""
     specs: list[RuleSpec] = []
     for rule in process.rules:
         if isinstance(rule, SlaRule):
-            specs.append(
-                Sla(name=rule.name, from_activity=rule.from_activity, to_activity=rule.to_activity,
-                    max_hours=rule.max_hours, max_days_attribute=rule.max_days_attribute)
-            )
+            specs.append(Sla(name=rule.name, from_activity=rule.from_activity,
+                             to_activity=rule.to_activity, max_hours=rule.max_hours,
+                             max_days_attribute=rule.max_days_attribute))
+        elif isinstance(rule, SegregationOfDutiesRule):
+            specs.append(SegregationOfDuties(name=rule.name, first_activity=rule.activities[0],
+                                             second_activity=rule.activities[1]))
+        elif isinstance(rule, FourEyesRule):
+            specs.append(FourEyes(name=rule.name, first_activity=rule.activities[0],
+                                  second_activity=rule.activities[1]))
+        elif isinstance(rule, CaseDurationRule):
+            specs.append(CaseDuration(name=rule.name, max_hours=rule.max_hours))
+        elif isinstance(rule, MandatoryActivityRule):
+            specs.append(MandatoryActivity(name=rule.name, activity=rule.activity))
+        elif isinstance(rule, ForbiddenActivityRule):
+            specs.append(ForbiddenActivity(name=rule.name, activity=rule.activity))
         else:
-            specs.append(
-                SegregationOfDuties(name=rule.name, first_activity=rule.activities[0],
-                                    second_activity=rule.activities[1])
-            )
+            specs.append(parse_condition(rule.name, rule.condition, rule.tolerance))
     return specs
 
 

@@ -24,6 +24,7 @@ def test_check_reports_fitness_and_conforming_cases_as_json(shared_data: Path) -
     reference = pm4py.fitness_alignments(legacy, net, im, fm, multi_processing=False)
     assert abs(figures["fitness"] - reference["log_fitness"]) < 1e-9
     assert figures["cases"] == 1000 and not figures["has_timestamps"]
+    assert 0 < figures["precision"] <= 1
     assert figures["conforming_cases"] == round(reference["percentage_of_fitting_traces"] * 10)
     assert figures["patterns"] and {"kind", "activity", "cases", "share"} <= set(figures["patterns"][0])
 

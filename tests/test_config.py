@@ -83,3 +83,36 @@ def test_a_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
     path.write_text("processes: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"kaizen\.yaml: not valid YAML"):
         load_config(path)
+
+
+def test_every_kind_of_rule_is_configurable(tmp_path: Path) -> None:
+    from conformance.rules import (
+        AttributeCondition,
+        CaseDuration,
+        ForbiddenActivity,
+        FourEyes,
+        MandatoryActivity,
+        SegregationOfDuties,
+        Sla,
+    )
+    from kaizenflow.stages import rule_specs
+
+    data = example()
+    data["processes"][0]["rules"] += [
+        {"type": "four_eyes", "name": "four eyes", "activities": ["Create Purchase Order",
+                                                                  "Approve Purchase Order"]},
+        {"type": "case_duration", "name": "within 60 days", "max_hours": 1440},
+        {"type": "mandatory_activity", "name": "paid", "activity": "Pay Invoice"},
+        {"type": "forbidden_activity", "name": "no cancellations", "activity": "Cancel Order"},
+        {"type": "attribute_condition", "name": "terms known", "condition": "payment_terms_days > 0"},
+    ]
+    kinds = [type(spec) for spec in rule_specs(load_config(write(tmp_path, data)).processes[0])]
+    assert kinds == [Sla, SegregationOfDuties, FourEyes, CaseDuration, MandatoryActivity,
+                     ForbiddenActivity, AttributeCondition]
+
+
+def test_an_unknown_rule_type_is_named(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["rules"].append({"type": "vibes", "name": "x"})
+    with pytest.raises(ConfigError, match=r"processes\.0\.rules\.2"):
+        load_config(write(tmp_path, data))
