@@ -125,21 +125,15 @@ def p2p_parquet(cases: int, target: Path) -> Path:
     """A simulated purchase-to-pay system with ``cases`` requisitions, extracted to events."""
     from kaizenflow import stages
     from kaizenflow.config import load_config
-    from sample_logs import BPMN_PATH, SimulationConfig, generate
+    from kaizenflow.demo import prepare_demo
 
     work = target.parent / f"p2p-{cases}"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    generate(f"sqlite:///{work / 'p2p.db'}", SimulationConfig(cases=cases, days=365))
-    shutil.copy(BPMN_PATH, work / "purchase_to_pay.bpmn")
-    shutil.copy(Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml",
-                work / "kaizen.yaml")
-    config = load_config(work / "kaizen.yaml")
+    config = load_config(prepare_demo(work, cases=cases, days=365)[0])
     process = config.processes[0]
-    stages.load(config, process, "bench", [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
-    log.events[["case_id", "activity", "timestamp"]].to_parquet(target)
-    return work / "purchase_to_pay.bpmn"
+    stages.ingest(config, process, "bench")
+    stages.read_log(config, process).events[["case_id", "activity", "timestamp"]].to_parquet(target)
+    return config.path(process.model)
 
 
 def run(scratch: Path, p2p_cases: int = 100_000) -> list[ConformanceRow]:

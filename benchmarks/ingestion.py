@@ -38,8 +38,7 @@ def kaizen_sqlite(work: str) -> dict[str, object]:
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
     process = config.processes[0]
-    extracted = [stages.extract(config, process, source) for source in process.sources]
-    return {"events": stages.load(config, process, "bench", extracted).added}
+    return {"events": stages.ingest(config, process, "bench").added}
 
 
 def pm4py_sqlite(work: str) -> dict[str, object]:
@@ -88,18 +87,12 @@ def prepare(work: Path, events: int = 1_000_000) -> int:
     """A simulated purchase-to-pay system with about ``events`` events, and the same as CSV."""
     from kaizenflow import stages
     from kaizenflow.config import load_config
-    from sample_logs import BPMN_PATH, SimulationConfig, generate
+    from kaizenflow.demo import prepare_demo
 
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    cases = events // 6  # about six events a case
-    generate(f"sqlite:///{work / 'p2p.db'}", SimulationConfig(cases=cases, days=730))
-    shutil.copy(BPMN_PATH, work / "purchase_to_pay.bpmn")
-    shutil.copy(Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml",
-                work / "kaizen.yaml")
-    config = load_config(work / "kaizen.yaml")
+    config = load_config(prepare_demo(work, cases=events // 6, days=730)[0])  # about six events a case
     process = config.processes[0]
-    stages.load(config, process, "prepare", [stages.extract(config, process, s) for s in process.sources])
+    stages.ingest(config, process, "prepare")
     log = stages.read_log(config, process)
     log.events[["case_id", "activity", "timestamp", "resource"]].to_csv(work / "events.csv", index=False)
     shutil.rmtree(config.state_directory)

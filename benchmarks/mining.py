@@ -24,7 +24,7 @@ def night_analyses(work: str) -> dict[str, object]:
     config = load_config(Path(work) / "kaizen.yaml")
     process = config.processes[0]
     if not (config.state_directory / "events.duckdb").exists():
-        stages.load(config, process, "bench", [stages.extract(config, process, s) for s in process.sources])
+        stages.ingest(config, process, "bench")
     log = stages.read_log(config, process)
     timings: dict[str, float] = {}
     analyses: dict[str, Callable[[], object]] = {

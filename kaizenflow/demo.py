@@ -11,7 +11,7 @@ DEMO_CONFIG = "kaizen.yaml"
 DEMO_MODEL = "purchase_to_pay.bpmn"
 
 
-def prepare_demo(workdir: Path, cases: int = 2000, seed: int = 7) -> tuple[Path, bool]:
+def prepare_demo(workdir: Path, cases: int = 2000, seed: int = 7, days: int = 180) -> tuple[Path, bool]:
     """Everything the demo needs inside ``workdir``; the database is generated only if absent.
 
     Returns the configuration path and whether the database was created now.
@@ -30,6 +30,6 @@ def prepare_demo(workdir: Path, cases: int = 2000, seed: int = 7) -> tuple[Path,
     if created:
         partial = workdir / (DEMO_DATABASE + ".partial")
         partial.unlink(missing_ok=True)
-        generate(f"sqlite:///{partial}", SimulationConfig(cases=cases, seed=seed))
+        generate(f"sqlite:///{partial}", SimulationConfig(cases=cases, seed=seed, days=days))
         partial.rename(database)
     return workdir / DEMO_CONFIG, created

@@ -138,6 +138,11 @@ def load(
     )
 
 
+def ingest(config: KaizenConfig, process: Process, run_id: str) -> AppendResult:
+    """Extract every source and store the events, without Prefect (tools, benchmarks, tests)."""
+    return load(config, process, run_id, [extract(config, process, source) for source in process.sources])
+
+
 def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
     return load_model(config.path(process.model))
 
