@@ -2,77 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from prefect import flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kaizenflow.config import ConfigError, load_config
+from kaizenflow.config import Schedule, load_config
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEOUT_HOURS = 6.0
 
 
-class Schedule(BaseModel):
-    """When a process's night starts and how long it may take.
-
-    The time box matters because a deployment allows one run at a time: a night that hangs
-    would otherwise hold the slot and every later night would be cancelled.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cron: str = DEFAULT_CRON
-    timezone: str = "UTC"
-    timeout_hours: float = Field(default=DEFAULT_TIMEOUT_HOURS, gt=0)
-
-    @model_validator(mode="after")
-    def _valid_for_prefect(self) -> Schedule:
-        # Prefect's own schedule model, so that what passes here is what the server accepts.
-        CronSchedule(cron=self.cron, timezone=self.timezone)
-        return self
-
-
-class _ScheduledProcess(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    schedule: Schedule = Schedule()
-
-
-class _ScheduleFile(BaseModel):
-    """Only the keys scheduling needs: the rest of the file is kaizenflow.config's business."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    processes: list[_ScheduledProcess] = Field(default_factory=list)
-
-
 def read_schedules(config_path: str | Path) -> dict[str, Schedule]:
-    """Each process's ``schedule`` key (the default nightly one where it has none).
-
-    Read from the raw YAML because the configuration model does not know the key yet.
-    """
-    file = Path(config_path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{file}: cannot read the configuration: {error}") from None
-    try:
-        parsed = _ScheduleFile.model_validate(raw if isinstance(raw, dict) else {})
-    except ValidationError as error:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigError(f"{file}: {where}") from None
-    return {process.name: process.schedule for process in parsed.processes}
+    """Each process's ``schedule`` (the default nightly one where the configuration has none)."""
+    return {process.name: process.schedule for process in load_config(config_path).processes}
 
 
 @flow(name="kaizen-scheduled")
@@ -83,13 +31,22 @@ def scheduled_nightly(
 
     A deployment loads its flow by name from a module, so options set with ``with_options``
     in the serving process never reach the run: the task runner and the time box are chosen
-    here, inside the run, and the night itself runs as a subflow.
+    here, inside the run, and the night itself runs as a subflow (as ``run_nightly`` does).
+
+    Nights of processes that share a state (the default schedule starts them all at once)
+    wait for each other's lock instead of failing; the waiting counts against the time box.
     """
     from flows.nightly import nightly, task_runner_for
+    from kaizenflow.locking import run_lock
 
-    runner = task_runner_for(load_config(config_path).execution)
-    night = nightly.with_options(task_runner=runner, timeout_seconds=timeout_seconds)
-    return [summary.run_id for summary in night(config_path, process_name)]
+    started = time.monotonic()
+    config = load_config(config_path)
+    runner = task_runner_for(config.execution)
+    wait = max(config.execution.lock_wait_seconds, timeout_seconds)
+    with run_lock(config.state_directory, config.state_url, wait):
+        remaining = max(timeout_seconds - (time.monotonic() - started), 1.0)
+        night = nightly.with_options(task_runner=runner, timeout_seconds=remaining)
+        return [summary.run_id for summary in night(config_path, process_name)]
 
 
 def deployments_for(config_path: str | Path, *, scheduled: bool = True) -> list[RunnerDeployment]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kaizenflow import cli_files, cli_tasks
+from kaizenflow import cli_files, cli_serve, cli_tasks
 
 app = typer.Typer(
     help="kaizenflow: nightly process mining that turns deviations into improvement tasks.",
@@ -273,6 +273,7 @@ def report(
 
 cli_files.register(app, _reported)
 cli_tasks.register(tasks_app, _reported)
+cli_serve.register(app, _reported)
 
 
 def main() -> None:  # pragma: no cover - console entry point

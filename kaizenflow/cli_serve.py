@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -26,7 +26,7 @@ class ServeError(RuntimeError):
     """The Prefect server cannot be started or reached; the message says what to do."""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"kaizen: error: {message}", err=True)
     raise typer.Exit(code=1)
 
@@ -41,13 +41,15 @@ def healthy(api_url: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def _port_taken(host: str, port: int) -> bool:
+def port_taken(host: str, port: int) -> bool:
+    """Whether something accepts connections there: a second server would fail to bind."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1.0)
         return probe.connect_ex((host, port)) == 0
 
 
-def _log_tail(log: Path, lines: int = 15) -> str:
+def log_tail(log: Path, lines: int = 15) -> str:
+    """The end of a child's log, for an error message that says why it died."""
     try:
         return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
@@ -85,7 +87,7 @@ def prefect_server(
     it no scheduled night would ever start. It is stopped when the block ends, however it ends.
     Its output goes to ``home/server.log``.
     """
-    if _port_taken(host, port):
+    if port_taken(host, port):
         raise ServeError(
             f"something already listens on {host}:{port}: if it is a Prefect server, set "
             f"PREFECT_API_URL=http://{host}:{port}/api to use it, else choose another --port"
@@ -107,7 +109,7 @@ def prefect_server(
         while not healthy(api_url, timeout=2.0):
             if process.poll() is not None:
                 raise ServeError(f"the Prefect server exited with code {process.returncode}:\n"
-                                 f"{_log_tail(log)}")
+                                 f"{log_tail(log)}")
             if time.monotonic() - started > timeout_seconds:
                 raise ServeError(f"the Prefect server did not answer within {timeout_seconds:.0f} s "
                                  f"(its log: {log})")
@@ -181,7 +183,6 @@ def deploy(
     api_url = _configured_api_url()
     if not api_url:
         _fail("set PREFECT_API_URL to the team's Prefect server (e.g. http://prefect.example:4200/api)")
-        return
     if not healthy(api_url):
         _fail(f"no Prefect server answers at PREFECT_API_URL={api_url}")
     deployments = deployments_for(config, scheduled=not no_schedule)

@@ -279,6 +279,21 @@ class TaskRaising(_Strict):
     effect_alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
 
+class Schedule(_Strict):
+    """When a process's night starts and how long it may take (`kaizen serve`, `kaizen deploy`)."""
+
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    timeout_hours: float = Field(default=6, gt=0)
+
+    @model_validator(mode="after")
+    def _valid_for_prefect(self) -> Schedule:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        CronSchedule(cron=self.cron, timezone=self.timezone)
+        return self
+
+
 class Process(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     model: Path
@@ -299,6 +314,7 @@ class Process(_Strict):
         default=None, gt=0, description="only cases that started this many days before the latest event"
     )
     tasks: TaskRaising
+    schedule: Schedule = Schedule()
 
 
 class Execution(_Strict):
