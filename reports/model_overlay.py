@@ -13,7 +13,7 @@ import graphviz
 from conformance.models import DesignedModel
 from conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER, Deviation, VariantAlignment
 from reports.formatting import format_count
-from reports.process_map import render_svg
+from reports.process_map import render_svg, styled_digraph
 
 _INK = "#1f2937"
 _MUTED = "#6b7280"
@@ -200,20 +200,8 @@ def build_model_digraph(
     BPMN file are data too, and only labels, escaped by :func:`html_text`, reach the page.
     """
     net = model.net
-    graph = graphviz.Digraph(name="designed_model")
-    graph.attr(rankdir="LR", bgcolor="transparent", nodesep="0.3", ranksep="0.35")
-    graph.attr(
-        "node",
-        shape="box",
-        style="rounded,filled",
-        fillcolor=_NODE_FILL,
-        color=_ACCENT,
-        fontname=_FONT,
-        fontsize="11",
-        fontcolor=_INK,
-        margin="0.1,0.04",
-    )
-    graph.attr("edge", color=_MUTED, arrowsize="0.6", fontname=_FONT, fontsize="9", fontcolor=_MUTED)
+    graph = styled_digraph("designed_model", rankdir="LR", spacing=("0.3", "0.35"),
+                           node_margin="0.1,0.04", arrowsize="0.6")
     ids = _add_places(graph, net, model) | _add_transitions(graph, net, skipped, inserted)
     arcs = sorted(net.arcs, key=lambda arc: (ids[arc.source], ids[arc.target]))
     for arc in arcs:

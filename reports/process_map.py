@@ -99,6 +99,18 @@ def _add_terminal(
         graph.edge(*ends, label=_label(format_count(count)), style="dashed", color=_FAINT, penwidth="1.2")
 
 
+def styled_digraph(
+    name: str, rankdir: str, spacing: tuple[str, str], node_margin: str, arrowsize: str
+) -> graphviz.Digraph:
+    """A graph in the report's look: rounded activity boxes, muted edges, one font."""
+    graph = graphviz.Digraph(name=name)
+    graph.attr(rankdir=rankdir, bgcolor="transparent", nodesep=spacing[0], ranksep=spacing[1])
+    graph.attr("node", shape="box", style="rounded,filled", fillcolor=_NODE_FILL, color=_ACCENT,
+               fontname=_FONT, fontsize="11", fontcolor=_INK, margin=node_margin)
+    graph.attr("edge", color=_MUTED, fontname=_FONT, fontsize="9", fontcolor=_MUTED, arrowsize=arrowsize)
+    return graph
+
+
 def build_digraph(
     process_map: ProcessMap,
     max_edges: int = 60,
@@ -111,20 +123,8 @@ def build_digraph(
     (source, target) are drawn bold in the accent colour so the usual way through the process
     can be followed among the exceptions.
     """
-    graph = graphviz.Digraph(name="process_map")
-    graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.35", ranksep="0.45")
-    graph.attr(
-        "node",
-        shape="box",
-        style="rounded,filled",
-        fillcolor=_NODE_FILL,
-        color=_ACCENT,
-        fontname=_FONT,
-        fontsize="11",
-        fontcolor=_INK,
-        margin="0.15,0.06",
-    )
-    graph.attr("edge", color=_MUTED, fontname=_FONT, fontsize="9", fontcolor=_MUTED, arrowsize="0.7")
+    graph = styled_digraph("process_map", rankdir="TB", spacing=("0.35", "0.45"),
+                           node_margin="0.15,0.06", arrowsize="0.7")
 
     names = sorted(
         set(process_map.activities)
