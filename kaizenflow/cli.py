@@ -99,25 +99,19 @@ def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool) -
 
 
 def _headline(summary: Any) -> dict[str, Any]:
+    """The run's ``summary.json`` record, plus what a person at the terminal wants in full."""
+    from reports.exports import summary_record
+
     changes = [c.change for c in summary.task_changes]
-    return {
-        "process": summary.process,
-        "run_id": summary.run_id,
-        "cases": summary.cases,
-        "events": summary.events,
-        "new_events": summary.new_events,
-        "fitness": summary.fitness,
-        "conforming_cases": summary.conforming_cases,
-        "conforming_share": summary.conforming_share,
-        "incomplete_cases": summary.incomplete_cases,
-        "unchecked_cases": summary.unchecked_cases,
+    return _to_plain({
+        **summary_record(summary),
         "quarantined_rows": summary.quarantined_rows,
-        "patterns": [_to_plain(p) for p in summary.patterns],
+        "patterns": summary.patterns,
         "tasks_created": changes.count("created"),
         "tasks_updated": changes.count("updated"),
         "tasks_unchanged": changes.count("unchanged"),
         "report": summary.report_path,
-    }
+    })
 
 
 def _describe(summary: Any) -> str:
