@@ -66,9 +66,13 @@ def _prepare_prefect(state_directory: Path, verbose: bool) -> None:
     # The embedded server's telemetry writes race its own start-up on SQLite ("database is
     # locked"); an embedded nightly job has nobody to report usage to anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Before anything imports Prefect (validating a schedule does): it sets up logging once."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
 
 
 def _to_plain(value: Any) -> Any:
@@ -84,6 +88,7 @@ def _to_plain(value: Any) -> Any:
 
 
 def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool) -> None:
+    _quiet_prefect(verbose)
     from kaizenflow.config import load_config
 
     config = load_config(config_path)

@@ -314,7 +314,8 @@ class Process(_Strict):
         default=None, gt=0, description="only cases that started this many days before the latest event"
     )
     tasks: TaskRaising
-    schedule: Schedule = Schedule()
+    # a factory: building the default validates it, which imports Prefect, so not at import time
+    schedule: Schedule = Field(default_factory=Schedule)
 
 
 class Execution(_Strict):

@@ -116,3 +116,13 @@ def test_an_unknown_rule_type_is_named(tmp_path: Path) -> None:
     data["processes"][0]["rules"].append({"type": "vibes", "name": "x"})
     with pytest.raises(ConfigError, match=r"processes\.0\.rules\.2"):
         load_config(write(tmp_path, data))
+
+
+def test_loading_the_configuration_module_does_not_import_prefect() -> None:
+    """Prefect fixes its log level when first imported; the CLI must set it before that."""
+    import subprocess
+    import sys
+
+    check = "import sys, kaizenflow.config; print('prefect' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
