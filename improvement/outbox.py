@@ -27,14 +27,17 @@ Delivery rules:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
+import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -305,6 +308,36 @@ def deliver(
     return report
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _retry_deadlocks(function: _F) -> _F:
+    """Run a write transaction again when the database chose it as a deadlock victim.
+
+    Two deliverers at once can deadlock on MariaDB/MySQL (errors 1205, 1213) or PostgreSQL
+    (40P01); the victim's transaction was rolled back whole, so trying again is safe.
+    """
+
+    @functools.wraps(function)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(5):
+            try:
+                return function(*args, **kwargs)
+            except sa.exc.OperationalError as error:
+                if not _deadlock(error) or attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return cast(_F, retrying)
+
+
+def _deadlock(error: sa.exc.OperationalError) -> bool:
+    code = getattr(error.orig, "args", (None,))[0] if error.orig is not None else None
+    return code in (1205, 1213) or getattr(error.orig, "sqlstate", None) == "40P01"
+
+
+@_retry_deadlocks
 def _claim(
     engine: sa.Engine, sink_names: Sequence[str], now: datetime, limit: int, lease: timedelta
 ) -> list[sa.RowMapping]:
@@ -366,6 +399,7 @@ def _mine(row: sa.RowMapping) -> sa.ColumnElement[bool]:
     return sa.and_(outbox.c.id == row["id"], outbox.c.claim_token == row["claim_token"])
 
 
+@_retry_deadlocks
 def _delivered(engine: sa.Engine, row: sa.RowMapping, now: datetime) -> None:
     # Not conditioned on the claim: if a lapsed lease let another deliverer in, the event is
     # delivered all the same, and saying so stops a third send.
@@ -379,6 +413,7 @@ def _delivered(engine: sa.Engine, row: sa.RowMapping, now: datetime) -> None:
     log.debug("delivered %s %s (task %s) to %s", row["kind"], row["event_id"], row["task_id"], row["sink"])
 
 
+@_retry_deadlocks
 def _failed(
     engine: sa.Engine, row: sa.RowMapping, error: DeliveryError, now: datetime,
     max_attempts: int, backoff: Backoff, report: DeliveryReport,
@@ -410,6 +445,7 @@ def _failed(
                     (now + delay).isoformat(), message)
 
 
+@_retry_deadlocks
 def _release(engine: sa.Engine, row: sa.RowMapping) -> None:
     with engine.begin() as connection:
         connection.execute(outbox.update().where(_mine(row)).values(claimed_until=None, claim_token=None))
