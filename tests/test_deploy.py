@@ -20,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 import typer
 import yaml
-from packaging.version import Version
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, StateType
 from typer.testing import CliRunner
 
@@ -460,11 +459,6 @@ def test_the_prefect_yaml_deploys_a_night_that_the_worker_runs(pooled: Server) -
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    Version(sa.__version__) >= Version("2.1"), strict=True,
-    reason="Prefect 3.8.8's scheduler cannot insert runs with SQLAlchemy 2.1 (\"Can't evaluate bulk DML "
-    "statement\" in the server log): no scheduled night would ever start; pin sqlalchemy<2.1",
-)
 def test_the_server_schedules_the_coming_nights(pooled: Server) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName

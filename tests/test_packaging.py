@@ -16,6 +16,12 @@ def test_fastapi_stays_below_the_release_that_breaks_prefects_server() -> None:
     assert callable(create_app)
 
 
+def test_sqlalchemy_stays_below_the_release_that_stops_prefects_scheduler() -> None:
+    # With SQLAlchemy 2.1, Prefect 3.8.8's scheduler fails on every loop ("Can't evaluate bulk DML
+    # statement") and no scheduled night ever starts; tests/test_deploy.py schedules real nights.
+    assert Version(version("sqlalchemy")) < Version("2.1")
+
+
 def test_the_project_is_licensed_agpl_like_pm4py() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "AGPL-3.0-or-later"
