@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 METADATA = sa.MetaData()
@@ -19,7 +21,7 @@ def _key(name: str, primary: bool = False) -> sa.Column[str]:
     return sa.Column(name, sa.String(_KEY), primary_key=primary, index=not primary, nullable=False)
 
 
-def _time(name: str) -> sa.Column[object]:
+def _time(name: str) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(), nullable=False, index=True)
 
 
