@@ -1,0 +1,156 @@
+"""Exact optimal alignments by a shortest-path search over the synchronous product, without pm4py.
+
+pm4py's A* solves a linear program for most states it visits; on models discovered by the
+inductive miner (many silent transitions) that dominates its run time. This search is a plain
+Dijkstra over (marking, trace position) with integer markings and no linear programs, so each
+state is cheap, and it stays exact: every move costs what the caller's cost function says, and
+the first state popped that has consumed the trace in the final marking is optimal.
+
+Two reductions keep it small, both of which keep the optimum:
+- a log move never directly follows a model move: swapping such a pair yields an alignment with
+  the same moves, hence the same cost, so an optimal alignment in this form always exists;
+- the search keeps, per state, the cheapest way it was reached (closed states are never reopened,
+  valid since all costs are non-negative).
+
+A search that would exceed its time or state budget gives up (returns None) so the caller can
+fall back to pm4py's A*, which needs far fewer states on some models.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: A move as pm4py writes it: (log label or '>>', model label, None for a silent step, or '>>').
+PairMove = tuple[str, str | None]
+_SKIP = ">>"
+_SYNC, _MODEL, _LOG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CompiledNet:
+    """A Petri net as integer vectors: what the search touches millions of times."""
+
+    initial: tuple[int, ...]
+    final: tuple[int, ...]
+    labels: tuple[str | None, ...]
+    pre: tuple[tuple[tuple[int, int], ...], ...]
+    delta: tuple[tuple[tuple[int, int], ...], ...]
+    by_place: tuple[tuple[int, ...], ...]  # transitions that consume from each place
+    by_label: Mapping[str, tuple[int, ...]]
+    transitions: tuple[Any, ...]  # pm4py transition objects, in index order
+
+
+def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
+    """Index places and transitions by name so that the same net always compiles the same way."""
+    places = sorted(net.places, key=lambda p: str(p.name))
+    place_index = {place: i for i, place in enumerate(places)}
+    transitions = sorted(net.transitions, key=lambda t: (str(t.name), str(t.label)))
+    pre, delta, labels = [], [], []
+    by_place: list[list[int]] = [[] for _ in places]
+    by_label: dict[str, list[int]] = {}
+    for index, transition in enumerate(transitions):
+        consumed = {place_index[arc.source]: arc.weight for arc in transition.in_arcs}
+        produced = {place_index[arc.target]: arc.weight for arc in transition.out_arcs}
+        pre.append(tuple(sorted(consumed.items())))
+        change = {p: produced.get(p, 0) - consumed.get(p, 0) for p in consumed.keys() | produced.keys()}
+        delta.append(tuple(sorted((p, d) for p, d in change.items() if d)))
+        labels.append(transition.label)
+        for place in consumed:
+            by_place[place].append(index)
+        if transition.label is not None:
+            by_label.setdefault(transition.label, []).append(index)
+
+    def vector(marking: Any) -> tuple[int, ...]:
+        counts = [0] * len(places)
+        for place, tokens in marking.items():
+            counts[place_index[place]] = tokens
+        return tuple(counts)
+
+    return CompiledNet(
+        initial=vector(initial), final=vector(final), labels=tuple(labels), pre=tuple(pre),
+        delta=tuple(delta), by_place=tuple(tuple(ts) for ts in by_place),
+        by_label={label: tuple(ts) for label, ts in by_label.items()},
+        transitions=tuple(transitions),
+    )
+
+
+def align_trace(
+    net: CompiledNet,
+    trace: Sequence[str],
+    model_costs: Sequence[int],
+    trace_costs: Sequence[int],
+    deadline: float | None = None,
+    max_states: int = 2_000_000,
+) -> list[PairMove] | None:
+    """The cheapest alignment of ``trace`` (sync moves cost 0), or None if the budget ran out.
+
+    ``model_costs`` is indexed like ``net.transitions``; ``trace_costs`` like ``trace``.
+    """
+    length = len(trace)
+    start = (net.initial, 0, False)
+    best: dict[tuple[tuple[int, ...], int, bool], int] = {start: 0}
+    parent: dict[tuple[tuple[int, ...], int, bool], tuple[Any, int, int]] = {}
+    closed: set[tuple[tuple[int, ...], int, bool]] = set()
+    queue: list[tuple[int, int, int, tuple[tuple[int, ...], int, bool]]] = [(0, 0, 0, start)]
+    pushed = 0
+    pre, delta, by_place, by_label = net.pre, net.delta, net.by_place, net.by_label
+    while queue:
+        cost, _, _, state = heapq.heappop(queue)
+        if state in closed:
+            continue
+        closed.add(state)
+        marking, position, after_model = state
+        if position == length and marking == net.final:
+            return _moves(net, trace, parent, state)
+        if len(closed) > max_states or (
+            deadline is not None and len(closed) & 1023 == 1 and time.monotonic() > deadline
+        ):
+            return None
+        enabled = {
+            t for p, tokens in enumerate(marking) if tokens for t in by_place[p]
+            if all(marking[q] >= w for q, w in pre[t])
+        }
+        successors: list[tuple[int, tuple[tuple[int, ...], int, bool], int, int]] = []
+        label = trace[position] if position < length else None
+        for t in enabled:
+            fired = list(marking)
+            for q, d in delta[t]:
+                fired[q] += d
+            after = tuple(fired)
+            successors.append((model_costs[t], (after, position, True), _MODEL, t))
+            if label is not None and t in by_label.get(label, ()):
+                successors.append((0, (after, position + 1, False), _SYNC, t))
+        if label is not None and not after_model:
+            successors.append((trace_costs[position], (marking, position + 1, False), _LOG, -1))
+        for step, following, kind, t in successors:
+            total = cost + step
+            if following in closed or best.get(following, total + 1) <= total:
+                continue
+            best[following] = total
+            parent[following] = (state, kind, t)
+            pushed += 1
+            # Deeper states first among equal costs: reaches the end of the trace sooner.
+            heapq.heappush(queue, (total, -following[1], pushed, following))
+    return None
+
+
+def _moves(
+    net: CompiledNet, trace: Sequence[str], parent: Mapping[Any, tuple[Any, int, int]], state: Any
+) -> list[PairMove]:
+    moves: list[PairMove] = []
+    while state in parent:
+        previous, kind, t = parent[state]
+        if kind == _LOG:
+            moves.append((trace[previous[1]], _SKIP))
+        elif kind == _SYNC:
+            moves.append((trace[previous[1]], net.labels[t]))
+        else:
+            label = net.labels[t]
+            moves.append((_SKIP, label))
+        state = previous
+    moves.reverse()
+    return moves

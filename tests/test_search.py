@@ -1,0 +1,95 @@
+"""Our own alignment search gives pm4py's optimal costs, and hands over to pm4py's A* when it must."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conformance.alignments import align_variants
+from conformance.models import DesignedModel, load_model
+from conformance.search import align_trace, compile_net
+from kaizenflow.events import case_sequences
+from sources.files import events_to_log, read_events_file
+
+MOVE, TAU = 10_000, 1
+
+
+def _pm4py_optimal_cost(model: DesignedModel, activities: tuple[str, ...]) -> float:
+    from pm4py.algo.conformance.alignments.petri_net.variants import state_equation_a_star as astar
+    from pm4py.objects.log.obj import Event, Trace
+
+    trace = Trace([Event({"concept:name": activity}) for activity in activities])
+    aligned = astar.apply(trace, model.net, model.initial_marking, model.final_marking)
+    return float(aligned["cost"])
+
+
+@pytest.fixture(scope="module")
+def helpdesk(
+    shared_data: Path, tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[DesignedModel, Counter[tuple[str, ...]]]:
+    """The helpdesk log and an inductive-miner model of it: many silent steps, loops, skips."""
+    import pm4py
+
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
+    log = events_to_log(read_events_file(shared_data / "logs" / "helpdesk.xes.gz"))
+    variants = Counter(case_sequences(log.events).tolist())
+    frame = pm4py.format_dataframe(
+        log.events.assign(case_id=log.events["case_id"].astype(str)).copy(),
+        case_id="case_id", activity_key="activity", timestamp_key="timestamp",
+    )
+    net, im, fm = pm4py.discover_petri_net_inductive(frame, noise_threshold=0.2)
+    path = tmp_path_factory.mktemp("helpdesk") / "helpdesk.pnml"
+    pm4py.write_pnml(net, im, fm, str(path))
+    return load_model(path), variants
+
+
+def test_the_search_finds_pm4pys_optimal_cost_for_every_helpdesk_variant(
+    helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
+) -> None:
+    model, variants = helpdesk
+    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
+    standard = [MOVE if label is not None else TAU for label in compiled.labels]
+    for activities in variants:
+        moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
+        assert moves is not None
+        cost = sum(
+            TAU if log == ">>" and label is None else MOVE
+            for log, label in moves if log == ">>" or label == ">>"
+        )
+        assert cost == _pm4py_optimal_cost(model, activities), activities
+
+
+def test_the_search_replays_exactly_the_trace_it_was_given(
+    helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
+) -> None:
+    model, variants = helpdesk
+    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
+    standard = [MOVE if label is not None else TAU for label in compiled.labels]
+    for activities in list(variants)[:50]:
+        moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
+        assert moves is not None
+        assert tuple(log for log, _ in moves if log != ">>") == activities
+
+
+def test_a_search_out_of_budget_hands_over_to_pm4pys_astar_with_the_same_result(
+    helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
+) -> None:
+    model, variants = helpdesk
+    chosen = [(activities, count) for activities, count in variants.most_common(40)]
+    searched = align_variants(model, chosen)
+    handed_over = align_variants(model, chosen, search_budget_seconds=0.0)
+    assert [a.cost for a in searched] == [a.cost for a in handed_over]
+    assert [a.fitness for a in searched] == [a.fitness for a in handed_over]
+    assert all(a.checked for a in searched)
+
+
+def test_an_empty_time_budget_leaves_the_variant_unchecked_not_dropped(
+    helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
+) -> None:
+    model, variants = helpdesk
+    longest = max(variants, key=len)
+    [aligned] = align_variants(model, [(longest, 3)], timeout_seconds=0.0)
+    assert (aligned.checked, aligned.cases, aligned.cost) == (False, 3, None)
