@@ -46,7 +46,7 @@ def contender_pm4py(parquet: str, model_path: str) -> dict[str, object]:
     model = _load_model(model_path)
     frame = _pm4py_frame(events)
     diagnostics = pm4py.conformance_diagnostics_alignments(
-        frame, model.net, model.initial_marking, model.final_marking, multi_processing=False
+        frame, *model.pm4py_net(), multi_processing=False
     )
     cases = list(dict.fromkeys(frame["case:concept:name"]))  # pm4py keeps first-seen case order
     return {"costs": {case: d["cost"] for case, d in zip(cases, diagnostics, strict=True)}}

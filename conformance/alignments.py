@@ -9,7 +9,8 @@ from dataclasses import replace
 from typing import Protocol
 
 from conformance.models import DesignedModel
-from conformance.search import CompiledNet, align_trace, compile_net
+from conformance.petri import Marking, Transition, copy_net, to_pm4py
+from conformance.search import align_trace, compile_net
 from conformance.types import Move, VariantAlignment
 
 _SKIP = ">>"
@@ -107,17 +108,18 @@ def align_variants(
     for activities, cases in variants:
         started = time.monotonic()
         scale = _tie_scale(len(activities) + len(compiled.labels), unknown_rank)
-        model_costs = [
-            MOVE_COST * scale + 2 * rank[label] if label is not None else TAU_COST * scale
-            for label in compiled.labels
-        ]
+
+        def model_cost(label: str | None, scale: int = scale) -> int:
+            return MOVE_COST * scale + 2 * rank[label] if label is not None else TAU_COST * scale
+
+        model_costs = [model_cost(label) for label in compiled.labels]
         trace_costs = [MOVE_COST * scale + 2 * rank.get(a, unknown_rank) + 1 for a in activities]
         budget = search_budget_seconds if timeout_seconds is None else min(search_budget_seconds,
                                                                            timeout_seconds)
         pairs = align_trace(compiled, activities, model_costs, trace_costs, deadline=started + budget)
         if pairs is None:
             left = None if timeout_seconds is None else timeout_seconds - (time.monotonic() - started)
-            pairs = _astar_pairs(model, compiled, activities, model_costs, trace_costs, left)
+            pairs = _astar_pairs(model, activities, model_cost, trace_costs, left)
         if pairs is None:
             results.append(
                 VariantAlignment(activities=activities, cases=cases, cost=None, fitness=None,
@@ -154,9 +156,8 @@ def _pm4py_cost(pairs: Sequence[tuple[str, str | None]]) -> int:
 
 def _astar_pairs(
     model: DesignedModel,
-    compiled: CompiledNet,
     activities: tuple[str, ...],
-    model_costs: Sequence[int],
+    model_cost: Callable[[str | None], int],
     trace_costs: Sequence[int],
     timeout_seconds: float | None,
 ) -> list[tuple[str, str | None]] | None:
@@ -166,20 +167,16 @@ def _astar_pairs(
 
     if timeout_seconds is not None and timeout_seconds <= 0:
         return None
+    net, initial, final = to_pm4py(model.net, model.initial_marking, model.final_marking)
     parameters: dict[object, object] = {
-        astar.Parameters.PARAM_MODEL_COST_FUNCTION: dict(
-            zip(compiled.transitions, model_costs, strict=True)
-        ),
-        astar.Parameters.PARAM_SYNC_COST_FUNCTION: {
-            t: 0 for t in compiled.transitions if t.label is not None
-        },
+        astar.Parameters.PARAM_MODEL_COST_FUNCTION: {t: model_cost(t.label) for t in net.transitions},
+        astar.Parameters.PARAM_SYNC_COST_FUNCTION: {t: 0 for t in net.transitions if t.label is not None},
         astar.Parameters.PARAM_TRACE_COST_FUNCTION: list(trace_costs),
     }
     if timeout_seconds is not None:
         parameters[astar.Parameters.PARAM_MAX_ALIGN_TIME_TRACE] = timeout_seconds
     trace = Trace([Event({"concept:name": activity}) for activity in activities])
-    aligned = astar.apply(trace, model.net, model.initial_marking, model.final_marking,
-                          parameters=parameters)
+    aligned = astar.apply(trace, net, initial, final, parameters=parameters)
     return None if aligned is None else list(aligned["alignment"])
 
 
@@ -195,16 +192,11 @@ def drain_model(model: DesignedModel) -> DesignedModel:
     Aligning a trace against it gives a *prefix* alignment: the cheapest explanation of what was
     done so far, without charging for work that a running case simply has not reached yet.
     """
-    import copy
-
-    from pm4py.objects.petri_net.obj import Marking, PetriNet
-    from pm4py.objects.petri_net.utils.petri_utils import add_arc_from_to
-
-    net, initial = copy.deepcopy((model.net, model.initial_marking))
+    net, initial, _ = copy_net(model.net, model.initial_marking, model.final_marking)
     for index, place in enumerate(sorted(net.places, key=lambda p: str(p.name))):
-        drain = PetriNet.Transition(f"kaizen_drain_{index}", None)
+        drain = Transition(f"kaizen_drain_{index}", None)
         net.transitions.add(drain)
-        add_arc_from_to(place, drain, net)
+        net.connect(place, drain)
     return DesignedModel(
         name=model.name, net=net, initial_marking=initial, final_marking=Marking(),
         activities=model.activities, model_hash=model.model_hash + "-prefix",

@@ -9,6 +9,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from conformance.errors import ModelError
+from conformance.petri import Marking, Net, Place, Transition
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
@@ -418,39 +419,36 @@ def _petri_net(graph: _Graph, name: str) -> tuple[Any, Any, Any]:
     """Exclusive gateways become places, the rest transitions; a flow between two transitions is a
     place, a flow between two places a silent transition. Names are the BPMN ids, so that a
     soundness problem names the elements a modeller has to look at."""
-    from pm4py.objects.petri_net.obj import Marking, PetriNet
-    from pm4py.objects.petri_net.utils.petri_utils import add_arc_from_to
-
-    net = PetriNet(name)
-    source, sink = PetriNet.Place("source"), PetriNet.Place("sink")
+    net = Net(name)
+    source, sink = Place("source"), Place("sink")
     net.places.update((source, sink))
     places: dict[str, Any] = {}
     transitions: dict[str, Any] = {}
     for node, kind in graph.kind.items():
         if kind == "xor":
-            places[node] = PetriNet.Place(node)
+            places[node] = Place(node)
             net.places.add(places[node])
             continue
-        transitions[node] = PetriNet.Transition(node, graph.label.get(node))
+        transitions[node] = Transition(node, graph.label.get(node))
         net.transitions.add(transitions[node])
         if kind == "start":
-            add_arc_from_to(source, transitions[node], net)
+            net.connect(source, transitions[node])
         elif kind == "end":
-            add_arc_from_to(transitions[node], sink, net)
+            net.connect(transitions[node], sink)
     for flow, (u, v) in graph.flows.items():
         if u in transitions and v in transitions:
-            place = PetriNet.Place(f"{flow}→{v}")  # names where a stuck case waits
+            place = Place(f"{flow}→{v}")  # names where a stuck case waits
             net.places.add(place)
-            add_arc_from_to(transitions[u], place, net)
-            add_arc_from_to(place, transitions[v], net)
+            net.connect(transitions[u], place)
+            net.connect(place, transitions[v])
         elif u in transitions:
-            add_arc_from_to(transitions[u], places[v], net)
+            net.connect(transitions[u], places[v])
         elif v in transitions:
-            add_arc_from_to(places[u], transitions[v], net)
+            net.connect(places[u], transitions[v])
         else:
-            silent = PetriNet.Transition(flow, None)
+            silent = Transition(flow, None)
             net.transitions.add(silent)
-            add_arc_from_to(places[u], silent, net)
-            add_arc_from_to(silent, places[v], net)
+            net.connect(places[u], silent)
+            net.connect(silent, places[v])
     return net, Marking({source: 1}), Marking({sink: 1})
 

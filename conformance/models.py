@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from defusedxml.common import DefusedXmlException
 
 from conformance.bpmn import bpmn_net
 from conformance.errors import ModelError
+from conformance.petri import Marking, read_pnml, to_pm4py
 from conformance.soundness import MAX_STATES, IndexedNet, Soundness, check_soundness
 
 __all__ = ["MAX_STATES", "DesignedModel", "IndexedNet", "ModelError", "Soundness", "bpmn_net",
@@ -35,6 +35,10 @@ class DesignedModel:
     model_hash: str
     soundness: str = "not checked"
 
+    def pm4py_net(self) -> tuple[Any, Any, Any]:
+        """Net, initial and final marking as pm4py objects, for pm4py's own algorithms."""
+        return to_pm4py(self.net, self.initial_marking, self.final_marking)
+
 
 
 def load_model(path: Path, process: str | None = None) -> DesignedModel:
@@ -55,8 +59,10 @@ def load_model(path: Path, process: str | None = None) -> DesignedModel:
         net, initial, final = bpmn_net(root, path, process)
     elif process is not None:
         raise ModelError(f"{path}: choosing a process (process={process!r}) only applies to BPMN files")
+    elif suffix == ".pnml":
+        net, initial, final = _read_pnml(path, root)
     else:
-        net, initial, final = _read_with_pm4py(path, suffix)
+        net, initial, final = _read_ptml(path)
     activities = frozenset(t.label for t in net.transitions if t.label is not None)
     if not activities:
         raise ModelError(f"{path}: the model has no labelled activity")
@@ -82,26 +88,24 @@ def _parse_safe_xml(path: Path, data: bytes) -> Element:
     return root
 
 
-def _read_with_pm4py(path: Path, suffix: str) -> tuple[Any, Any, Any]:
-    """PNML and PTML through pm4py; a PNML without final marking ends in its one sink place."""
-    import pm4py
-    from pm4py.objects.petri_net.obj import Marking
-
-    try:
-        if suffix == ".pnml":
-            with warnings.catch_warnings():  # we look for the sink place ourselves, below
-                warnings.filterwarnings("ignore", "the Petri net has been imported without a specified final")
-                net, initial, final = pm4py.read_pnml(str(path))
-        else:
-            net, initial, final = pm4py.convert_to_petri_net(pm4py.read_ptml(str(path)))
-    except Exception as error:  # noqa: BLE001 - pm4py raises many kinds; name the file
-        raise ModelError(f"{path}: cannot be read as a process model: {error}") from error
+def _read_pnml(path: Path, root: Element) -> tuple[Any, Any, Any]:
+    """PNML by our own reader (no pm4py import); without a final marking it ends in its one sink place."""
+    net, initial, final = read_pnml(path, root)
     if not initial:
         raise ModelError(f"{path}: the net has no initial marking")
     if not final:
-        sinks = [p for p in net.places if not p.out_arcs]
+        sinks = sorted((p for p in net.places if not p.out_arcs), key=lambda p: p.name)
         if len(sinks) != 1:
             raise ModelError(f"{path}: the net has no final marking and not exactly one place to end in")
         final = Marking({sinks[0]: 1})
     return net, initial, final
 
+
+def _read_ptml(path: Path) -> tuple[Any, Any, Any]:
+    """A process tree through pm4py, converted to a workflow net."""
+    import pm4py
+
+    try:
+        return pm4py.convert_to_petri_net(pm4py.read_ptml(str(path)))
+    except Exception as error:  # noqa: BLE001 - pm4py raises many kinds; name the file
+        raise ModelError(f"{path}: cannot be read as a process model: {error}") from error

@@ -169,7 +169,9 @@ def _covers_an_ancestor(
 def _easy_soundness(net: Any, initial: Any, final: Any, max_states: int) -> Soundness:
     from pm4py.objects.petri_net.utils.check_soundness import check_easy_soundness_net_in_fin_marking
 
-    if not check_easy_soundness_net_in_fin_marking(net, initial, final):
+    from conformance.petri import to_pm4py
+
+    if not check_easy_soundness_net_in_fin_marking(*to_pm4py(net, initial, final)):
         return Soundness(False, "the end can never be reached", max_states)
     return Soundness(True, f"easy sound only: more than {max_states} reachable markings, so full soundness "
                            "was not decided", max_states)

@@ -70,7 +70,7 @@ def test_fitness_equals_pm4py_alignment_fitness(result) -> None:  # type: ignore
     frame = pd.DataFrame(rows, columns=["case:concept:name", "concept:name", "time:timestamp", "r"])
     frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"], utc=True)
     reference = pm4py.fitness_alignments(
-        frame, MODEL.net, MODEL.initial_marking, MODEL.final_marking, multi_processing=False
+        frame, *MODEL.pm4py_net(), multi_processing=False
     )
     assert result.fitness == pytest.approx(reference["log_fitness"], abs=1e-12)
     assert result.average_trace_fitness == pytest.approx(

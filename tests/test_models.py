@@ -79,7 +79,7 @@ def test_our_soundness_verdict_agrees_with_woflan(shared_data: Path, name: str) 
     import pm4py
 
     model = load_model(shared_data / "models" / name)
-    verdict, _ = pm4py.analysis.check_soundness(model.net, model.initial_marking, model.final_marking)
+    verdict, _ = pm4py.analysis.check_soundness(*model.pm4py_net())
     assert verdict is True
 
 

@@ -40,7 +40,7 @@ def pm4py_precision(frame: pd.DataFrame, model: DesignedModel) -> float:
     import pm4py
 
     value: float = pm4py.precision_alignments(  # multiprocessing crashes on 2-core machines
-        frame, model.net, model.initial_marking, model.final_marking, multi_processing=False
+        frame, *model.pm4py_net(), multi_processing=False
     )
     return value
 

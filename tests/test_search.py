@@ -22,7 +22,7 @@ def _pm4py_optimal_cost(model: DesignedModel, activities: tuple[str, ...]) -> fl
     from pm4py.objects.log.obj import Event, Trace
 
     trace = Trace([Event({"concept:name": activity}) for activity in activities])
-    aligned = astar.apply(trace, model.net, model.initial_marking, model.final_marking)
+    aligned = astar.apply(trace, *model.pm4py_net())
     return float(aligned["cost"])
 
 
