@@ -66,7 +66,8 @@ def contender_kaizen(parquet: str, model_path: str, cache_path: str) -> dict[str
                        aligner=cached_aligner(AlignmentCacheFile(Path(cache_path))))
     cost_of = {a.activities: a.cost for a in result.alignments}
     sequences = case_sequences(log.events)
-    return {"costs": {str(case): cost_of[seq] for case, seq in sequences.items()},
+    return {"costs": dict(zip(sequences.index.astype(str).tolist(),
+                              [cost_of[seq] for seq in sequences.tolist()], strict=True)),
             "variants": len(result.alignments)}
 
 
