@@ -11,6 +11,7 @@ from benchmarks import conformance, ingestion, mining
 from benchmarks.measure import machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+COMMENTARY = "## What these figures say"
 
 
 def main() -> None:
@@ -79,6 +80,9 @@ def main() -> None:
             f"| {'yes' if row.identical else 'NO'} |"
         )
     DOCS.parent.mkdir(exist_ok=True)
+    commentary = DOCS.read_text(encoding="utf-8").partition(COMMENTARY)[2] if DOCS.exists() else ""
+    if commentary:  # written by hand about a run: kept, to be checked against the new figures
+        lines += ["", COMMENTARY + commentary.rstrip("\n")]
     DOCS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sys.stdout.write("\n".join(lines) + "\n")
 
