@@ -26,6 +26,15 @@ def _pm4py_optimal_cost(model: DesignedModel, activities: tuple[str, ...]) -> fl
     return float(aligned["cost"])
 
 
+def _searched(model: DesignedModel, activities: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """The search's alignment with pm4py's standard costs."""
+    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
+    standard = [MOVE if label is not None else TAU for label in compiled.labels]
+    moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
+    assert moves is not None
+    return moves
+
+
 @pytest.fixture(scope="module")
 def helpdesk(
     shared_data: Path, tmp_path_factory: pytest.TempPathFactory,
@@ -50,11 +59,8 @@ def test_the_search_finds_pm4pys_optimal_cost_for_every_helpdesk_variant(
     helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
 ) -> None:
     model, variants = helpdesk
-    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
-    standard = [MOVE if label is not None else TAU for label in compiled.labels]
     for activities in variants:
-        moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
-        assert moves is not None
+        moves = _searched(model, activities)
         cost = sum(
             TAU if log == ">>" and label is None else MOVE
             for log, label in moves if log == ">>" or label == ">>"
@@ -66,11 +72,8 @@ def test_the_search_replays_exactly_the_trace_it_was_given(
     helpdesk: tuple[DesignedModel, Counter[tuple[str, ...]]],
 ) -> None:
     model, variants = helpdesk
-    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
-    standard = [MOVE if label is not None else TAU for label in compiled.labels]
     for activities in list(variants)[:50]:
-        moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
-        assert moves is not None
+        moves = _searched(model, activities)
         assert tuple(log for log, _ in moves if log != ">>") == activities
 
 
