@@ -9,7 +9,6 @@ works with either; ``to_pm4py`` converts when a pm4py algorithm needs its own ob
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -17,38 +16,52 @@ from xml.etree.ElementTree import Element
 from conformance.errors import ModelError
 
 
-@dataclass(eq=False)
+# Plain classes, not dataclasses: a net is a cyclic graph, and tools that walk dataclass fields
+# (Prefect resolving a task's parameters, for one) would recurse around it forever.
 class Place:
-    name: str
-    in_arcs: set[Arc] = field(default_factory=set, repr=False)
-    out_arcs: set[Arc] = field(default_factory=set, repr=False)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.in_arcs: set[Arc] = set()
+        self.out_arcs: set[Arc] = set()
+
+    def __repr__(self) -> str:
+        return f"Place({self.name!r})"
 
 
-@dataclass(eq=False)
 class Transition:
-    name: str
-    label: str | None = None
-    in_arcs: set[Arc] = field(default_factory=set, repr=False)
-    out_arcs: set[Arc] = field(default_factory=set, repr=False)
+    def __init__(self, name: str, label: str | None = None) -> None:
+        self.name = name
+        self.label = label
+        self.in_arcs: set[Arc] = set()
+        self.out_arcs: set[Arc] = set()
+
+    def __repr__(self) -> str:
+        return f"Transition({self.name!r}, {self.label!r})"
 
 
-@dataclass(eq=False)
 class Arc:
-    source: Place | Transition
-    target: Place | Transition
-    weight: int = 1
+    def __init__(self, source: Place | Transition, target: Place | Transition, weight: int = 1) -> None:
+        self.source = source
+        self.target = target
+        self.weight = weight
+
+    def __repr__(self) -> str:
+        return f"Arc({self.source.name!r} -> {self.target.name!r}, {self.weight})"
 
 
 class Marking(Counter[Any]):
     """Tokens per place."""
 
 
-@dataclass(eq=False)
 class Net:
-    name: str
-    places: set[Place] = field(default_factory=set)
-    transitions: set[Transition] = field(default_factory=set)
-    arcs: set[Arc] = field(default_factory=set)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.places: set[Place] = set()
+        self.transitions: set[Transition] = set()
+        self.arcs: set[Arc] = set()
+
+    def __repr__(self) -> str:
+        return f"Net({self.name!r}, {len(self.places)} places, {len(self.transitions)} transitions)"
 
     def connect(self, source: Place | Transition, target: Place | Transition, weight: int = 1) -> None:
         arc = Arc(source, target, weight)
