@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence, Set
 from datetime import timedelta
 
 import pandas as pd
@@ -11,7 +12,7 @@ from conformance.alignments import Aligner, Variants, align_variants, deviating_
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
-from conformance.types import ConformanceResult, Deviation, VariantAlignment
+from conformance.types import CaseCheck, ConformanceResult, Deviation, VariantAlignment
 from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences
 
 
@@ -50,59 +51,88 @@ def check_log(
     ``aligner`` decides where alignments come from (a cache, a pool of workers); by default
     each variant is aligned here, once.
     """
+    running = open_cases(log, open_case_horizon_days)
+    checks, alignments = check_cases(log, model, running, rules, timeout_seconds, aligner)
+    return summarize_checks(checks, alignments)
+
+
+def check_cases(
+    log: EventLog,
+    model: DesignedModel,
+    running: Set[str],
+    rules: Sequence[RuleSpec] = (),
+    timeout_seconds: float | None = None,
+    aligner: Aligner | None = None,
+) -> tuple[list[CaseCheck], list[VariantAlignment]]:
+    """One CaseCheck per case of ``log``, and the alignment of each of its variants.
+
+    ``running`` are the cases that may still be running (decided by the caller against the
+    whole log's clock, since ``log`` may hold only some of its cases).
+    """
     if aligner is None:
         def aligner(model: DesignedModel, variants: Variants) -> list[VariantAlignment]:
             return align_variants(model, variants, timeout_seconds)
 
     sequences = case_sequences(log.events)
     cases_by_variant: dict[tuple[str, ...], list[str]] = {}
-    for case_id, sequence in sequences.items():
-        cases_by_variant.setdefault(sequence, []).append(str(case_id))
+    for case_id, sequence in zip(sequences.index.astype(str).tolist(), sequences.tolist(), strict=True):
+        cases_by_variant.setdefault(sequence, []).append(case_id)
     ordered = sorted(cases_by_variant.items(), key=lambda item: (-len(item[0]), item[0]))
     alignments = aligner(model, [(variant, len(cases)) for variant, cases in ordered])
-    running = open_cases(log, open_case_horizon_days)
     pending = _pending_moves(model, alignments, cases_by_variant, running, aligner)
-    deviations: list[Deviation] = []
-    incomplete: set[str] = set()
-    unchecked = 0
-    cost_sum = bwc_sum = fitness_sum = 0.0
-    checked_cases = 0
+    breaches: dict[str, list[Deviation]] = {}
+    for breach in check_rules(log, rules, open_cases=frozenset(running)):
+        breaches.setdefault(breach.case_id, []).append(breach)
+    checks = []
     for alignment in alignments:
-        cases = cases_by_variant[alignment.activities]
-        if not alignment.checked:
-            unchecked += len(cases)
-            continue
-        assert alignment.cost is not None and alignment.bwc is not None
-        assert alignment.fitness is not None
-        checked_cases += len(cases)
-        cost_sum += alignment.cost * len(cases)
-        bwc_sum += alignment.bwc * len(cases)
-        fitness_sum += alignment.fitness * len(cases)
-        finished = classify_moves(alignment.moves)
-        running_view = classify_moves(alignment.moves, pending.get(alignment.activities, 0))
-        for case_id in cases:
-            classified = running_view if case_id in running else finished
-            if classified.pending:
-                incomplete.add(case_id)
-            for kind, activity in classified.deviations:
-                deviations.append(Deviation(case_id=case_id, kind=kind, activity=activity))
-    deviations.extend(check_rules(log, rules, open_cases=frozenset(running)))
-    deviations.sort(key=lambda d: (d.case_id, d.kind, d.activity))
+        if alignment.checked:
+            finished = classify_moves(alignment.moves)
+            running_view = classify_moves(alignment.moves, pending.get(alignment.activities, 0))
+        for case_id in cases_by_variant[alignment.activities]:
+            is_running = case_id in running
+            found = list(breaches.get(case_id, ()))
+            waiting = False
+            if alignment.checked:
+                classified = running_view if is_running else finished
+                waiting = bool(classified.pending)
+                found += [Deviation(case_id=case_id, kind=kind, activity=activity)
+                          for kind, activity in classified.deviations]
+            checks.append(CaseCheck(
+                case_id=case_id, variant=alignment.activities, running=is_running,
+                deviations=tuple(sorted(found, key=lambda d: (d.kind, d.activity, d.detail))),
+                pending=waiting, checked=alignment.checked, cost=alignment.cost,
+                bwc=alignment.bwc, fitness=alignment.fitness,
+            ))
+    return checks, alignments
+
+
+def summarize_checks(
+    checks: Sequence[CaseCheck], alignments: Sequence[VariantAlignment]
+) -> ConformanceResult:
+    """Log-level figures from per-case checks, the same whether they were made tonight or kept.
+
+    Sums are exact (costs are whole numbers; fitness is summed with ``math.fsum``), so the order
+    in which cases come does not change a figure.
+    """
+    deviations = sorted((d for check in checks for d in check.deviations),
+                        key=lambda d: (d.case_id, d.kind, d.activity))
     deviating = {d.case_id for d in deviations}
-    unchecked_ids = {
-        case for a in alignments if not a.checked for case in cases_by_variant[a.activities]
-    }
-    conforming = len(sequences) - len(deviating | unchecked_ids)
+    checked = [c for c in checks if c.checked]
+    unchecked = [c.case_id for c in checks if not c.checked]
+    cost_sum = sum(c.cost or 0.0 for c in checked)
+    bwc_sum = sum(c.bwc or 0.0 for c in checked)
+    incomplete = frozenset(c.case_id for c in checks if c.pending) - deviating
     return ConformanceResult(
-        cases=len(sequences),
-        conforming_cases=conforming,
-        incomplete_cases=len(incomplete - deviating),
-        unchecked_cases=unchecked,
+        cases=len(checks),
+        conforming_cases=len(checks) - len(deviating | set(unchecked)),
+        incomplete_cases=len(incomplete),
+        unchecked_cases=len(unchecked),
         fitness=(1.0 - cost_sum / bwc_sum) if bwc_sum > 0 else None,
-        average_trace_fitness=fitness_sum / checked_cases if checked_cases else None,
+        average_trace_fitness=(math.fsum(c.fitness or 0.0 for c in checked) / len(checked)
+                               if checked else None),
         deviations=deviations,
-        alignments=alignments,
-        incomplete_case_ids=frozenset(incomplete - deviating),
+        alignments=list(alignments),
+        incomplete_case_ids=incomplete,
     )
 
 
@@ -110,7 +140,7 @@ def _pending_moves(
     model: DesignedModel,
     alignments: Sequence[VariantAlignment],
     cases_by_variant: Mapping[tuple[str, ...], list[str]],
-    running: set[str],
+    running: Set[str],
     aligner: Aligner,
 ) -> dict[tuple[str, ...], int]:
     """For variants with running cases: how many model moves are work not reached yet.

@@ -111,3 +111,19 @@ class ConformanceResult:
     @property
     def conforming_share(self) -> float:
         return self.conforming_cases / self.cases if self.cases else 0.0
+
+
+@dataclass(frozen=True)
+class CaseCheck:
+    """What checking found for one case: all a night needs to keep, so that a later night can
+    reuse it for a case that did not change instead of checking it again."""
+
+    case_id: str
+    variant: tuple[str, ...]
+    running: bool
+    deviations: tuple[Deviation, ...]
+    pending: bool  # the alignment leaves work the running case has not reached yet
+    checked: bool
+    cost: float | None
+    bwc: float | None
+    fitness: float | None

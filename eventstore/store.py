@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -229,24 +229,18 @@ class EventStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def read_log(self, process: str, window_days: float | None = None) -> EventLog:
+    def read_log(
+        self, process: str, window_days: float | None = None, cases: Sequence[str] | None = None
+    ) -> EventLog:
         """The events of one process ordered by case, time and designed source order.
 
         With ``window_days``, only cases that started within that many days before the latest
         event: long histories stay bounded, and cases leaving the window leave the figures.
+        With ``cases``, only those of them (a night re-reads just the cases that changed).
         Only the columns mining needs are read, and the filter runs inside DuckDB.
         """
-        cases = "SELECT DISTINCT case_id FROM events WHERE process = ?"
-        parameters: list[object] = [process]
-        if window_days is not None:
-            cases = f"""
-                SELECT case_id FROM events WHERE process = ? GROUP BY case_id
-                HAVING min({TIMESTAMP}) >= (SELECT max({TIMESTAMP}) FROM events WHERE process = ?)
-                       - to_microseconds(CAST(? * 86400000000 AS BIGINT))
-            """
-            parameters = [process, process, window_days]
         with self._connect(read_only=True) as connection:
-            connection.execute(f"CREATE TEMP TABLE selected_cases AS {cases}", parameters)
+            _select_cases(connection, process, window_days, cases)
             events = _frame(
                 connection,
                 f"""
@@ -263,6 +257,54 @@ class EventStore:
         events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
         return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
+
+    def case_spans(self, process: str, window_days: float | None = None) -> pd.DataFrame:
+        """Per case in the window: how many events it has, and its first and last time.
+
+        Events are only ever added, so a case whose count is unchanged is unchanged.
+        """
+        with self._connect(read_only=True) as connection:
+            _select_cases(connection, process, window_days, None)
+            spans = _frame(
+                connection,
+                f"""
+                SELECT {CASE_ID}, count(*) AS events, min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last,
+                       count({TIMESTAMP}) = count(*) AS timed
+                FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ?
+                GROUP BY {CASE_ID} ORDER BY {CASE_ID}
+                """,
+                [process],
+            )
+        spans[CASE_ID] = spans[CASE_ID].astype(str)
+        return spans.set_index(CASE_ID)
+
+
+def _select_cases(
+    connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None,
+    cases: Sequence[str] | None,
+) -> None:
+    """The temporary table ``selected_cases``: the process's cases in the window, or the given ones."""
+    query = "SELECT DISTINCT case_id FROM events WHERE process = ?"
+    parameters: list[object] = [process]
+    if window_days is not None:
+        query = f"""
+            SELECT case_id FROM events WHERE process = ? GROUP BY case_id
+            HAVING min({TIMESTAMP}) >= (SELECT max({TIMESTAMP}) FROM events WHERE process = ?)
+                   - to_microseconds(CAST(? * 86400000000 AS BIGINT))
+        """
+        parameters = [process, process, window_days]
+    if cases is None:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE selected_cases AS {query}", parameters)
+        return
+    connection.register("wanted_cases", pd.DataFrame({CASE_ID: pd.Series(list(cases), dtype="string")}))
+    try:
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE selected_cases AS "
+            f"SELECT case_id FROM ({query}) AS in_window SEMI JOIN wanted_cases USING (case_id)",
+            parameters,
+        )
+    finally:
+        connection.unregister("wanted_cases")
 
 
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:

@@ -25,6 +25,7 @@ from improvement.types import TaskChange
 from kaizenflow import stages
 from kaizenflow.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
 from kaizenflow.events import EventLog, case_sequences
+from kaizenflow.incremental import check_changed_cases
 from kaizenflow.locking import run_lock
 from kaizenflow.summary import RunSummary
 from reports.case_alignments import alignments_by_case
@@ -83,16 +84,20 @@ def load_model(config: KaizenConfig, process: Process) -> DesignedModel:
     return stages.designed_model(config, process)
 
 
-def check_conformance(
-    config: KaizenConfig, process: Process, log: EventLog
-) -> tuple[DesignedModel, ConformanceResult]:
-    """Composed here, not in a task: alignment chunks must reach the flow's own task runner."""
+def check_conformance(config: KaizenConfig, process: Process) -> tuple[DesignedModel, ConformanceResult]:
+    """Composed here, not in a task: alignment chunks must reach the flow's own task runner.
+
+    Only cases that changed since the last night are checked; the others' results are kept.
+    """
     model = load_model(config, process)
     aligner = cached_aligner(
         stages.alignment_cache(config), process.alignment_timeout_seconds,
         _submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
     )
-    return model, stages.check(process, log, model, aligner)
+    result, checked = check_changed_cases(config, process, model, aligner)
+    get_run_logger().info("%s: %d of %d cases changed and were checked, the others' results kept",
+                          process.name, checked, result.cases)
+    return model, result
 
 
 @task(cache_policy=NO_CACHE)
@@ -180,7 +185,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         discovery = discover(log)
         seconds["discover"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        model, result = check_conformance(config, process, log)
+        model, result = check_conformance(config, process)
         result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
         seconds["check"] = time.perf_counter() - clock
         logger.info("%s: %d cases checked, %d conforming", process.name, result.cases,

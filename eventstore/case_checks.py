@@ -1,0 +1,136 @@
+"""The case ledger: what checking found for each case, kept between nights in a DuckDB file.
+
+A night re-checks only the cases whose events changed (events are only ever added, so a case
+whose event count is unchanged is unchanged), whose running status flipped, or that could not
+be checked in time; every other case's result is read back from here. The ledger is derived
+data: whatever happens to it, deleting it only makes the next night check every case again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from conformance.types import CaseCheck, Deviation
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS case_checks (
+    process    VARCHAR NOT NULL,
+    case_id    VARCHAR NOT NULL,
+    events     BIGINT NOT NULL,
+    variant    VARCHAR NOT NULL,
+    running    BOOLEAN NOT NULL,
+    deviations VARCHAR NOT NULL,
+    pending    BOOLEAN NOT NULL,
+    checked    BOOLEAN NOT NULL,
+    cost       DOUBLE,
+    bwc        DOUBLE,
+    fitness    DOUBLE
+);
+CREATE TABLE IF NOT EXISTS ledger_fingerprints (
+    process     VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+"""
+_COLUMNS = ["process", "case_id", "events", "variant", "running", "deviations", "pending", "checked",
+            "cost", "bwc", "fitness"]
+
+
+class CaseLedger:
+    """Per-case checking results of every process, valid for one fingerprint (model, rules, ...)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        connection = duckdb.connect(str(self.path))
+        if created:
+            os.chmod(self.path, 0o600)
+        try:
+            connection.execute(_SCHEMA)
+            yield connection
+        finally:
+            connection.close()
+
+    def load(self, process: str, fingerprint: str) -> dict[str, tuple[int, CaseCheck]]:
+        """Case id -> (event count, result); empty when the results were made under another fingerprint."""
+        with self._connect() as connection:
+            stored = connection.execute(
+                "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
+            ).fetchall()
+            if stored != [(fingerprint,)]:
+                return {}
+            frame = connection.sql(
+                "SELECT * FROM case_checks WHERE process = ?", params=[process]
+            ).to_arrow_table().to_pandas()
+        variants: dict[str, tuple[str, ...]] = {}
+        kept = {}
+        for row in frame.itertuples(index=False):
+            variant = variants.get(row.variant)
+            if variant is None:
+                variant = variants[row.variant] = tuple(json.loads(row.variant))
+            deviations = () if row.deviations == "[]" else tuple(
+                Deviation(case_id=row.case_id, kind=kind, activity=activity, detail=detail)
+                for kind, activity, detail in json.loads(row.deviations)
+            )
+            kept[row.case_id] = (int(row.events), CaseCheck(
+                case_id=row.case_id, variant=variant, running=bool(row.running),
+                deviations=deviations, pending=bool(row.pending), checked=bool(row.checked),
+                cost=_number(row.cost), bwc=_number(row.bwc), fitness=_number(row.fitness),
+            ))
+        return kept
+
+    def save(
+        self, process: str, fingerprint: str, updated: Sequence[tuple[int, CaseCheck]],
+        keep: Collection[str],
+    ) -> None:
+        """Store tonight's results and forget cases outside ``keep`` (they left the window), at once."""
+        frame = pd.DataFrame(
+            [
+                (process, check.case_id, events, json.dumps(list(check.variant)), check.running,
+                 json.dumps([[d.kind, d.activity, d.detail] for d in check.deviations]),
+                 check.pending, check.checked, check.cost, check.bwc, check.fitness)
+                for events, check in updated
+            ],
+            columns=_COLUMNS,
+        ).astype({"cost": "float64", "bwc": "float64", "fitness": "float64"})
+        keeping = pd.DataFrame({"case_id": pd.Series(sorted(set(keep)), dtype="string")})
+        with self._connect() as connection:
+            connection.register("updated_checks", frame)
+            connection.register("kept_cases", keeping)
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                stored = connection.execute(
+                    "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
+                ).fetchall()
+                if stored != [(fingerprint,)]:
+                    connection.execute("DELETE FROM case_checks WHERE process = ?", [process])
+                    connection.execute("DELETE FROM ledger_fingerprints WHERE process = ?", [process])
+                    connection.execute("INSERT INTO ledger_fingerprints VALUES (?, ?)",
+                                       [process, fingerprint])
+                connection.execute(
+                    "DELETE FROM case_checks WHERE process = ? AND (case_id IN (SELECT case_id FROM "
+                    "updated_checks) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                )
+                columns = ", ".join(_COLUMNS)
+                connection.execute(f"INSERT INTO case_checks SELECT {columns} FROM updated_checks")
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            finally:
+                connection.unregister("updated_checks")
+                connection.unregister("kept_cases")
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN: no value

@@ -1,0 +1,97 @@
+"""Incremental checking: a night checks only the cases that changed and reuses the rest.
+
+The result equals checking the whole window (tests/test_incremental_checking.py compares the two
+night after night): a case's result depends only on its own events, on whether it may still be
+running, and on the model and rules, all of which are either compared or fingerprinted here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+from conformance.alignments import Aligner
+from conformance.check import check_cases, map_activities, summarize_checks
+from conformance.models import DesignedModel
+from conformance.types import CaseCheck, ConformanceResult, VariantAlignment
+from eventstore.case_checks import CaseLedger
+from kaizenflow import stages
+from kaizenflow.config import KaizenConfig, Process
+
+#: Raise when what a case's result means changes (classification, rules), so old results are redone.
+LEDGER_VERSION = 1
+
+
+def case_ledger(config: KaizenConfig) -> CaseLedger:
+    return CaseLedger(config.state_directory / "case_checks.duckdb")
+
+
+def check_fingerprint(process: Process, model: DesignedModel) -> str:
+    """Everything besides a case's own events that its result depends on."""
+    settings = process.model_dump(
+        mode="json", include={"rules", "activity_mapping", "open_case_horizon_days"}
+    )
+    text = json.dumps([LEDGER_VERSION, model.model_hash, settings], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def check_changed_cases(
+    config: KaizenConfig, process: Process, model: DesignedModel, aligner: Aligner
+) -> tuple[ConformanceResult, int]:
+    """The window's conformance, checking only changed cases; also how many cases were checked."""
+    store = stages.event_store(config)
+    spans = store.case_spans(process.name, process.window_days)
+    has_timestamps = bool(len(spans)) and bool(spans["timed"].all())
+    running: set[str] = set()
+    if has_timestamps:
+        cutoff = spans["last"].max() - timedelta(days=process.open_case_horizon_days)
+        running = set(spans.index[spans["last"] > cutoff])
+    fingerprint = check_fingerprint(process, model)
+    ledger = case_ledger(config)
+    kept = ledger.load(process.name, fingerprint)
+    counts = dict(zip(spans.index.tolist(), spans["events"].astype(int).tolist(), strict=True))
+    reused: list[CaseCheck] = []
+    todo: list[str] = []
+    for case_id, count in counts.items():
+        known = kept.get(case_id)
+        if known is not None and known[0] == count and known[1].checked and known[1].running == (
+            case_id in running
+        ):
+            reused.append(known[1])
+        else:
+            todo.append(case_id)
+    fresh: list[CaseCheck] = []
+    aligned: list[VariantAlignment] = []
+    if todo:
+        changed = store.read_log(process.name, process.window_days, cases=todo)
+        changed = replace(map_activities(changed, process.activity_mapping), has_timestamps=has_timestamps)
+        fresh, aligned = check_cases(
+            changed, model, running & set(todo), stages.rule_specs(process),
+            process.alignment_timeout_seconds, aligner,
+        )
+    ledger.save(process.name, fingerprint, [(counts[c.case_id], c) for c in fresh], keep=counts.keys())
+    checks = reused + fresh
+    return summarize_checks(checks, _all_alignments(config, model, checks, aligned, aligner)), len(fresh)
+
+
+def _all_alignments(
+    config: KaizenConfig, model: DesignedModel, checks: list[CaseCheck],
+    aligned: list[VariantAlignment], aligner: Aligner,
+) -> list[VariantAlignment]:
+    """One alignment per variant of the window, ordered and counted as checking the whole log would.
+
+    Tonight's come from tonight's checking; the rest, all checked before, from the cache.
+    """
+    sizes: dict[tuple[str, ...], int] = {}
+    for check in checks:
+        sizes[check.variant] = sizes.get(check.variant, 0) + 1
+    ordered = sorted(sizes.items(), key=lambda item: (-len(item[0]), item[0]))
+    known = {a.activities: a for a in aligned}
+    missing = [variant for variant, _ in ordered if variant not in known]
+    known.update(stages.alignment_cache(config).get_many(model.model_hash, missing))
+    lost = [(variant, sizes[variant]) for variant in missing if variant not in known]
+    if lost:  # the cache was emptied since: align them again
+        known.update({a.activities: a for a in aligner(model, lost)})
+    return [replace(known[variant], cases=size) for variant, size in ordered]

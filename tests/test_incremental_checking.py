@@ -1,0 +1,91 @@
+"""A night checks only the cases that changed, and gets what checking the whole window gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conformance.alignments import cached_aligner
+from conformance.types import ConformanceResult
+from kaizenflow import stages
+from kaizenflow.config import KaizenConfig, load_config
+from kaizenflow.demo import DEMO_DATABASE, prepare_demo
+from kaizenflow.incremental import case_ledger, check_changed_cases
+from sample_logs import append_days
+
+
+def _config(workdir: Path, **process_settings: object) -> KaizenConfig:
+    path, _ = prepare_demo(workdir, cases=500, seed=5, days=60)
+    if process_settings:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["processes"][0].update(process_settings)
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_config(path)
+
+
+def _both(config: KaizenConfig, run_id: str) -> tuple[ConformanceResult, ConformanceResult, int]:
+    """Tonight's events stored, then the window checked incrementally and from scratch."""
+    process = config.processes[0]
+    stages.ingest(config, process, run_id)
+    model = stages.designed_model(config, process)
+    aligner = cached_aligner(stages.alignment_cache(config))
+    incremental, checked = check_changed_cases(config, process, model, aligner)
+    full = stages.check(process, stages.read_log(config, process), model, aligner)
+    return incremental, full, checked
+
+
+@pytest.mark.slow
+def test_incremental_nights_equal_checking_the_whole_window(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / DEMO_DATABASE}"
+    for night in range(4):
+        if night:
+            append_days(url, 2)
+        incremental, full, checked = _both(config, f"night-{night}")
+        assert incremental == full, f"night {night}"
+        assert full.cases > 0 and full.deviations and full.incomplete_cases > 0
+        if night == 0:
+            assert checked == full.cases
+        else:  # new events, and cases whose running status flipped, but not all of them
+            assert 0 < checked < full.cases / 2, f"night {night}: {checked} of {full.cases} checked"
+
+
+@pytest.mark.slow
+def test_a_night_without_new_events_checks_nothing_again(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    _both(config, "first")
+    incremental, full, checked = _both(config, "again")
+    assert checked == 0 and incremental == full
+
+
+@pytest.mark.slow
+def test_cases_leaving_the_window_leave_the_figures(tmp_path: Path) -> None:
+    config = _config(tmp_path, window_days=20)
+    url = f"sqlite:///{tmp_path / DEMO_DATABASE}"
+    first, _, _ = _both(config, "first")
+    append_days(url, 10)
+    incremental, full, _ = _both(config, "second")
+    assert incremental == full
+    left = {d.case_id for d in first.deviations} - {d.case_id for d in full.deviations}
+    assert left, "some deviating cases should have left the 20-day window"
+
+
+@pytest.mark.slow
+def test_changed_rules_check_every_case_again(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    _both(config, "first")
+    stricter = _config(tmp_path, rules=[{"name": "quick payment", "type": "case_duration", "max_hours": 24}])
+    incremental, full, checked = _both(stricter, "second")
+    assert checked == full.cases and incremental == full
+    assert any(d.activity == "quick payment" for d in full.deviations)
+
+
+@pytest.mark.slow
+def test_a_lost_ledger_only_means_checking_every_case_again(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    first, _, _ = _both(config, "first")
+    case_ledger(config).path.unlink()
+    again, full, checked = _both(config, "again")
+    assert checked == full.cases and again == full == first
