@@ -69,23 +69,29 @@ class CaseLedger:
             ).fetchall()
             if stored != [(fingerprint,)]:
                 return {}
-            frame = connection.sql(
+            table = connection.sql(
                 "SELECT * FROM case_checks WHERE process = ?", params=[process]
-            ).to_arrow_table().to_pandas()
+            ).to_arrow_table()
+        columns = {name: table.column(name).to_pylist() for name in _COLUMNS[1:]}
         variants: dict[str, tuple[str, ...]] = {}
+        found: dict[str, list[tuple[str, str, str]]] = {}  # many cases share the same deviations
         kept = {}
-        for row in frame.itertuples(index=False):
-            variant = variants.get(row.variant)
+        rows = zip(*columns.values(), strict=True)
+        for case_id, events, variant_text, running, deviation_text, pending, checked, *figures in rows:
+            cost, bwc, fitness = figures
+            variant = variants.get(variant_text)
             if variant is None:
-                variant = variants[row.variant] = tuple(json.loads(row.variant))
-            deviations = () if row.deviations == "[]" else tuple(
-                Deviation(case_id=row.case_id, kind=kind, activity=activity, detail=detail)
-                for kind, activity, detail in json.loads(row.deviations)
-            )
-            kept[row.case_id] = (int(row.events), CaseCheck(
-                case_id=row.case_id, variant=variant, running=bool(row.running),
-                deviations=deviations, pending=bool(row.pending), checked=bool(row.checked),
-                cost=_number(row.cost), bwc=_number(row.bwc), fitness=_number(row.fitness),
+                variant = variants[variant_text] = tuple(json.loads(variant_text))
+            deviations: tuple[Deviation, ...] = ()
+            if deviation_text != "[]":
+                parsed = found.get(deviation_text)
+                if parsed is None:
+                    parsed = found[deviation_text] = [tuple(d) for d in json.loads(deviation_text)]
+                deviations = tuple(Deviation(case_id, kind, activity, detail)
+                                   for kind, activity, detail in parsed)
+            kept[case_id] = (events, CaseCheck(
+                case_id=case_id, variant=variant, running=running, deviations=deviations,
+                pending=pending, checked=checked, cost=cost, bwc=bwc, fitness=fitness,
             ))
         return kept
 
@@ -130,7 +136,3 @@ class CaseLedger:
             finally:
                 connection.unregister("updated_checks")
                 connection.unregister("kept_cases")
-
-
-def _number(value: float | None) -> float | None:
-    return None if value is None or value != value else float(value)  # NaN: no value
