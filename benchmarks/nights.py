@@ -121,8 +121,8 @@ def dask_against_one_process(log: Path, model: Path, scratch: Path) -> DaskRow:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     measured = []
-    for name, execution in (("one", {"task_runner": "thread", "workers": 1, "chunk_size": 10}),
-                            ("dask", {"task_runner": "dask", "workers": 2, "chunk_size": 10})):
+    for name, execution in (("one", {"task_runner": "thread", "workers": 1, "chunk_size": 60}),
+                            ("dask", {"task_runner": "dask", "workers": 2, "chunk_size": 60})):
         config = scratch / f"{name}.yaml"
         config.write_text(yaml.safe_dump({
             "connections": {}, "execution": execution,

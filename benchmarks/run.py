@@ -123,7 +123,7 @@ def _nights(scratch: Path) -> list[str]:
             "",
             "`kaizen run`'s flow in Prefect's embedded mode on receipt.xes.gz against its inductive-miner "
             "model, cold caches: `execution.task_runner: thread` with one worker, then `dask` with two "
-            "workers (chunks of 10 variants).",
+            "workers (chunks of up to 60 variants).",
             "",
             "| runner | check stage | whole run | identical findings |",
             "|---|---:|---:|---|",

@@ -17,10 +17,11 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from conformance.alignments import ChunkMapper, Variants, cached_aligner
+from conformance.alignments import cached_aligner
 from conformance.models import DesignedModel
-from conformance.types import ConformanceResult, DeviationPattern, VariantAlignment
+from conformance.types import ConformanceResult, DeviationPattern
 from eventstore import AppendResult
+from flows.alignment import submit_chunks
 from improvement.types import TaskChange
 from kaizenflow import stages
 from kaizenflow.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
@@ -59,26 +60,6 @@ def discover(log: EventLog) -> stages.Discovery:
     return stages.discover(log)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="align-{size}-variants")
-def align_chunk(
-    model: DesignedModel, chunk: Variants, timeout_seconds: float, size: int
-) -> list[VariantAlignment]:
-    from conformance.alignments import align_variants
-
-    stages.quiet_pm4py()
-    return align_variants(model, chunk, timeout_seconds)
-
-
-def _submit_chunks(timeout_seconds: float) -> ChunkMapper:
-    """Alignment chunks as tasks on the flow's task runner (processes, threads or Dask)."""
-
-    def run(model: DesignedModel, chunks: list[Variants]) -> list[list[VariantAlignment]]:
-        futures = [align_chunk.submit(model, chunk, timeout_seconds, len(chunk)) for chunk in chunks]
-        return [future.result() for future in futures]
-
-    return run
-
-
 @task(cache_policy=NO_CACHE)
 def load_model(config: KaizenConfig, process: Process) -> DesignedModel:
     return stages.designed_model(config, process)
@@ -92,7 +73,7 @@ def check_conformance(config: KaizenConfig, process: Process) -> tuple[DesignedM
     model = load_model(config, process)
     aligner = cached_aligner(
         stages.alignment_cache(config), process.alignment_timeout_seconds,
-        _submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
+        submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
     )
     result, checked = check_changed_cases(config, process, model, aligner)
     get_run_logger().info("%s: %d of %d cases changed and were checked, the others' results kept",
