@@ -4,6 +4,7 @@
   cache and the case ledger; the simulated ERP then advances one day (about 0.3 % new cases).
   That night runs twice from the same state: incrementally, and as a full recomputation (ledger
   and alignment cache deleted). The stages are the flow's own functions, without Prefect.
+- Large history: a 10,000,000-event ERP, its first night (the bulk load) and the next one.
 - Dask: the nightly flow (Prefect, embedded API) on the receipt log against its inductive-miner
   model, cold caches, once on one thread and once on a local Dask cluster of two workers.
 """
@@ -107,6 +108,23 @@ def incremental_against_full(history: Path, scratch: Path) -> IncrementalRow:
     new_cases = int(incremental.result["cases"]) - int(first.result["cases"])  # type: ignore[call-overload]
     identical = incremental.result["summary"] == recomputed.result["summary"]
     return IncrementalRow(first, incremental, recomputed, new_cases, identical)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    first: Measurement
+    next_night: Measurement
+
+
+def large_history(events: int, scratch: Path) -> HistoryRow:
+    """A simulated ERP of about ``events`` events over two years: its first night, then the next."""
+    from kaizenflow.demo import prepare_demo
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    config, _ = prepare_demo(scratch, cases=events // 6, days=730)
+    first = run_contender(MODULE, "stages", str(config), timeout=7200)
+    next_night = run_contender(MODULE, "stages", str(config), timeout=7200)
+    return HistoryRow(first, next_night)
 
 
 @dataclass(frozen=True)

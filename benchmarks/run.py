@@ -19,13 +19,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench"))
     parser.add_argument("--p2p-cases", type=int, default=100_000)
+    parser.add_argument("--history-events", type=int, default=10_000_000)
     arguments = parser.parse_args()
     arguments.scratch.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Benchmarks",
         "",
         f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`make bench` (`python -m benchmarks.run --p2p-cases {arguments.p2p_cases}`).",
+        f"`make bench` (`python -m benchmarks.run --p2p-cases {arguments.p2p_cases} "
+        f"--history-events {arguments.history_events}`).",
         "Each contender runs in its own fresh process; peak memory is its high-water mark (VmHWM).",
         "",
         "## Ingestion of a 1,000,000-event source",
@@ -80,7 +82,7 @@ def main() -> None:
             f"| {row.pm4py.peak_mib:,.0f} / {row.cold.peak_mib:,.0f} MiB "
             f"| {'yes' if row.identical else 'NO'} |"
         )
-    lines += _nights(arguments.scratch)
+    lines += _nights(arguments.scratch, arguments.history_events)
     DOCS.parent.mkdir(exist_ok=True)
     commentary = DOCS.read_text(encoding="utf-8").partition(COMMENTARY)[2] if DOCS.exists() else ""
     if commentary:  # written by hand about a run: kept, to be checked against the new figures
@@ -89,7 +91,7 @@ def main() -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _nights(scratch: Path) -> list[str]:
+def _nights(scratch: Path, history_events: int) -> list[str]:
     row = nights.incremental_against_full(scratch / "ingestion", scratch / "nights")
     lines = [
         "",
@@ -113,6 +115,21 @@ def _nights(scratch: Path) -> list[str]:
     lines += ["", f"Speed-up of the incremental night: {row.full.seconds / row.incremental.seconds:.1f}x; "
                   f"identical deviation summary (conforming cases, fitness, cases per pattern): "
                   f"{'yes' if row.identical else 'NO'}."]
+    history = nights.large_history(history_events, scratch / "history")
+    lines += [
+        "",
+        f"## A {history_events:,}-event history (the same stages, two years of simulated ERP)",
+        "",
+        "| night | events | seconds | stages (s) | peak memory |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for name, m in (("first night: bulk load of the whole history, every case checked", history.first),
+                    ("next night: nothing new, nothing checked again", history.next_night)):
+        stages = m.result["seconds"]
+        assert isinstance(stages, dict)
+        detail = ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+        lines.append(f"| {name} | {m.result['events']:,} | {m.seconds:.0f} | {detail} "
+                     f"| {m.peak_mib:,.0f} MiB |")
     receipt = SHARED_LOGS / "receipt.xes.gz"
     model = scratch / "conformance" / "receipt-inductive.pnml"
     if receipt.exists() and model.exists():
