@@ -84,7 +84,7 @@ def align_trace(
     model_costs: Sequence[int],
     trace_costs: Sequence[int],
     deadline: float | None = None,
-    max_states: int = 2_000_000,
+    max_states: int = 500_000,  # a few hundred MB at most; receipt's costliest variant needs < 100,000
 ) -> list[PairMove] | None:
     """The cheapest alignment of ``trace`` (sync moves cost 0), or None if the budget ran out.
 
