@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import conformance, ingestion, mining, nights
-from benchmarks.measure import machine
+from benchmarks.measure import Measurement, machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 COMMENTARY = "## What these figures say"
@@ -91,6 +91,20 @@ def main() -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _night_rows(
+    nights_measured: list[tuple[str, Measurement]], counts: tuple[str, ...], digits: int
+) -> list[str]:
+    """Table rows of measured nights: the given counts, seconds, seconds per stage, peak memory."""
+    rows = []
+    for name, m in nights_measured:
+        stages = m.result["seconds"]
+        assert isinstance(stages, dict)
+        detail = ", ".join(f"{k} {v:.{digits}f}" for k, v in stages.items())
+        figures = " | ".join(f"{m.result[c]:,}" for c in counts)
+        rows.append(f"| {name} | {figures} | {m.seconds:.{digits}f} | {detail} | {m.peak_mib:,.0f} MiB |")
+    return rows
+
+
 def _nights(scratch: Path, history_events: int) -> list[str]:
     row = nights.incremental_against_full(scratch / "ingestion", scratch / "nights")
     lines = [
@@ -104,14 +118,9 @@ def _nights(scratch: Path, history_events: int) -> list[str]:
         "| night | cases | cases checked | seconds | stages (s) | peak memory |",
         "|---|---:|---:|---:|---|---:|",
     ]
-    for name, m in (("first night (fills the ledger and the cache)", row.first),
-                    (f"incremental night (+{row.new_cases} new cases)", row.incremental),
-                    ("same night, full recomputation", row.full)):
-        stages = m.result["seconds"]
-        assert isinstance(stages, dict)
-        detail = ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
-        lines.append(f"| {name} | {m.result['cases']:,} | {m.result['checked']:,} | {m.seconds:.1f} "
-                     f"| {detail} | {m.peak_mib:,.0f} MiB |")
+    lines += _night_rows([("first night (fills the ledger and the cache)", row.first),
+                          (f"incremental night (+{row.new_cases} new cases)", row.incremental),
+                          ("same night, full recomputation", row.full)], ("cases", "checked"), 1)
     lines += ["", f"Speed-up of the incremental night: {row.full.seconds / row.incremental.seconds:.1f}x; "
                   f"identical deviation summary (conforming cases, fitness, cases per pattern): "
                   f"{'yes' if row.identical else 'NO'}."]
@@ -123,13 +132,9 @@ def _nights(scratch: Path, history_events: int) -> list[str]:
         "| night | events | seconds | stages (s) | peak memory |",
         "|---|---:|---:|---|---:|",
     ]
-    for name, m in (("first night: bulk load of the whole history, every case checked", history.first),
-                    ("next night: nothing new, nothing checked again", history.next_night)):
-        stages = m.result["seconds"]
-        assert isinstance(stages, dict)
-        detail = ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
-        lines.append(f"| {name} | {m.result['events']:,} | {m.seconds:.0f} | {detail} "
-                     f"| {m.peak_mib:,.0f} MiB |")
+    lines += _night_rows([("first night: bulk load of the whole history, every case checked", history.first),
+                          ("next night: nothing new, nothing checked again", history.next_night)],
+                         ("events",), 0)
     receipt = SHARED_LOGS / "receipt.xes.gz"
     model = scratch / "conformance" / "receipt-inductive.pnml"
     if receipt.exists() and model.exists():
