@@ -141,11 +141,15 @@ class StateStore:
         measurements: Mapping[int, Measurement] | None = None,
         policy: LifecyclePolicy | None = None,
         sinks: Sequence[str] = (),
+        deviation_runs_kept: int | None = None,
     ) -> list[TaskChange]:
         """Store the run, its deviations and what it does to tasks, all or nothing.
 
         ``measurements`` are this run's KPI figures of the tasks that existed before it (by
-        task id): every task's KPI history grows each run, raised again or not.
+        task id): every task's KPI history grows each run, raised again or not. With
+        ``deviation_runs_kept``, the per-case deviations of older runs of the process are
+        deleted (their summaries and the KPI history stay): on a large history every night
+        stores hundreds of thousands of them.
         """
         policy = policy or LifecyclePolicy()
         now = datetime.now(UTC)
@@ -169,6 +173,8 @@ class StateStore:
                         for d in case_deviations
                     ],
                 )
+            if deviation_runs_kept is not None:
+                _forget_old_deviations(connection, process, deviation_runs_kept)
             changes: dict[int, str] = {}
             measured = set(measurements or {})
             for proposal in proposals:
@@ -459,3 +465,14 @@ def _prepare_sqlite_file(url: str) -> None:
     if not path.exists():
         path.touch(mode=0o600)
     os.chmod(path, 0o600)
+
+
+def _forget_old_deviations(connection: sa.Connection, process: str, runs_kept: int) -> None:
+    """Per-case deviations of all but the newest ``runs_kept`` runs of a process."""
+    kept = connection.execute(
+        sa.select(runs.c.run_id).where(runs.c.process == process)
+        .order_by(runs.c.finished_at.desc(), runs.c.run_id.desc()).limit(runs_kept)
+    ).scalars().all()
+    connection.execute(
+        deviations.delete().where(deviations.c.process == process, deviations.c.run_id.not_in(kept))
+    )

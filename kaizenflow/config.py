@@ -390,6 +390,11 @@ class Storage(_Strict):
         default=None, description="SQLAlchemy URL of the task database; SQLite in the directory"
     )
     state_url_env: str | None = None
+    deviation_runs_kept: int = Field(
+        default=14, ge=1,
+        description="runs per process whose per-case deviations stay in the task database; "
+                    "older runs keep their summaries and KPI history only",
+    )
 
 
 class KaizenConfig(_Strict):

@@ -257,6 +257,7 @@ def record(
                             effect_min_cases=raising.effect_min_cases,
                             effect_alpha=raising.effect_alpha),
             sinks=sink_names(config, process.name),
+            deviation_runs_kept=config.storage.deviation_runs_kept,
         )
     finally:
         store.dispose()

@@ -1,6 +1,6 @@
 """Raising improvement tasks from patterns, and keeping one task per pattern across runs."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -94,6 +94,20 @@ def test_the_latest_run_deviations_are_kept_per_case(tmp_path: Path) -> None:
     record(store, "r1", [])
     assert store.latest_run_id("p2p") == "r1"
     assert [d.case_id for d in store.run_deviations("r1")] == sorted(AFFECTED)
+
+
+def test_only_the_newest_runs_keep_their_per_case_deviations(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    now = datetime.now(UTC)
+    figures = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
+    for run_id in ("r1", "r2", "r3"):
+        store.record_run(run_id, "p2p", now, now, figures,
+                         [Deviation(c, "repeated", "Pay Invoice") for c in AFFECTED], [],
+                         deviation_runs_kept=2)
+        now += timedelta(days=1)
+    assert store.run_deviations("r1") == []
+    assert len(store.run_deviations("r2")) == len(store.run_deviations("r3")) == len(AFFECTED)
+    assert store.run_ids("p2p") == ["r1", "r2", "r3"]  # the runs themselves stay
 
 
 def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
