@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from conformance.types import CaseCheck, Deviation
+from eventstore.store import raise_signal_timeout
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS case_checks (
@@ -58,6 +59,9 @@ class CaseLedger:
         try:
             connection.execute(_SCHEMA)
             yield connection
+        except RuntimeError as error:
+            raise_signal_timeout(error)
+            raise
         finally:
             connection.close()
 

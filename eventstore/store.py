@@ -106,6 +106,9 @@ class EventStore:
                 connection.execute(_SCHEMA)
         try:
             yield connection
+        except RuntimeError as error:
+            raise_signal_timeout(error)
+            raise
         finally:
             connection.close()
 
@@ -305,6 +308,15 @@ def _select_cases(
         )
     finally:
         connection.unregister("wanted_cases")
+
+
+def raise_signal_timeout(error: RuntimeError) -> None:
+    """DuckDB turns a signal that arrives during a query into "Query interrupted" and drops the
+    exception the signal handler raised. In a night that signal is its time box running out
+    (Prefect's flow timeout), so say so: the run then ends TimedOut, not Failed for no reason."""
+    if str(error).startswith("Query interrupted"):
+        raise TimeoutError("the run's time box ran out during an event store query "
+                           "(or the run was interrupted)") from error
 
 
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:

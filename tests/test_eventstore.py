@@ -109,3 +109,21 @@ def test_attribute_keys_with_dots_and_colons_are_read_back(tmp_path: Path) -> No
     frame["attributes"] = '{"case:plant.code": "P-7"}'
     store.append("p", "r1", frame, {"s": 0})
     assert store.read_log("p").case_attributes["case:plant.code"].tolist() == ["P-7"]
+
+
+def test_a_time_box_that_runs_out_during_a_query_is_reported_as_a_timeout(tmp_path: Path) -> None:
+    """DuckDB drops the TimeoutError of Prefect's alarm and says "Query interrupted" instead."""
+    import signal
+
+    def time_box(*_: object) -> None:
+        raise TimeoutError("time box")
+
+    previous = signal.signal(signal.SIGALRM, time_box)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(TimeoutError, match="time box ran out"):
+            with EventStore(tmp_path / "events.duckdb")._connect() as connection:
+                connection.sql("SELECT count(*) FROM range(100000000000) AS a").fetchall()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
