@@ -9,16 +9,15 @@ data: whatever happens to it, deleting it only makes the next night check every 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from conformance.types import CaseCheck, Deviation
-from eventstore.store import raise_signal_timeout
+from eventstore.store import open_duckdb
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS case_checks (
@@ -49,21 +48,8 @@ class CaseLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @contextmanager
-    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        connection = duckdb.connect(str(self.path))
-        if created:
-            os.chmod(self.path, 0o600)
-        try:
-            connection.execute(_SCHEMA)
-            yield connection
-        except RuntimeError as error:
-            raise_signal_timeout(error)
-            raise
-        finally:
-            connection.close()
+    def _connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return open_duckdb(self.path, _SCHEMA, "case ledger")
 
     def load(self, process: str, fingerprint: str) -> dict[str, tuple[int, CaseCheck]]:
         """Case id -> (event count, result); empty when the results were made under another fingerprint."""

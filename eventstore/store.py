@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,32 +85,8 @@ class EventStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @contextmanager
-    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if read_only and not self.path.exists():
-            connection = duckdb.connect(":memory:")
-            connection.execute(_SCHEMA)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.path.exists()
-            try:
-                connection = duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as error:
-                raise EventStoreError(
-                    f"event store {self.path}: cannot open it ({str(error).splitlines()[0]}); "
-                    "is another kaizenflow run using it?"
-                ) from None
-            if created:
-                os.chmod(self.path, 0o600)
-            if not read_only:
-                connection.execute(_SCHEMA)
-        try:
-            yield connection
-        except RuntimeError as error:
-            raise_signal_timeout(error)
-            raise
-        finally:
-            connection.close()
+    def _connect(self, read_only: bool = False) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return open_duckdb(self.path, _SCHEMA, "event store", read_only)
 
     def append(
         self,
@@ -310,7 +286,41 @@ def _select_cases(
         connection.unregister("wanted_cases")
 
 
-def raise_signal_timeout(error: RuntimeError) -> None:
+@contextmanager
+def open_duckdb(
+    path: Path, schema: str, what: str, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB file of ours: owner-only, its schema in place, errors that name it.
+
+    Read-only on a file not created yet gives an empty in-memory database with the schema.
+    """
+    if read_only and not path.exists():
+        connection = duckdb.connect(":memory:")
+        connection.execute(schema)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            raise EventStoreError(
+                f"{what} {path}: cannot open it ({str(error).splitlines()[0]}); "
+                "is another kaizenflow run using it?"
+            ) from None
+        if created:
+            os.chmod(path, 0o600)
+        if not read_only:
+            connection.execute(schema)
+    try:
+        yield connection
+    except RuntimeError as error:
+        _raise_signal_timeout(error)
+        raise
+    finally:
+        connection.close()
+
+
+def _raise_signal_timeout(error: RuntimeError) -> None:
     """DuckDB turns a signal that arrives during a query into "Query interrupted" and drops the
     exception the signal handler raised. In a night that signal is its time box running out
     (Prefect's flow timeout), so say so: the run then ends TimedOut, not Failed for no reason."""
