@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from kaizenflow.events import (
     ACTIVITY,
@@ -98,57 +100,83 @@ class EventStore:
         source_timezones: Mapping[str, str] | None = None,
         rejects: pd.DataFrame | None = None,
     ) -> AppendResult:
-        """Add the events not stored yet; advance the given watermarks in the same transaction.
-
-        Times are stored in UTC; ``source_timezones`` keeps the zone each source was read in.
-        ``rejects`` are source rows set aside as bad (source, row, field, reason).
-        """
+        """Add the events of one batch in memory not stored yet (see ``append_chunks``)."""
         missing = [c for c in BATCH_COLUMNS if c not in batch.columns]
         if missing:
             raise EventStoreError(f"batch lacks column(s) {', '.join(missing)}")
+        return self.append_chunks(
+            process, run_id, [batch], source_ranks, watermarks, source_timezones,
+            [] if rejects is None else [rejects],
+        )
+
+    def append_chunks(
+        self,
+        process: str,
+        run_id: str,
+        chunks: Iterable[pd.DataFrame | pa.Table],
+        source_ranks: Mapping[str, int],
+        watermarks: Mapping[str, str] | None = None,
+        source_timezones: Mapping[str, str] | None = None,
+        rejects: Iterable[pd.DataFrame | pa.Table] = (),
+    ) -> AppendResult:
+        """Add the events not stored yet; advance the given watermarks in the same transaction.
+
+        The batch comes a chunk at a time (staged files are read one by one), so memory is
+        bounded by a chunk, yet it is one transaction: each chunk sees the ones before it, an
+        event id is stored once, and a chunk that fails leaves nothing of the batch. Positions
+        (the order in the source, which breaks ties in time) run on across the chunks.
+        Times are stored in UTC; ``source_timezones`` keeps the zone each source was read in.
+        ``rejects`` are source rows set aside as bad (source, row, field, reason).
+        """
         batch_id = f"{process}:{run_id}"
-        frame = batch[BATCH_COLUMNS].copy()
-        frame["process"] = process
-        frame["source_rank"] = frame["source"].map(dict(source_ranks)).fillna(0).astype("int32")
-        frame["batch_id"] = batch_id
-        # the order events had in their source breaks ties in time, and is the only order of a
-        # log without timestamps
-        frame["position"] = range(len(frame))
         zones = dict(source_timezones or {})
-        frame["source_timezone"] = [zones.get(source, "UTC") for source in frame["source"]]
+        known = pd.DataFrame({
+            "source": pd.Series(list(source_ranks), dtype=object),
+            "source_rank": pd.Series(list(source_ranks.values()), dtype="int32"),
+            "source_timezone": pd.Series([zones.get(s, "UTC") for s in source_ranks], dtype=object),
+        })
         now = datetime.now(UTC)
+        offered = 0
+        quarantined = 0
         with self._connect() as connection:
-            connection.register("incoming", frame)
+            connection.register("known_sources", known)
             try:
                 connection.execute("BEGIN TRANSACTION")
                 before = _count(connection, process)
-                connection.execute(
-                    """
-                    INSERT INTO events
-                    SELECT DISTINCT ON (i.event_id)
-                        i.event_id, i.process, i.case_id, i.activity, i.timestamp, i.resource,
-                        i.source, i.source_rank, i.attributes, i.batch_id, i.source_timezone,
-                        i.position
-                    FROM incoming AS i
-                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
-                    ORDER BY i.event_id
-                    """
-                )
+                for chunk in chunks:
+                    table = _columns(chunk, BATCH_COLUMNS, "batch")
+                    # the order events had in their source breaks ties in time, and is the only
+                    # order of a log without timestamps
+                    positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
+                    connection.register("incoming", table.append_column("position", pa.array(positions)))
+                    connection.execute(
+                        """
+                        INSERT INTO events
+                        SELECT DISTINCT ON (i.event_id)
+                            i.event_id, ?, i.case_id, i.activity, i.timestamp, i.resource,
+                            i.source, coalesce(k.source_rank, 0), i.attributes, ?,
+                            coalesce(k.source_timezone, 'UTC'), i.position
+                        FROM incoming AS i LEFT JOIN known_sources AS k USING (source)
+                        WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
+                        ORDER BY i.event_id
+                        """,
+                        [process, batch_id],
+                    ).fetchall()  # complete the statement before unregistering what it reads
+                    connection.unregister("incoming")
+                    offered += table.num_rows
                 added = _count(connection, process) - before
-                quarantined = 0
-                if rejects is not None and len(rejects):
-                    rejected = rejects[["source", "row", "field", "reason"]].copy()
-                    rejected.insert(0, "process", process)
-                    rejected.insert(0, "batch_id", batch_id)
+                for chunk in rejects:
+                    rejected = _columns(chunk, ["source", "row", "field", "reason"], "rejects")
                     connection.register("rejected", rejected)
                     connection.execute(
-                        "INSERT INTO quarantine SELECT batch_id, process, source, row, field, reason "
-                        "FROM rejected"
-                    )
-                    quarantined = int(rejected[["source", "row"]].drop_duplicates().shape[0])
+                        "INSERT INTO quarantine SELECT ?, ?, source, row, field, reason FROM rejected",
+                        [batch_id, process],
+                    ).fetchall()
+                    quarantined += _distinct_rows(connection)
+                    connection.unregister("rejected")
                 connection.execute(
                     "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?)",
-                    [batch_id, process, run_id, now, len(frame), added],
+                    [batch_id, process, run_id, now, offered, added],
                 )
                 for source, value in (watermarks or {}).items():
                     connection.execute(
@@ -168,7 +196,7 @@ class EventStore:
             except BaseException:
                 _rollback(connection)
                 raise
-        return AppendResult(batch_id=batch_id, offered=len(frame), added=added, quarantined=quarantined)
+        return AppendResult(batch_id=batch_id, offered=offered, added=added, quarantined=quarantined)
 
     def quarantined(self, process: str) -> pd.DataFrame:
         """Source rows set aside as bad, with the batch they came in."""
@@ -340,6 +368,22 @@ def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
 def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pd.DataFrame:
     """Query results through Arrow: columnar all the way, no row-by-row conversion."""
     return connection.sql(query, params=params).to_arrow_table().to_pandas()
+
+
+def _columns(chunk: pd.DataFrame | pa.Table, columns: list[str], what: str) -> pa.Table:
+    """The given columns of one chunk, as Arrow (DuckDB scans it without a copy)."""
+    missing = [c for c in columns if c not in chunk.column_names] if isinstance(chunk, pa.Table) else [
+        c for c in columns if c not in chunk.columns]
+    if missing:
+        raise EventStoreError(f"{what} lacks column(s) {', '.join(missing)}")
+    if isinstance(chunk, pa.Table):
+        return chunk.select(columns)
+    return pa.Table.from_pandas(chunk[columns], preserve_index=False)
+
+
+def _distinct_rows(connection: duckdb.DuckDBPyConnection) -> int:
+    rows = connection.execute("SELECT count(*) FROM (SELECT DISTINCT source, row FROM rejected)").fetchall()
+    return int(rows[0][0])
 
 
 def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:

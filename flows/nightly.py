@@ -34,7 +34,7 @@ from reports.exports import summary_record, write_exports
 from reports.html import write_run_report
 from reports.model_overlay import designed_model_svg, deviation_counts
 from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
-from sources.sql import Extracted
+from sources.staging import Extracted, discard
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE,
@@ -153,11 +153,16 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         seconds: dict[str, float] = {}
 
         clock = time.perf_counter()
-        batches = [extract_source(config, process, source) for source in process.sources]
-        seconds["extract"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        loaded = load_events(config, process, run_id, batches)
-        seconds["load"] = time.perf_counter() - clock
+        batches: list[Extracted] = []
+        try:
+            for source in process.sources:
+                batches.append(extract_source(config, process, source))
+            seconds["extract"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            loaded = load_events(config, process, run_id, batches)
+            seconds["load"] = time.perf_counter() - clock
+        finally:
+            discard(batches)  # staged files: gone once stored, or when a later source failed
         logger.info("%s: %d new events stored, %d bad rows quarantined", process.name, loaded.added,
                     loaded.quarantined)
 

@@ -395,6 +395,11 @@ class Storage(_Strict):
         description="runs per process whose per-case deviations stay in the task database; "
                     "older runs keep their summaries and KPI history only",
     )
+    load_chunk_rows: int = Field(
+        default=200_000, ge=1,
+        description="source rows read, mapped, staged and stored at a time: a night's memory is "
+                    "bounded by this, not by the size of the history it loads",
+    )
 
 
 class KaizenConfig(_Strict):

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
-
-import pandas as pd
+from pathlib import Path
 
 from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
@@ -54,7 +53,8 @@ from mining.drift import detect_drift
 from mining.types import ProcessMap, Throughput, Variant
 from sources.files import read_events_file
 from sources.mapping import EventMapping
-from sources.sql import Extracted, Increment, extract_sql
+from sources.sql import Increment, extract_sql
+from sources.staging import Extracted, discard, read_chunks, stage
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -92,7 +92,13 @@ def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted
         attributes=tuple(source.attributes), timezone=source.timezone,
     )
     return extract_sql(url, source.query, mapping, process.name, increment,
-                       quarantine=source.on_bad_rows == "quarantine")
+                       quarantine=source.on_bad_rows == "quarantine", staging=staging_directory(config),
+                       chunk_rows=config.storage.load_chunk_rows)
+
+
+def staging_directory(config: KaizenConfig) -> Path:
+    """Where extracted events wait, owner-only, until the load has stored them."""
+    return config.state_directory / "staging"
 
 
 def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Extracted:
@@ -116,31 +122,49 @@ def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Ext
     if source.timezone != "UTC" and mapping is None:
         options["timezone"] = source.timezone
     events = read_events_file(config.path(source.file), mapping, **options)
-    return Extracted(events=events, rows=len(events), watermark=None)
+    step = config.storage.load_chunk_rows
+    chunks = ((events.iloc[start:start + step], None) for start in range(0, len(events), step))
+    directory, counts, _ = stage(staging_directory(config), process.name, source.name, chunks)
+    return Extracted(directory=directory, chunks=counts, rows=len(events), watermark=None)
 
 
 def load(
     config: KaizenConfig, process: Process, run_id: str, extracted: Sequence[Extracted]
 ) -> AppendResult:
-    """Append every source's events of this run, and their watermarks, in one transaction."""
-    batch = pd.concat([e.events for e in extracted], ignore_index=True)
-    rejects = [e.rejects for e in extracted if e.rejects is not None and len(e.rejects)]
-    ranks = {source.name: rank for rank, source in enumerate(process.sources)}
-    zones = {source.name: source.timezone for source in process.sources}
-    watermarks = {
-        source.name: e.watermark
-        for source, e in zip(process.sources, extracted, strict=True)
-        if e.watermark is not None
-    }
-    return event_store(config).append(
-        process.name, run_id, batch, ranks, watermarks, source_timezones=zones,
-        rejects=pd.concat(rejects, ignore_index=True) if rejects else None,
-    )
+    """Append every source's staged events of this run, and their watermarks, in one transaction.
+
+    The staged chunks are stored one at a time, in source order, and removed afterwards
+    whether the load committed or failed.
+    """
+    try:
+        ranks = {source.name: rank for rank, source in enumerate(process.sources)}
+        zones = {source.name: source.timezone for source in process.sources}
+        watermarks = {
+            source.name: e.watermark
+            for source, e in zip(process.sources, extracted, strict=True)
+            if e.watermark is not None
+        }
+        return event_store(config).append_chunks(
+            process.name, run_id, read_chunks([path for e in extracted for path in e.event_files()]),
+            ranks, watermarks, source_timezones=zones,
+            rejects=read_chunks([path for e in extracted for path in e.reject_files()]),
+        )
+    finally:
+        discard(extracted)
 
 
 def ingest(config: KaizenConfig, process: Process, run_id: str) -> AppendResult:
-    """Extract every source and store the events, without Prefect (tools, benchmarks, tests)."""
-    return load(config, process, run_id, [extract(config, process, source) for source in process.sources])
+    """Extract every source and store the events, without Prefect (tools, benchmarks, tests).
+
+    A source that fails leaves nothing stored and no staged files of the sources before it.
+    """
+    extracted: list[Extracted] = []
+    try:
+        for source in process.sources:
+            extracted.append(extract(config, process, source))
+        return load(config, process, run_id, extracted)
+    finally:
+        discard(extracted)
 
 
 def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from kaizenflow.events import ACTIVITY, ATTRIBUTES, CASE_ID, EVENT_ID, RESOURCE, SOURCE, TIMESTAMP
@@ -41,20 +42,60 @@ class EventMapping:
         return columns
 
 
-def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.DataFrame:
-    """Canonical events from source rows; raises SourceError naming the first bad row and field."""
+class SeenIds:
+    """The event ids of the chunks of one source read so far, 16 bytes each, sorted in a few runs.
+
+    A source read chunk by chunk must still reject an id that an earlier chunk already had;
+    sorted runs merged as they grow keep that both exact (ids are the store's own) and small.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def contains(self, event_ids: pd.Series) -> np.ndarray:
+        """Which of these ids an earlier chunk had (a boolean mask)."""
+        keys = _digests(event_ids)
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self._runs:
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            found |= run[at] == keys
+        return found
+
+    def add(self, event_ids: pd.Series) -> None:
+        run = np.sort(_digests(event_ids))
+        while self._runs and len(self._runs[-1]) <= len(run):
+            run = np.sort(np.concatenate([self._runs.pop(), run]), kind="stable")
+        if len(run):
+            self._runs.append(run)
+
+
+def _digests(event_ids: pd.Series) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex("".join(event_ids.tolist())), dtype="S16")
+
+
+def map_rows(
+    rows: pd.DataFrame, mapping: EventMapping, process: str, *, first_row: int = 0,
+    seen: SeenIds | None = None,
+) -> pd.DataFrame:
+    """Canonical events from source rows; raises SourceError naming the first bad row and field.
+
+    ``rows`` may be a chunk of a longer result: ``first_row`` is how many rows came before it
+    (row numbers in errors count from the start of the source), and ``seen`` holds the ids of
+    the chunks before, which an explicit ``event_id`` must not repeat.
+    """
     missing = [c for c in mapping.required_columns() if c not in rows.columns]
     if missing:
         raise SourceError(
             f"source {mapping.source}: mapped column(s) {', '.join(missing)} not in the result "
             f"(columns: {', '.join(map(str, rows.columns))})"
         )
-    case_ids = _text_column(rows, mapping.case_id, mapping.source, "case_id")
+    case_ids = _text_column(rows, mapping.case_id, mapping.source, "case_id", first_row)
     if mapping.activity_column is not None:
-        activities = _text_column(rows, mapping.activity_column, mapping.source, "activity")
+        activities = _text_column(rows, mapping.activity_column, mapping.source, "activity", first_row)
     else:
         activities = pd.Series(mapping.activity, index=rows.index, dtype="string")
-    timestamps = to_utc(rows[mapping.timestamp], mapping.timezone, mapping.source, mapping.timestamp)
+    timestamps = to_utc(rows[mapping.timestamp], mapping.timezone, mapping.source, mapping.timestamp,
+                        first_row=first_row)
     resources = (
         rows[mapping.resource].astype("string")
         if mapping.resource is not None
@@ -62,10 +103,10 @@ def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.Data
     )
     attributes = _attributes_json(rows, list(mapping.attributes))
     if mapping.event_id is not None:
-        natural = _text_column(rows, mapping.event_id, mapping.source, "event_id")
+        natural = _text_column(rows, mapping.event_id, mapping.source, "event_id", first_row)
         duplicated = natural[natural.duplicated()]
         if not duplicated.empty:
-            row = int(duplicated.index[0])
+            row = first_row + int(duplicated.index[0])
             raise SourceError(
                 f"source {mapping.source}: row {row + 1}, field {mapping.event_id}: duplicate "
                 f"event id {duplicated.iloc[0]!r}"
@@ -77,9 +118,20 @@ def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.Data
             + "\x1f" + timestamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
             + "\x1f" + resources.fillna("")
         )
+    event_ids = pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys],
+                          index=rows.index, dtype=object)
+    if seen is not None and mapping.event_id is not None:
+        again = seen.contains(event_ids).nonzero()[0]
+        if len(again):
+            position = int(again[0])
+            raise SourceError(
+                f"source {mapping.source}: row {first_row + position + 1}, field {mapping.event_id}: "
+                f"duplicate event id {natural.iloc[position]!r}"
+            )
+        seen.add(event_ids)
     events = pd.DataFrame(
         {
-            EVENT_ID: [hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys],
+            EVENT_ID: event_ids,
             CASE_ID: case_ids,
             ACTIVITY: activities,
             TIMESTAMP: timestamps,
@@ -92,13 +144,15 @@ def map_rows(rows: pd.DataFrame, mapping: EventMapping, process: str) -> pd.Data
 
 
 def map_rows_quarantining(
-    rows: pd.DataFrame, mapping: EventMapping, process: str
+    rows: pd.DataFrame, mapping: EventMapping, process: str, *, first_row: int = 0,
+    seen: SeenIds | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Like ``map_rows``, but rows that are bad on their own are set aside instead of stopping.
 
     Returns the events of the good rows and one row per rejected source row (its 1-based row
     number, the field and the reason), so a run can count and report them. Problems of the
-    whole source (a mapped column missing) still stop the run.
+    whole source (a mapped column missing) still stop the run. ``first_row`` and ``seen`` are
+    as for ``map_rows``: an id an earlier chunk had is a duplicate too.
     """
     missing = [c for c in mapping.required_columns() if c not in rows.columns]
     if missing:
@@ -125,29 +179,40 @@ def map_rows_quarantining(
     rejected = {position for position, _, _ in problems}
     keep = [i for i in range(len(rows)) if i not in rejected]
     events = map_rows(rows.iloc[keep], mapping, process)
-    return events, _rejects([(mapping.source, p + 1, f, r) for p, f, r in sorted(problems)])
+    if seen is not None and mapping.event_id is not None:
+        again = seen.contains(events[EVENT_ID])
+        problems += [(keep[i], mapping.event_id, "duplicate event id") for i in again.nonzero()[0]]
+        events = events[~again].reset_index(drop=True)
+        seen.add(events[EVENT_ID])
+    rejects = [(mapping.source, first_row + p + 1, f, r) for p, f, r in sorted(problems)]
+    return events, _rejects(rejects)
 
 
 def _rejects(problems: list[tuple[str, int, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(problems, columns=["source", "row", "field", "reason"])
 
 
-def _text_column(rows: pd.DataFrame, column: str, source: str, role: str) -> pd.Series:
+def _text_column(rows: pd.DataFrame, column: str, source: str, role: str, first_row: int) -> pd.Series:
     values = rows[column]
     empty = values.isna() | (values.astype("string").str.strip() == "")
     if empty.any():
-        row = int(empty.to_numpy().nonzero()[0][0])
+        row = first_row + int(empty.to_numpy().nonzero()[0][0])
         raise SourceError(f"source {source}: row {row + 1}, field {column} ({role}) is empty")
     if pd.api.types.is_float_dtype(values) and (values == values.round()).all():
         values = values.astype("int64")
     return values.astype("string")
 
 
-def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Series:
-    """Parse timestamps to UTC; naive values are read in ``timezone``. Names the first bad row."""
+def to_utc(
+    values: pd.Series, timezone: str, source: str, column: str, *, first_row: int = 0
+) -> pd.Series:
+    """Parse timestamps to UTC; naive values are read in ``timezone``. Names the first bad row
+    (counting ``first_row`` rows before these)."""
     if values.isna().any():
         row = int(values.isna().to_numpy().nonzero()[0][0])
-        raise SourceError(f"source {source}: row {row + 1}, field {column}: missing timestamp")
+        raise SourceError(
+            f"source {source}: row {first_row + row + 1}, field {column}: missing timestamp"
+        )
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     else:
@@ -158,8 +223,8 @@ def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Ser
             bad = parsed.isna()
             row = int(bad.to_numpy().nonzero()[0][0]) if bad.any() else 0
             raise SourceError(
-                f"source {source}: row {row + 1}, field {column}: unparseable or mixed-format "
-                f"timestamp {values.iloc[row]!r}"
+                f"source {source}: row {first_row + row + 1}, field {column}: unparseable or "
+                f"mixed-format timestamp {values.iloc[row]!r}"
             ) from None
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise SourceError(
@@ -170,8 +235,8 @@ def to_utc(values: pd.Series, timezone: str, source: str, column: str) -> pd.Ser
         if parsed.isna().any():
             row = int(parsed.isna().to_numpy().nonzero()[0][0])
             raise SourceError(
-                f"source {source}: row {row + 1}, field {column}: time {values.iloc[row]!r} is "
-                f"ambiguous in {timezone} (daylight-saving change)"
+                f"source {source}: row {first_row + row + 1}, field {column}: time "
+                f"{values.iloc[row]!r} is ambiguous in {timezone} (daylight-saving change)"
             )
     return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from sources.mapping import EventMapping, SourceError, map_rows, map_rows_quarantining
+from sources.mapping import EventMapping, SeenIds, SourceError, map_rows, map_rows_quarantining
+from sources.staging import DEFAULT_CHUNK_ROWS, Extracted, stage
+
+__all__ = ["Extracted", "Increment", "extract_sql", "read_query", "encode_watermark"]
 
 _PARAMETER = "kaizen_watermark"
 
@@ -24,25 +30,14 @@ class Increment:
     lookback: timedelta = timedelta(0)
 
 
-@dataclass(frozen=True)
-class Extracted:
-    """The events of one source and the watermark to commit once they are stored."""
-
-    events: pd.DataFrame
-    rows: int
-    watermark: str | None
-    rejects: pd.DataFrame | None = None
-
-    @property
-    def quarantined(self) -> int:
-        return 0 if self.rejects is None else int(self.rejects["row"].nunique())
-
-
 def read_query(
-    url: str, query: str, source: str, increment: Increment | None = None
-) -> pd.DataFrame:
-    """Rows of one query, past the watermark if one is given.
+    url: str, query: str, source: str, increment: Increment | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Generator[pd.DataFrame, None, None]:
+    """Rows of one query, past the watermark if one is given, ``chunk_rows`` at a time.
 
+    The result is streamed (a server-side cursor where the driver has one), so a whole history
+    is never in memory at once; an empty result is one empty chunk that still has the columns.
     The watermark is always a bound parameter of a wrapping query, never pasted into SQL.
     Errors name the source but never the URL, which may hold a secret.
     """
@@ -50,7 +45,8 @@ def read_query(
     try:
         statement, parameters = _statement(engine, query, increment)
         with engine.connect() as connection:
-            return pd.read_sql_query(statement, connection, params=parameters)
+            connection.execution_options(stream_results=True, max_row_buffer=chunk_rows)
+            yield from pd.read_sql_query(statement, connection, params=parameters, chunksize=chunk_rows)
     except (SQLAlchemyError, pd.errors.DatabaseError) as error:
         # pandas wraps the driver's error with the whole SQL and parameters: report the cause only
         cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) and error.__cause__ else error
@@ -78,24 +74,49 @@ def extract_sql(
     process: str,
     increment: Increment | None = None,
     quarantine: bool = False,
+    *,
+    staging: Path,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Extracted:
-    """Canonical events of one SQL source and its next watermark (unchanged when nothing is new)."""
-    rows = read_query(url, query, mapping.source, increment)
-    rejects = None
-    if quarantine:
-        events, rejects = map_rows_quarantining(rows, mapping, process)
-    else:
-        events = map_rows(rows, mapping, process)
+    """Canonical events of one SQL source, staged under ``staging``, and its next watermark
+    (unchanged when nothing is new).
+
+    The result is read, mapped and staged a chunk at a time: memory is bounded by the chunk,
+    not by the history. Row numbers in errors and quarantine count from the start of the result.
+    """
+    rows = 0
+    maxima: list[object] = []
+    seen = SeenIds()
+
+    def mapped() -> Generator[tuple[pd.DataFrame, pd.DataFrame | None], None, None]:
+        nonlocal rows
+        with closing(read_query(url, query, mapping.source, increment, chunk_rows)) as chunks:
+            for chunk in chunks:
+                rejects = None
+                if quarantine:
+                    events, rejects = map_rows_quarantining(chunk, mapping, process,
+                                                            first_row=rows, seen=seen)
+                else:
+                    events = map_rows(chunk, mapping, process, first_row=rows, seen=seen)
+                if increment is not None and len(chunk):
+                    if increment.column not in chunk.columns:
+                        raise SourceError(f"source {mapping.source}: watermark column "
+                                          f"{increment.column} is not in the result")
+                    latest = chunk[increment.column].max()
+                    if not pd.isna(latest):  # a chunk whose column is all NULL has no maximum
+                        maxima.append(latest)
+                rows += len(chunk)
+                yield events, rejects
+
+    with closing(mapped()) as chunks:  # the query is closed at once if staging fails
+        directory, counts, quarantined = stage(staging, process, mapping.source, chunks)
     watermark = increment.after if increment else None
-    if increment is not None and len(rows):
-        if increment.column not in rows.columns:
-            raise SourceError(
-                f"source {mapping.source}: watermark column {increment.column} is not in the result"
-            )
-        watermark = encode_watermark(rows[increment.column].max())
-        if increment.after is not None and _later(increment.after, watermark):
+    if maxima:
+        watermark = encode_watermark(pd.Series(maxima).max())
+        if increment is not None and increment.after is not None and _later(increment.after, watermark):
             watermark = increment.after  # a look-back window never moves the watermark back
-    return Extracted(events=events, rows=len(rows), watermark=watermark, rejects=rejects)
+    return Extracted(directory=directory, chunks=counts, rows=rows, watermark=watermark,
+                     quarantined=quarantined)
 
 
 def encode_watermark(value: object) -> str:

@@ -123,9 +123,10 @@ def test_a_watermark_is_only_ever_a_bound_parameter(tmp_path: Path) -> None:
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open",
                            resource="who")
     query = "SELECT id, at, who FROM tickets"
-    first = extract_sql(url, query, mapping, "p", Increment(column="id"))
+    first = extract_sql(url, query, mapping, "p", Increment(column="id"), staging=tmp_path / "staging")
     assert first.watermark == f"str:{hostile}"
-    again = extract_sql(url, query, mapping, "p", Increment(column="id", after=first.watermark))
+    again = extract_sql(url, query, mapping, "p", Increment(column="id", after=first.watermark),
+                        staging=tmp_path / "staging")
     assert again.rows == 0
     assert first.events["case_id"].tolist() == [hostile]
     with engine.connect() as connection:

@@ -164,11 +164,12 @@ def a_vanishing_table_leaves_everything_as_before(
     calls: list[str] = []
 
     def vanishing(query_url: str, query: str, source: str,
-                  increment: sources.sql.Increment | None = None) -> pd.DataFrame:
+                  increment: sources.sql.Increment | None = None,
+                  chunk_rows: int = 1000) -> Iterator[pd.DataFrame]:
         calls.append(source)
         if source == VANISHING:
             execute(url, *remove)
-        return original(query_url, query, source, increment)
+        return original(query_url, query, source, increment, chunk_rows)
 
     monkeypatch.setattr(sources.sql, "read_query", vanishing)
     # which exception it is: see test_a_failing_query_is_a_source_error_* (a product bug today)
@@ -211,20 +212,25 @@ def test_a_postgresql_table_dropped_mid_extract_changes_nothing_and_the_next_run
 
 
 
-def a_failing_query_is_a_source_error(url: str, missing_table_reason: str) -> None:
+def a_failing_query_is_a_source_error(url: str, missing_table_reason: str, staging: Path) -> None:
     from sources.mapping import EventMapping
 
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
     with pytest.raises(SourceError, match=rf"^source tickets: query failed: .*{missing_table_reason}"):
-        sources.sql.extract_sql(url, "SELECT id, at FROM no_such_tickets", mapping, "p")
+        sources.sql.extract_sql(url, "SELECT id, at FROM no_such_tickets", mapping, "p", staging=staging)
+    assert list(staging.iterdir()) == []  # nothing staged is left behind
 
 
 def test_a_failing_query_is_a_source_error_naming_the_source_on_sqlite(tmp_path: Path) -> None:
-    a_failing_query_is_a_source_error(f"sqlite:///{tmp_path / 'erp.db'}", "no such table: no_such_tickets")
+    a_failing_query_is_a_source_error(f"sqlite:///{tmp_path / 'erp.db'}", "no such table: no_such_tickets",
+                                      tmp_path / "staging")
 
 
-def test_a_failing_query_is_a_source_error_naming_the_source_on_postgresql(postgres_url: str) -> None:
-    a_failing_query_is_a_source_error(postgres_url, 'relation "no_such_tickets" does not exist')
+def test_a_failing_query_is_a_source_error_naming_the_source_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    a_failing_query_is_a_source_error(postgres_url, 'relation "no_such_tickets" does not exist',
+                                      tmp_path / "staging")
 
 
 # --- (b) SIGKILL at random points of whole nights ---------------------------------------------
