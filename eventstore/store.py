@@ -327,7 +327,8 @@ def open_duckdb(
         connection.execute(schema)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        created = not path.exists()
+        if not read_only and not path.exists():
+            _create(path, schema)
         try:
             connection = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as error:
@@ -335,8 +336,6 @@ def open_duckdb(
                 f"{what} {path}: cannot open it ({str(error).splitlines()[0]}); "
                 "is another kaizenflow run using it?"
             ) from None
-        if created:
-            os.chmod(path, 0o600)
         if not read_only:
             connection.execute(schema)
     try:
@@ -346,6 +345,25 @@ def open_duckdb(
         raise
     finally:
         connection.close()
+
+
+def _create(path: Path, schema: str) -> None:
+    """A new file appears owner-only with its schema, or not at all: a run killed while creating
+    it must not leave a file that readers open and find without tables."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    partial.unlink(missing_ok=True)
+    connection = duckdb.connect(str(partial))
+    try:
+        connection.execute(schema)
+    finally:
+        connection.close()
+    os.chmod(partial, 0o600)
+    try:
+        os.link(partial, path)  # never replaces a file another run created meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()
 
 
 def _raise_signal_timeout(error: RuntimeError) -> None:
