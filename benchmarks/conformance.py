@@ -53,21 +53,23 @@ def contender_pm4py(parquet: str, model_path: str) -> dict[str, object]:
 
 
 def contender_kaizen(parquet: str, model_path: str, cache_path: str) -> dict[str, object]:
-    from conformance.alignments import cached_aligner
-    from conformance.check import check_log
-    from eventstore.alignment_cache import AlignmentCacheFile
-    from kaizenflow.events import EventLog, case_sequences
+    """What a night's check stage does: ordered events in, per-case results and log figures out."""
+    import pyarrow.parquet
 
-    events = _events(parquet)
-    events = events.sort_values(["case_id", "timestamp"], kind="stable").reset_index(drop=True)
+    from conformance.alignments import cached_aligner
+    from conformance.check import check_cases, open_cases, summarize_checks
+    from eventstore.alignment_cache import AlignmentCacheFile
+    from kaizenflow.events import EventLog
+
+    # in the order the event store gives them (by case, then time); Arrow's sort is stable
+    events = pyarrow.parquet.read_table(parquet).sort_by(
+        [("case_id", "ascending"), ("timestamp", "ascending")]).to_pandas()
     log = EventLog(events=events, case_attributes=pd.DataFrame(index=events["case_id"].unique()))
     model = _load_model(model_path)
-    result = check_log(log, model, open_case_horizon_days=1e-9,
-                       aligner=cached_aligner(AlignmentCacheFile(Path(cache_path))))
-    cost_of = {a.activities: a.cost for a in result.alignments}
-    sequences = case_sequences(log.events)
-    return {"costs": dict(zip(sequences.index.astype(str).tolist(),
-                              [cost_of[seq] for seq in sequences.tolist()], strict=True)),
+    checks, alignments = check_cases(log, model, open_cases(log, horizon_days=1e-9),
+                                     aligner=cached_aligner(AlignmentCacheFile(Path(cache_path))))
+    result = summarize_checks(checks, alignments)
+    return {"costs": dict(zip(checks.cases.index.tolist(), checks.cases["cost"].tolist(), strict=True)),
             "variants": len(result.alignments)}
 
 

@@ -6,14 +6,15 @@ import math
 from collections.abc import Mapping, Sequence, Set
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 from conformance.alignments import Aligner, Variants, align_variants, deviating_moves, drain_model
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
-from conformance.types import CaseCheck, ConformanceResult, Deviation, VariantAlignment
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences
+from conformance.types import DEVIATION_COLUMNS, CaseChecks, ConformanceResult, Deviation, VariantAlignment
+from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, CaseVariants, EventLog, case_variants
 
 
 def map_activities(log: EventLog, mapping: Mapping[str, str]) -> EventLog:
@@ -63,73 +64,95 @@ def check_cases(
     rules: Sequence[RuleSpec] = (),
     timeout_seconds: float | None = None,
     aligner: Aligner | None = None,
-) -> tuple[list[CaseCheck], list[VariantAlignment]]:
-    """One CaseCheck per case of ``log``, and the alignment of each of its variants.
+) -> tuple[CaseChecks, list[VariantAlignment]]:
+    """What checking finds for each case of ``log``, and the alignment of each of its variants.
 
     ``running`` are the cases that may still be running (decided by the caller against the
-    whole log's clock, since ``log`` may hold only some of its cases).
+    whole log's clock, since ``log`` may hold only some of its cases). Work is done once per
+    variant and spread over the cases by array operations: a night has few variants, many cases.
     """
     if aligner is None:
         def aligner(model: DesignedModel, variants: Variants) -> list[VariantAlignment]:
             return align_variants(model, variants, timeout_seconds)
 
-    sequences = case_sequences(log.events)
-    cases_by_variant: dict[tuple[str, ...], list[str]] = {}
-    for case_id, sequence in zip(sequences.index.astype(str).tolist(), sequences.tolist(), strict=True):
-        cases_by_variant.setdefault(sequence, []).append(case_id)
-    ordered = sorted(cases_by_variant.items(), key=lambda item: (-len(item[0]), item[0]))
-    alignments = aligner(model, [(variant, len(cases)) for variant, cases in ordered])
-    pending = _pending_moves(model, alignments, cases_by_variant, running, aligner)
-    breaches: dict[str, list[Deviation]] = {}
-    for breach in check_rules(log, rules, open_cases=frozenset(running)):
-        breaches.setdefault(breach.case_id, []).append(breach)
-    checks = []
-    for alignment in alignments:
-        if alignment.checked:
-            finished = classify_moves(alignment.moves)
-            running_view = classify_moves(alignment.moves, pending.get(alignment.activities, 0))
-        for case_id in cases_by_variant[alignment.activities]:
-            is_running = case_id in running
-            found = list(breaches.get(case_id, ()))
-            waiting = False
-            if alignment.checked:
-                classified = running_view if is_running else finished
-                waiting = bool(classified.pending)
-                found += [Deviation(case_id=case_id, kind=kind, activity=activity)
-                          for kind, activity in classified.deviations]
-            checks.append(CaseCheck(
-                case_id=case_id, variant=alignment.activities, running=is_running,
-                deviations=tuple(sorted(found, key=lambda d: (d.kind, d.activity, d.detail))),
-                pending=waiting, checked=alignment.checked, cost=alignment.cost,
-                bwc=alignment.bwc, fitness=alignment.fitness,
-            ))
-    return checks, alignments
+    variants = case_variants(log.events)
+    case_ids = variants.case_ids.astype(str)
+    ordered, codes = _longest_first(variants)
+    alignments = aligner(model, [(variant, int(size)) for variant, size
+                                 in zip(ordered, np.bincount(codes, minlength=len(ordered)), strict=True)])
+    is_running = case_ids.isin(list(running)) if running else np.zeros(len(case_ids), dtype=bool)
+    pending_moves = _pending_moves(model, alignments, codes, is_running, aligner)
+
+    # per variant, then taken for each case
+    checked = np.array([a.checked for a in alignments], dtype=bool)
+    figures = {name: np.array([np.nan if getattr(a, name) is None else getattr(a, name) for a in alignments],
+                              dtype="float64") for name in ("cost", "bwc", "fitness")}
+    waiting = np.zeros((len(alignments), 2), dtype=bool)  # [variant, finished/running]
+    found: list[tuple[int, str, str]] = []  # (variant * 2 + running, kind, activity)
+    for code, alignment in enumerate(alignments):
+        if not alignment.checked:
+            continue
+        for running_case in (False, True):
+            classified = classify_moves(alignment.moves, pending_moves.get(code, 0) if running_case else 0)
+            waiting[code, int(running_case)] = bool(classified.pending)
+            found += [(code * 2 + running_case, kind, activity) for kind, activity in classified.deviations]
+    activities = np.empty(len(ordered), dtype=object)
+    for code, variant in enumerate(ordered):  # one by one: numpy would read equal-length tuples as rows
+        activities[code] = variant
+    cases = pd.DataFrame({
+        "variant": activities[codes],
+        "running": is_running,
+        "pending": waiting[codes, is_running.astype(np.int64)],
+        "checked": checked[codes],
+        **{name: values[codes] for name, values in figures.items()},
+    }, index=pd.Index(case_ids, dtype=object, name=CASE_ID))
+    keyed = pd.DataFrame({"key": codes * 2 + is_running, CASE_ID: cases.index})
+    moves = keyed.merge(pd.DataFrame({
+        "key": np.array([key for key, _, _ in found], dtype=np.int64),
+        "kind": pd.Series([kind for _, kind, _ in found], dtype=object),
+        "activity": pd.Series([activity for _, _, activity in found], dtype=object),
+    }), on="key")
+    breaches = check_rules(log, rules, open_cases=frozenset(running))
+    deviations = pd.concat(
+        [moves[[CASE_ID, "kind", "activity"]].assign(detail=""),
+         pd.DataFrame([(d.case_id, d.kind, d.activity, d.detail) for d in breaches],
+                      columns=list(DEVIATION_COLUMNS), dtype=object)],
+        ignore_index=True,
+    ) if breaches else moves[[CASE_ID, "kind", "activity"]].assign(detail="")
+    return CaseChecks(cases, deviations.astype(object)), alignments
 
 
-def summarize_checks(
-    checks: Sequence[CaseCheck], alignments: Sequence[VariantAlignment]
-) -> ConformanceResult:
+def _longest_first(variants: CaseVariants) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """The variants renumbered longest first (costly alignments start early), and each case's number."""
+    order = sorted(range(len(variants.sequences)),
+                   key=lambda code: (-len(variants.sequences[code]), variants.sequences[code]))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return [variants.sequences[code] for code in order], position[variants.codes]
+
+
+def summarize_checks(checks: CaseChecks, alignments: Sequence[VariantAlignment]) -> ConformanceResult:
     """Log-level figures from per-case checks, the same whether they were made tonight or kept.
 
-    Sums are exact (costs are whole numbers; fitness is summed with ``math.fsum``), so the order
-    in which cases come does not change a figure.
+    Sums are exact (``math.fsum``), so the order in which cases come does not change a figure.
     """
-    deviations = sorted((d for check in checks for d in check.deviations),
-                        key=lambda d: (d.case_id, d.kind, d.activity))
-    deviating = {d.case_id for d in deviations}
-    checked = [c for c in checks if c.checked]
-    unchecked = [c.case_id for c in checks if not c.checked]
-    cost_sum = sum(c.cost or 0.0 for c in checked)
-    bwc_sum = sum(c.bwc or 0.0 for c in checked)
-    incomplete = frozenset(c.case_id for c in checks if c.pending) - deviating
+    cases, found = checks.cases, checks.deviations
+    rows = sorted(zip(*(found[column].tolist() for column in DEVIATION_COLUMNS), strict=True))
+    deviations = [Deviation(*row) for row in rows]
+    deviating = set(found[CASE_ID].tolist())
+    checked = cases["checked"].to_numpy(dtype=bool)
+    unchecked = set(cases.index[~checked].tolist())
+    bwc_sum = math.fsum(cases["bwc"].to_numpy()[checked].tolist())
+    incomplete = frozenset(cases.index[cases["pending"].to_numpy(dtype=bool)].tolist()) - deviating
     return ConformanceResult(
-        cases=len(checks),
-        conforming_cases=len(checks) - len(deviating | set(unchecked)),
+        cases=len(cases),
+        conforming_cases=len(cases) - len(deviating | unchecked),
         incomplete_cases=len(incomplete),
         unchecked_cases=len(unchecked),
-        fitness=(1.0 - cost_sum / bwc_sum) if bwc_sum > 0 else None,
-        average_trace_fitness=(math.fsum(c.fitness or 0.0 for c in checked) / len(checked)
-                               if checked else None),
+        fitness=(1.0 - math.fsum(cases["cost"].to_numpy()[checked].tolist()) / bwc_sum)
+        if bwc_sum > 0 else None,
+        average_trace_fitness=(math.fsum(cases["fitness"].to_numpy()[checked].tolist()) / int(checked.sum())
+                               if checked.any() else None),
         deviations=deviations,
         alignments=list(alignments),
         incomplete_case_ids=incomplete,
@@ -139,25 +162,24 @@ def summarize_checks(
 def _pending_moves(
     model: DesignedModel,
     alignments: Sequence[VariantAlignment],
-    cases_by_variant: Mapping[tuple[str, ...], list[str]],
-    running: Set[str],
+    codes: np.ndarray,
+    is_running: np.ndarray,
     aligner: Aligner,
-) -> dict[tuple[str, ...], int]:
+) -> dict[int, int]:
     """For variants with running cases: how many model moves are work not reached yet.
 
     That is the full alignment's deviating moves minus those of the prefix alignment.
     """
-    candidates = [
-        a for a in alignments
-        if a.checked and a.cost and any(c in running for c in cases_by_variant[a.activities])
-    ]
+    with_running = set(np.unique(codes[is_running]).tolist())
+    candidates = [code for code, a in enumerate(alignments) if a.checked and a.cost and code in with_running]
     if not candidates:
         return {}
-    prefix = aligner(drain_model(model), [(a.activities, a.cases) for a in candidates])
+    prefix = aligner(drain_model(model),
+                     [(alignments[c].activities, alignments[c].cases) for c in candidates])
     pending = {}
-    for full, partial in zip(candidates, prefix, strict=True):
+    for code, partial in zip(candidates, prefix, strict=True):
         if partial.checked:
-            pending[full.activities] = max(0, deviating_moves(full) - deviating_moves(partial))
+            pending[code] = max(0, deviating_moves(alignments[code]) - deviating_moves(partial))
     return pending
 
 

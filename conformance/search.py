@@ -21,13 +21,14 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: A move as pm4py writes it: (log label or '>>', model label, None for a silent step, or '>>').
 PairMove = tuple[str, str | None]
 _SKIP = ">>"
 _SYNC, _MODEL, _LOG = 0, 1, 2
+_FIRINGS_KEPT = 200_000  # markings remembered per net: tens of MB at most
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class CompiledNet:
     by_place: tuple[tuple[int, ...], ...]  # transitions that consume from each place
     by_label: Mapping[str, tuple[int, ...]]
     transitions: tuple[Any, ...]  # pm4py transition objects, in index order
+    #: marking -> the transitions enabled in it and where firing each leads; every trace aligned
+    #: against the net meets the same markings again, at other trace positions
+    firings: dict[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
 
 def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
@@ -110,17 +115,14 @@ def align_trace(
             deadline is not None and len(closed) & 1023 == 1 and time.monotonic() > deadline
         ):
             return None
-        enabled = {
-            t for p, tokens in enumerate(marking) if tokens for t in by_place[p]
-            if all(marking[q] >= w for q, w in pre[t])
-        }
+        firings = net.firings.get(marking)
+        if firings is None:
+            firings = _fire_all(marking, pre, delta, by_place)
+            if len(net.firings) < _FIRINGS_KEPT:
+                net.firings[marking] = firings
         successors: list[tuple[int, tuple[tuple[int, ...], int, bool], int, int]] = []
         label = trace[position] if position < length else None
-        for t in enabled:
-            fired = list(marking)
-            for q, d in delta[t]:
-                fired[q] += d
-            after = tuple(fired)
+        for t, after in firings:
             successors.append((model_costs[t], (after, position, True), _MODEL, t))
             if label is not None and t in by_label.get(label, ()):
                 successors.append((0, (after, position + 1, False), _SYNC, t))
@@ -136,6 +138,26 @@ def align_trace(
             # Deeper states first among equal costs: reaches the end of the trace sooner.
             heapq.heappush(queue, (total, -following[1], pushed, following))
     return None
+
+
+def _fire_all(
+    marking: tuple[int, ...],
+    pre: Sequence[tuple[tuple[int, int], ...]],
+    delta: Sequence[tuple[tuple[int, int], ...]],
+    by_place: Sequence[tuple[int, ...]],
+) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Each transition enabled in ``marking``, with the marking firing it leads to."""
+    enabled = {
+        t for p, tokens in enumerate(marking) if tokens for t in by_place[p]
+        if all(marking[q] >= w for q, w in pre[t])
+    }
+    firings = []
+    for t in enabled:
+        fired = list(marking)
+        for q, d in delta[t]:
+            fired[q] += d
+        firings.append((t, tuple(fired)))
+    return tuple(firings)
 
 
 def _moves(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 #: The vocabulary of deviation kinds; the simulator's ground truth uses the same words.
 SKIPPED = "skipped"
@@ -113,17 +116,54 @@ class ConformanceResult:
         return self.conforming_cases / self.cases if self.cases else 0.0
 
 
-@dataclass(frozen=True)
-class CaseCheck:
-    """What checking found for one case: all a night needs to keep, so that a later night can
-    reuse it for a case that did not change instead of checking it again."""
+#: Columns of ``CaseChecks.cases`` (indexed by case id) and of ``CaseChecks.deviations``.
+CASE_CHECK_COLUMNS = ("variant", "running", "pending", "checked", "cost", "bwc", "fitness")
+DEVIATION_COLUMNS = ("case_id", "kind", "activity", "detail")
 
-    case_id: str
-    variant: tuple[str, ...]
-    running: bool
-    deviations: tuple[Deviation, ...]
-    pending: bool  # the alignment leaves work the running case has not reached yet
-    checked: bool
-    cost: float | None
-    bwc: float | None
-    fitness: float | None
+
+@dataclass(frozen=True)
+class CaseChecks:
+    """What checking found for each case: all a night must keep so that a later night can reuse a
+    case's result instead of checking it again.
+
+    Columns, not one object a case: a night holds hundreds of thousands of cases. ``cases`` is
+    indexed by case id with the columns of ``CASE_CHECK_COLUMNS``: ``variant`` (the activity
+    tuple), ``running``, ``pending`` (the alignment leaves work the running case has not reached
+    yet), ``checked``, and the alignment's ``cost``, ``bwc`` and ``fitness`` (NaN when unchecked).
+    ``deviations`` has one row per deviation, with the columns of ``DEVIATION_COLUMNS``.
+    """
+
+    cases: pd.DataFrame
+    deviations: pd.DataFrame
+
+    @staticmethod
+    def empty() -> CaseChecks:
+        cases = pd.DataFrame({
+            "variant": pd.Series(dtype=object), "running": pd.Series(dtype=bool),
+            "pending": pd.Series(dtype=bool), "checked": pd.Series(dtype=bool),
+            "cost": pd.Series(dtype="float64"), "bwc": pd.Series(dtype="float64"),
+            "fitness": pd.Series(dtype="float64"),
+        }, index=pd.Index([], dtype=object, name="case_id"))
+        deviations = pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
+        return CaseChecks(cases, deviations)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def select(self, case_ids: pd.Index) -> CaseChecks:
+        """The results of the given cases only (all of which must be here)."""
+        return CaseChecks(
+            self.cases.loc[case_ids],
+            self.deviations[self.deviations["case_id"].isin(case_ids)].reset_index(drop=True),
+        )
+
+    @staticmethod
+    def combine(parts: Sequence[CaseChecks]) -> CaseChecks:
+        """Results of disjoint sets of cases, together."""
+        empty = CaseChecks.empty()
+        cases = [part.cases for part in parts if len(part.cases)]  # empty frames would change dtypes
+        deviations = [part.deviations for part in parts if len(part.deviations)]
+        return CaseChecks(
+            pd.concat(cases) if cases else empty.cases,
+            pd.concat(deviations, ignore_index=True) if deviations else empty.deviations,
+        )

@@ -1,5 +1,22 @@
-"""The embedded event store: DuckDB, append-only, deduplicated by a deterministic event key."""
+"""The embedded event store: DuckDB, append-only, deduplicated by a deterministic event key.
 
-from eventstore.store import AppendResult, EventStore, EventStoreError
+The store's names are imported on first use, so that the alignment cache (SQLite) can be used
+without loading DuckDB.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eventstore.store import AppendResult, EventStore, EventStoreError
 
 __all__ = ["AppendResult", "EventStore", "EventStoreError"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from eventstore import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'eventstore' has no attribute {name!r}")

@@ -9,37 +9,43 @@ data: whatever happens to it, deleting it only makes the next night check every 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from conformance.types import CaseCheck, Deviation
+from conformance.types import CASE_CHECK_COLUMNS, DEVIATION_COLUMNS, CaseChecks
 from eventstore.store import open_duckdb
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS case_checks (
+DROP TABLE IF EXISTS case_checks;  -- the first layout (one JSON list of deviations a case)
+CREATE TABLE IF NOT EXISTS case_results (
     process    VARCHAR NOT NULL,
     case_id    VARCHAR NOT NULL,
     events     BIGINT NOT NULL,
     variant    VARCHAR NOT NULL,
     running    BOOLEAN NOT NULL,
-    deviations VARCHAR NOT NULL,
     pending    BOOLEAN NOT NULL,
     checked    BOOLEAN NOT NULL,
     cost       DOUBLE,
     bwc        DOUBLE,
     fitness    DOUBLE
 );
+CREATE TABLE IF NOT EXISTS case_deviations (
+    process    VARCHAR NOT NULL,
+    case_id    VARCHAR NOT NULL,
+    kind       VARCHAR NOT NULL,
+    activity   VARCHAR NOT NULL,
+    detail     VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_fingerprints (
     process     VARCHAR NOT NULL,
     fingerprint VARCHAR NOT NULL
 );
 """
-_COLUMNS = ["process", "case_id", "events", "variant", "running", "deviations", "pending", "checked",
-            "cost", "bwc", "fitness"]
+_FIGURES = {"cost": "float64", "bwc": "float64", "fitness": "float64"}
 
 
 class CaseLedger:
@@ -51,57 +57,51 @@ class CaseLedger:
     def _connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return open_duckdb(self.path, _SCHEMA, "case ledger")
 
-    def load(self, process: str, fingerprint: str) -> dict[str, tuple[int, CaseCheck]]:
-        """Case id -> (event count, result); empty when the results were made under another fingerprint."""
+    def load(self, process: str, fingerprint: str) -> tuple[pd.Series, CaseChecks]:
+        """Each kept case's event count and result; none when they were made under another fingerprint."""
         with self._connect() as connection:
             stored = connection.execute(
                 "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
             ).fetchall()
             if stored != [(fingerprint,)]:
-                return {}
-            table = connection.sql(
-                "SELECT * FROM case_checks WHERE process = ?", params=[process]
-            ).to_arrow_table()
-        columns = {name: table.column(name).to_pylist() for name in _COLUMNS[1:]}
-        variants: dict[str, tuple[str, ...]] = {}
-        found: dict[str, list[tuple[str, str, str]]] = {}  # many cases share the same deviations
-        kept = {}
-        rows = zip(*columns.values(), strict=True)
-        for case_id, events, variant_text, running, deviation_text, pending, checked, *figures in rows:
-            cost, bwc, fitness = figures
-            variant = variants.get(variant_text)
-            if variant is None:
-                variant = variants[variant_text] = tuple(json.loads(variant_text))
-            deviations: tuple[Deviation, ...] = ()
-            if deviation_text != "[]":
-                parsed = found.get(deviation_text)
-                if parsed is None:
-                    parsed = found[deviation_text] = [tuple(d) for d in json.loads(deviation_text)]
-                deviations = tuple(Deviation(case_id, kind, activity, detail)
-                                   for kind, activity, detail in parsed)
-            kept[case_id] = (events, CaseCheck(
-                case_id=case_id, variant=variant, running=running, deviations=deviations,
-                pending=pending, checked=checked, cost=cost, bwc=bwc, fitness=fitness,
-            ))
-        return kept
+                return pd.Series(dtype="int64", index=pd.Index([], dtype=object, name="case_id")), \
+                    CaseChecks.empty()
+            cases = connection.sql(
+                "SELECT * EXCLUDE (process) FROM case_results WHERE process = ?", params=[process]
+            ).to_arrow_table().to_pandas()
+            deviations = connection.sql(
+                f"SELECT {', '.join(DEVIATION_COLUMNS)} FROM case_deviations WHERE process = ?",
+                params=[process],
+            ).to_arrow_table().to_pandas()
+        cases = cases.set_index(pd.Index(cases.pop("case_id").astype(object), name="case_id"))
+        texts, distinct = pd.factorize(cases["variant"])
+        variants = np.empty(len(distinct), dtype=object)
+        for code, text in enumerate(distinct):  # one by one: numpy would read equal tuples as rows
+            variants[code] = tuple(json.loads(text))
+        cases["variant"] = variants[texts]
+        events = cases.pop("events").astype("int64")
+        return events, CaseChecks(cases[list(CASE_CHECK_COLUMNS)].astype(_FIGURES),
+                                  deviations.astype(object))
 
     def save(
-        self, process: str, fingerprint: str, updated: Sequence[tuple[int, CaseCheck]],
-        keep: Collection[str],
+        self, process: str, fingerprint: str, events: pd.Series, updated: CaseChecks, keep: pd.Index,
     ) -> None:
-        """Store tonight's results and forget cases outside ``keep`` (they left the window), at once."""
-        frame = pd.DataFrame(
-            [
-                (process, check.case_id, events, json.dumps(list(check.variant)), check.running,
-                 json.dumps([[d.kind, d.activity, d.detail] for d in check.deviations]),
-                 check.pending, check.checked, check.cost, check.bwc, check.fitness)
-                for events, check in updated
-            ],
-            columns=_COLUMNS,
-        ).astype({"cost": "float64", "bwc": "float64", "fitness": "float64"})
-        keeping = pd.DataFrame({"case_id": pd.Series(sorted(set(keep)), dtype="string")})
+        """Store tonight's results and forget cases outside ``keep`` (they left the window), at once.
+
+        ``events`` holds the event count of each updated case.
+        """
+        texts, distinct = pd.factorize(updated.cases["variant"])
+        variant_texts = np.array([json.dumps(list(variant)) for variant in distinct], dtype=object)
+        results = updated.cases.assign(
+            variant=variant_texts[texts] if len(texts) else [],
+            events=events.reindex(updated.cases.index).astype("int64"),
+        ).rename_axis("case_id").reset_index()
+        results.insert(0, "process", process)
+        deviations = updated.deviations.assign(process=process)
+        keeping = pd.DataFrame({"case_id": pd.Series(keep.unique(), dtype="string")})
         with self._connect() as connection:
-            connection.register("updated_checks", frame)
+            connection.register("updated_results", results)
+            connection.register("updated_deviations", deviations)
             connection.register("kept_cases", keeping)
             connection.execute("BEGIN TRANSACTION")
             try:
@@ -109,20 +109,27 @@ class CaseLedger:
                     "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
                 ).fetchall()
                 if stored != [(fingerprint,)]:
-                    connection.execute("DELETE FROM case_checks WHERE process = ?", [process])
-                    connection.execute("DELETE FROM ledger_fingerprints WHERE process = ?", [process])
+                    for table in ("case_results", "case_deviations", "ledger_fingerprints"):
+                        connection.execute(f"DELETE FROM {table} WHERE process = ?", [process])
                     connection.execute("INSERT INTO ledger_fingerprints VALUES (?, ?)",
                                        [process, fingerprint])
+                for table in ("case_results", "case_deviations"):
+                    connection.execute(
+                        f"DELETE FROM {table} WHERE process = ? AND (case_id IN (SELECT case_id FROM "
+                        "updated_results) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                    )
                 connection.execute(
-                    "DELETE FROM case_checks WHERE process = ? AND (case_id IN (SELECT case_id FROM "
-                    "updated_checks) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                    "INSERT INTO case_results SELECT process, case_id, events, variant, running, pending, "
+                    "checked, cost, bwc, fitness FROM updated_results"
                 )
-                columns = ", ".join(_COLUMNS)
-                connection.execute(f"INSERT INTO case_checks SELECT {columns} FROM updated_checks")
+                connection.execute(
+                    f"INSERT INTO case_deviations SELECT process, {', '.join(DEVIATION_COLUMNS)} "
+                    "FROM updated_deviations"
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
             finally:
-                connection.unregister("updated_checks")
-                connection.unregister("kept_cases")
+                for view in ("updated_results", "updated_deviations", "kept_cases"):
+                    connection.unregister(view)

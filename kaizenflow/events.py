@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EVENT_ID = "event_id"
 CASE_ID = "case_id"
@@ -42,16 +44,90 @@ class EventLog:
         return len(self.events)
 
 
+@dataclass(frozen=True)
+class CaseVariants:
+    """Each case's variant, as a number: a night has hundreds of variants and many thousand cases.
+
+    ``case_ids`` are sorted; ``codes[i]`` is the number of case ``case_ids[i]``'s activity sequence
+    in ``sequences`` (distinct sequences, in the order their first case comes).
+    """
+
+    case_ids: pd.Index
+    codes: np.ndarray
+    sequences: list[tuple[str, ...]]
+
+
+def case_variants(events: pd.DataFrame) -> CaseVariants:
+    """Cases grouped by activity sequence, without building one sequence per case."""
+    case_ids, starts, activity_codes, activities = _cases_in_order(events)
+    if not len(case_ids):
+        return CaseVariants(case_ids, np.zeros(0, dtype=np.int64), [])
+    lengths = np.diff(np.append(starts, len(activity_codes)))
+    codes = _group_equal_sequences(activity_codes, starts, lengths)
+    first_case = np.unique(codes, return_index=True)[1]  # codes are numbered in first-seen order
+    labels = np.asarray(activities, dtype=object)
+    sequences = [tuple(labels[activity_codes[starts[c]:starts[c] + lengths[c]]].tolist()) for c in first_case]
+    return CaseVariants(case_ids, codes, sequences)
+
+
 def case_sequences(events: pd.DataFrame) -> pd.Series:
     """The activity sequence of each case as a tuple (hashable), indexed by case id, sorted."""
-    case_codes, case_ids = pd.factorize(events[CASE_ID], sort=True)
+    variants = case_variants(events)
+    distinct = np.empty(len(variants.sequences), dtype=object)
+    for code, sequence in enumerate(variants.sequences):  # one by one: numpy reads equal tuples as rows
+        distinct[code] = sequence
+    return pd.Series(distinct[variants.codes], index=variants.case_ids, dtype="object")
+
+
+def _cases_in_order(events: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Index]:
+    """Sorted case ids, where each case's events start, and the activity codes of events in that order.
+
+    Logs come ordered by case (the event store sorts them): then finding where the case changes is
+    enough. Otherwise events are put in case order first, keeping each case's events in order.
+    """
     activity_codes, activities = pd.factorize(events[ACTIVITY])
-    order = np.argsort(case_codes, kind="stable")  # keeps each case's events in their order
-    labels = np.asarray(activities, dtype=object)[activity_codes[order]].tolist()
-    if not labels:
-        return pd.Series(index=pd.Index(case_ids, name=CASE_ID), dtype="object")
-    bounds = [0, *(np.flatnonzero(np.diff(case_codes[order])) + 1).tolist(), len(labels)]
-    sequences = pd.Series(index=pd.Index(case_ids, name=CASE_ID), dtype="object")
-    # List slices, not np.split: one small array a case costs ten times more at 100,000 cases.
-    sequences[:] = [tuple(labels[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
-    return sequences
+    cases = pa.array(events[CASE_ID].astype("string"))
+    if isinstance(cases, pa.ChunkedArray):
+        cases = cases.combine_chunks()
+    if len(cases) > 1 and pc.all(pc.less_equal(cases[:-1], cases[1:])).as_py() is not True:
+        case_codes, _ = pd.factorize(events[CASE_ID], sort=True)
+        order = np.argsort(case_codes, kind="stable")
+        cases = cases.take(pa.array(order))
+        activity_codes = activity_codes[order]
+    if not len(cases):
+        return pd.Index([], dtype=object, name=CASE_ID), np.zeros(0, np.int64), activity_codes, activities
+    changes = pc.not_equal(cases[1:], cases[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
+    case_ids = pd.Index(cases.take(pa.array(starts)).to_pylist(), dtype=object, name=CASE_ID)
+    return case_ids, starts, activity_codes, activities
+
+
+_MODULI = (2_147_483_647, 2_147_483_629)  # primes below 2**31: no product leaves int64
+_BASES = (1_000_003, 999_983)
+
+
+def _group_equal_sequences(activity_codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A number per case, equal for cases with equal activity sequences, in first-seen order.
+
+    Cases are grouped by two polynomial hashes of their sequence, then every case is compared
+    event by event with its group's first case, so a hash collision can never merge two variants
+    (should one ever happen, the cases are grouped by their sequences one by one instead).
+    """
+    offsets = np.arange(len(activity_codes), dtype=np.int64) - np.repeat(starts, lengths)
+    values = activity_codes.astype(np.int64) + 1
+    hashes = []
+    for modulus, base in zip(_MODULI, _BASES, strict=True):
+        powers = np.ones(int(lengths.max()), dtype=np.int64)
+        for i in range(1, len(powers)):
+            powers[i] = powers[i - 1] * base % modulus
+        hashes.append(np.add.reduceat(values * powers[offsets] % modulus, starts) % modulus)
+    codes = np.asarray(pd.factorize(hashes[0] * (1 << 31) + hashes[1])[0], dtype=np.int64)
+    representative = np.unique(codes, return_index=True)[1][codes]
+    if (lengths[representative] == lengths).all() and (
+        activity_codes == activity_codes[np.repeat(starts[representative], lengths) + offsets]
+    ).all():
+        return codes
+    numbering: dict[bytes, int] = {}
+    return np.fromiter((numbering.setdefault(activity_codes[a:a + n].tobytes(), len(numbering))
+                        for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)),
+                       dtype=np.int64, count=len(starts))

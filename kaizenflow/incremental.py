@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+
+import pandas as pd
 
 from conformance.alignments import Aligner
 from conformance.check import check_cases, map_activities, summarize_checks
 from conformance.models import DesignedModel
-from conformance.types import CaseCheck, ConformanceResult, VariantAlignment
+from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
@@ -50,43 +53,37 @@ def check_changed_cases(
         running = set(spans.index[spans["last"] > cutoff])
     fingerprint = check_fingerprint(process, model)
     ledger = case_ledger(config)
-    kept = ledger.load(process.name, fingerprint)
-    counts = dict(zip(spans.index.tolist(), spans["events"].astype(int).tolist(), strict=True))
-    reused: list[CaseCheck] = []
-    todo: list[str] = []
-    for case_id, count in counts.items():
-        known = kept.get(case_id)
-        if known is not None and known[0] == count and known[1].checked and known[1].running == (
-            case_id in running
-        ):
-            reused.append(known[1])
-        else:
-            todo.append(case_id)
-    fresh: list[CaseCheck] = []
+    stored_events, kept = ledger.load(process.name, fingerprint)
+    events = spans["events"].astype("int64")
+    is_running = pd.Series(spans.index.isin(list(running)), index=spans.index)
+    stored = pd.DataFrame({"events": stored_events, "running": kept.cases["running"],
+                           "checked": kept.cases["checked"]}).reindex(spans.index)
+    unchanged = (stored["events"].eq(events) & stored["running"].eq(is_running)
+                 & stored["checked"].eq(True)).to_numpy(dtype=bool)
+    todo = spans.index[~unchanged]
+    fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
-    if todo:
-        changed = store.read_log(process.name, process.window_days, cases=todo)
+    if len(todo):
+        changed = store.read_log(process.name, process.window_days, cases=todo.tolist())
         changed = replace(map_activities(changed, process.activity_mapping), has_timestamps=has_timestamps)
         fresh, aligned = check_cases(
             changed, model, running & set(todo), stages.rule_specs(process),
             process.alignment_timeout_seconds, aligner,
         )
-    ledger.save(process.name, fingerprint, [(counts[c.case_id], c) for c in fresh], keep=counts.keys())
-    checks = reused + fresh
+    ledger.save(process.name, fingerprint, events, fresh, keep=spans.index)
+    checks = CaseChecks.combine([kept.select(spans.index[unchanged]), fresh])
     return summarize_checks(checks, _all_alignments(config, model, checks, aligned, aligner)), len(fresh)
 
 
 def _all_alignments(
-    config: KaizenConfig, model: DesignedModel, checks: list[CaseCheck],
+    config: KaizenConfig, model: DesignedModel, checks: CaseChecks,
     aligned: list[VariantAlignment], aligner: Aligner,
 ) -> list[VariantAlignment]:
     """One alignment per variant of the window, ordered and counted as checking the whole log would.
 
     Tonight's come from tonight's checking; the rest, all checked before, from the cache.
     """
-    sizes: dict[tuple[str, ...], int] = {}
-    for check in checks:
-        sizes[check.variant] = sizes.get(check.variant, 0) + 1
+    sizes = Counter(checks.cases["variant"].tolist())
     ordered = sorted(sizes.items(), key=lambda item: (-len(item[0]), item[0]))
     known = {a.activities: a for a in aligned}
     missing = [variant for variant, _ in ordered if variant not in known]
