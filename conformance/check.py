@@ -13,7 +13,7 @@ from conformance.alignments import Aligner, Variants, align_variants, deviating_
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
-from conformance.types import DEVIATION_COLUMNS, CaseChecks, ConformanceResult, Deviation, VariantAlignment
+from conformance.types import DEVIATION_COLUMNS, CaseChecks, ConformanceResult, VariantAlignment
 from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, CaseVariants, EventLog, case_variants
 
 
@@ -89,11 +89,17 @@ def check_cases(
                               dtype="float64") for name in ("cost", "bwc", "fitness")}
     waiting = np.zeros((len(alignments), 2), dtype=bool)  # [variant, finished/running]
     found: list[tuple[int, str, str]] = []  # (variant * 2 + running, kind, activity)
+    has_running = np.zeros(len(alignments), dtype=bool)
+    has_running[codes[is_running]] = True
     for code, alignment in enumerate(alignments):
         if not alignment.checked:
             continue
-        for running_case in (False, True):
-            classified = classify_moves(alignment.moves, pending_moves.get(code, 0) if running_case else 0)
+        finished = classify_moves(alignment.moves)
+        views = [(False, finished)]
+        if has_running[code]:  # work not reached yet is pending, not skipped
+            pending = pending_moves.get(code, 0)
+            views.append((True, classify_moves(alignment.moves, pending) if pending else finished))
+        for running_case, classified in views:
             waiting[code, int(running_case)] = bool(classified.pending)
             found += [(code * 2 + running_case, kind, activity) for kind, activity in classified.deviations]
     activities = np.empty(len(ordered), dtype=object)
@@ -137,9 +143,7 @@ def summarize_checks(checks: CaseChecks, alignments: Sequence[VariantAlignment])
     Sums are exact (``math.fsum``), so the order in which cases come does not change a figure.
     """
     cases, found = checks.cases, checks.deviations
-    rows = sorted(zip(*(found[column].tolist() for column in DEVIATION_COLUMNS), strict=True))
-    deviations = [Deviation(*row) for row in rows]
-    deviating = set(found[CASE_ID].tolist())
+    deviating = set(found[CASE_ID].unique().tolist())
     checked = cases["checked"].to_numpy(dtype=bool)
     unchecked = set(cases.index[~checked].tolist())
     bwc_sum = math.fsum(cases["bwc"].to_numpy()[checked].tolist())
@@ -153,7 +157,7 @@ def summarize_checks(checks: CaseChecks, alignments: Sequence[VariantAlignment])
         if bwc_sum > 0 else None,
         average_trace_fitness=(math.fsum(cases["fitness"].to_numpy()[checked].tolist()) / int(checked.sum())
                                if checked.any() else None),
-        deviations=deviations,
+        deviation_table=found,
         alignments=list(alignments),
         incomplete_case_ids=incomplete,
     )
@@ -181,10 +185,3 @@ def _pending_moves(
         if partial.checked:
             pending[code] = max(0, deviating_moves(alignments[code]) - deviating_moves(partial))
     return pending
-
-
-def deviations_frame(deviations: Sequence[Deviation]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [(d.case_id, d.kind, d.activity, d.detail) for d in deviations],
-        columns=[CASE_ID, "kind", "activity", "detail"],
-    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
 
 import pandas as pd
 
@@ -97,9 +99,13 @@ class VariantAlignment:
     checked: bool = True
 
 
-@dataclass
+@dataclass(eq=False)
 class ConformanceResult:
-    """Log-level figures and per-case deviations of one checking run."""
+    """Log-level figures and per-case deviations of one checking run.
+
+    ``deviation_table`` has one row per deviation (the columns of ``DEVIATION_COLUMNS``), in no
+    particular order; ``deviations`` is the same as objects, sorted, built when first asked for.
+    """
 
     cases: int
     conforming_cases: int
@@ -107,7 +113,7 @@ class ConformanceResult:
     unchecked_cases: int
     fitness: float | None
     average_trace_fitness: float | None
-    deviations: list[Deviation] = field(default_factory=list)
+    deviation_table: pd.DataFrame = field(default_factory=lambda: empty_deviation_table())
     alignments: list[VariantAlignment] = field(default_factory=list)
     incomplete_case_ids: frozenset[str] = frozenset()
 
@@ -115,10 +121,40 @@ class ConformanceResult:
     def conforming_share(self) -> float:
         return self.conforming_cases / self.cases if self.cases else 0.0
 
+    def __eq__(self, other: object) -> bool:
+        """Equal figures, alignments and deviations (whatever order the table holds them in)."""
+        if not isinstance(other, ConformanceResult):
+            return NotImplemented
+        figures = ("cases", "conforming_cases", "incomplete_cases", "unchecked_cases", "fitness",
+                   "average_trace_fitness", "alignments", "incomplete_case_ids")
+        return all(getattr(self, name) == getattr(other, name) for name in figures) and (
+            self.deviations == other.deviations)
+
+    def with_deviations(self, deviations: Iterable[Deviation], **changes: Any) -> ConformanceResult:
+        """The same result with other deviations (and any other field changed)."""
+        return replace(self, deviation_table=deviation_table(deviations), **changes)
+
+    @cached_property
+    def deviations(self) -> list[Deviation]:
+        table = self.deviation_table
+        rows = sorted(zip(*(table[column].tolist() for column in DEVIATION_COLUMNS), strict=True))
+        return [Deviation(*row) for row in rows]
+
 
 #: Columns of ``CaseChecks.cases`` (indexed by case id) and of ``CaseChecks.deviations``.
 CASE_CHECK_COLUMNS = ("variant", "running", "pending", "checked", "cost", "bwc", "fitness")
 DEVIATION_COLUMNS = ("case_id", "kind", "activity", "detail")
+
+
+def empty_deviation_table() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
+
+
+def deviation_table(deviations: Iterable[Deviation]) -> pd.DataFrame:
+    rows = [(d.case_id, d.kind, d.activity, d.detail) for d in deviations]
+    if not rows:
+        return empty_deviation_table()
+    return pd.DataFrame(rows, columns=list(DEVIATION_COLUMNS), dtype=object)
 
 
 @dataclass(frozen=True)
@@ -144,8 +180,7 @@ class CaseChecks:
             "cost": pd.Series(dtype="float64"), "bwc": pd.Series(dtype="float64"),
             "fitness": pd.Series(dtype="float64"),
         }, index=pd.Index([], dtype=object, name="case_id"))
-        deviations = pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
-        return CaseChecks(cases, deviations)
+        return CaseChecks(cases, empty_deviation_table())
 
     def __len__(self) -> int:
         return len(self.cases)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -184,7 +183,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,
                                    result, found, changes, loaded.added, seconds)
         summary.quarantined_rows = loaded.quarantined
-        summary.accepted_patterns = stages.patterns(process, log, replace(result, deviations=accepted))
+        summary.accepted_patterns = stages.patterns(process, log, result.with_deviations(accepted))
         summary.source_watermarks = stages.source_positions(config, process)
         summary.drift = stages.drift(log)
         summary.report_path = str(write_report(config, process, summary, log, model, result))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import pandas as pd
 
@@ -36,8 +35,7 @@ def set_aside_accepted(
         else:
             kept.append(deviation)
     newly_conforming = {d.case_id for d in set_aside} - {d.case_id for d in kept}
-    adjusted = replace(result, deviations=kept,
-                       conforming_cases=result.conforming_cases + len(newly_conforming))
+    adjusted = result.with_deviations(kept, conforming_cases=result.conforming_cases + len(newly_conforming))
     return adjusted, set_aside
 
 
