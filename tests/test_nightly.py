@@ -49,7 +49,7 @@ def test_detected_deviations_match_the_ground_truth_per_kind(night) -> None:  # 
     for kind, cases in truth.items():
         hits = len(cases & detected[kind])
         recall, precision = hits / len(cases), hits / max(1, len(detected[kind]))
-        assert recall >= 0.9 and precision >= 0.9, f"{kind}: recall {recall:.3f}, precision {precision:.3f}"
+        assert recall >= 0.95 and precision >= 0.95, f"{kind}: recall {recall:.3f}, precision {precision:.3f}"
     assert set(detected) <= set(truth), "a kind was detected that was never injected"
 
 
