@@ -14,7 +14,7 @@ from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
 from conformance.types import DEVIATION_COLUMNS, CaseChecks, ConformanceResult, VariantAlignment
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, CaseVariants, EventLog, case_variants
+from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, CaseVariants, EventLog, case_variants, member_of
 
 
 def map_activities(log: EventLog, mapping: Mapping[str, str]) -> EventLog:
@@ -80,7 +80,7 @@ def check_cases(
     ordered, codes = _longest_first(variants)
     alignments = aligner(model, [(variant, int(size)) for variant, size
                                  in zip(ordered, np.bincount(codes, minlength=len(ordered)), strict=True)])
-    is_running = case_ids.isin(list(running)) if running else np.zeros(len(case_ids), dtype=bool)
+    is_running = member_of(case_ids, running) if running else np.zeros(len(case_ids), dtype=bool)
     pending_moves = _pending_moves(model, alignments, codes, is_running, aligner)
 
     # per variant, then taken for each case

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from conformance.types import Deviation, DeviationPattern, RootCause
+from conformance.types import Deviation, DeviationPattern, RootCause, deviation_table
 
 
 def deviation_patterns(
-    deviations: Sequence[Deviation],
+    deviations: pd.DataFrame | Sequence[Deviation],
     total_cases: int,
-    conforming_case_ids: Sequence[str],
+    conforming_case_ids: Sequence[str] | pd.Index,
     throughput_hours: pd.Series,
     case_attributes: pd.DataFrame,
     min_support: int = 5,
@@ -24,14 +24,15 @@ def deviation_patterns(
     Extra throughput compares the pattern's cases with conforming cases (median and 90th
     percentile). Root causes rank attribute values by how many more of the pattern's cases
     carry them than their share of all cases predicts, so that a rare value with a lucky
-    lift does not outrank the supplier that causes most of the pattern.
+    lift does not outrank the supplier that causes most of the pattern. ``deviations`` is a
+    deviation table (``conformance.types.DEVIATION_COLUMNS``) or the deviation objects.
     """
-    if not deviations or total_cases == 0:
+    table = deviations if isinstance(deviations, pd.DataFrame) else deviation_table(deviations)
+    if table.empty or total_cases == 0:
         return []
-    frame = pd.DataFrame(
-        [(d.case_id, d.kind, d.activity) for d in deviations], columns=["case_id", "kind", "activity"]
-    ).drop_duplicates()
-    conforming_hours = throughput_hours.reindex(list(conforming_case_ids)).dropna()
+    frame = table[["case_id", "kind", "activity"]].astype(object).drop_duplicates()
+    conforming_hours = throughput_hours.reindex(pd.Index(conforming_case_ids)).dropna()
+    overall = _value_counts(case_attributes)
     patterns = []
     for (kind, activity), group in frame.groupby(["kind", "activity"], sort=True):
         case_ids = sorted(group["case_id"].unique())
@@ -49,7 +50,7 @@ def deviation_patterns(
                 extra_throughput_median_hours=median_extra,
                 extra_throughput_p90_hours=p90_extra,
                 root_causes=tuple(
-                    root_causes(case_ids, case_attributes, min_support)[:max_root_causes]
+                    root_causes(case_ids, case_attributes, min_support, overall)[:max_root_causes]
                 ),
                 example_case_ids=tuple(case_ids[:examples]),
             )
@@ -58,17 +59,28 @@ def deviation_patterns(
     return patterns
 
 
+def _value_counts(case_attributes: pd.DataFrame) -> dict[str, dict[object, int]]:
+    return {str(attribute): case_attributes[attribute].value_counts(dropna=True).to_dict()
+            for attribute in case_attributes.columns}
+
+
 def root_causes(
-    case_ids: Sequence[str], case_attributes: pd.DataFrame, min_support: int = 5
+    case_ids: Sequence[str], case_attributes: pd.DataFrame, min_support: int = 5,
+    value_counts: dict[str, dict[object, int]] | None = None,
 ) -> list[RootCause]:
-    """Attribute values over-represented among ``case_ids``, by excess cases over expectation."""
+    """Attribute values over-represented among ``case_ids``, by excess cases over expectation.
+
+    ``value_counts`` are each attribute's counts over all cases, when the caller has them already.
+    """
     if case_attributes.empty or not len(case_ids):
         return []
+    if value_counts is None:
+        value_counts = _value_counts(case_attributes)
     affected = case_attributes.reindex(list(case_ids))
     total = len(case_attributes)
     scored: list[tuple[float, RootCause]] = []
     for attribute in case_attributes.columns:
-        overall: dict[object, int] = case_attributes[attribute].value_counts(dropna=True).to_dict()
+        overall = value_counts[str(attribute)]
         among: dict[object, int] = affected[attribute].value_counts(dropna=True).to_dict()
         for value, count in among.items():
             if count < min_support:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from kaizenflow.events import member_of
+
 #: The vocabulary of deviation kinds; the simulator's ground truth uses the same words.
 SKIPPED = "skipped"
 INSERTED = "inserted"
@@ -189,7 +191,7 @@ class CaseChecks:
         """The results of the given cases only (all of which must be here)."""
         return CaseChecks(
             self.cases.loc[case_ids],
-            self.deviations[self.deviations["case_id"].isin(case_ids)].reset_index(drop=True),
+            self.deviations[member_of(self.deviations["case_id"], case_ids)].reset_index(drop=True),
         )
 
     @staticmethod

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from conformance.types import Deviation
+from conformance.types import Deviation, deviation_table
+from kaizenflow.events import member_of
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,13 @@ def split_pattern_key(pattern_key: str) -> tuple[str, str]:
     return kind, activity
 
 
-def cases_with_pattern(deviations: Iterable[Deviation]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for deviation in deviations:
-        found.setdefault(f"{deviation.kind}:{deviation.activity}", set()).add(deviation.case_id)
-    return found
+def cases_with_pattern(deviations: pd.DataFrame | Iterable[Deviation]) -> dict[str, set[str]]:
+    """Pattern key -> the cases showing it; ``deviations`` is a deviation table or the objects."""
+    if not isinstance(deviations, pd.DataFrame):
+        deviations = deviation_table(deviations)
+    keys = deviations["kind"].astype(object) + ":" + deviations["activity"].astype(object)
+    grouped = deviations["case_id"].astype(object).groupby(keys.to_numpy(), sort=False)
+    return {str(key): set(cases.tolist()) for key, cases in grouped}
 
 
 def in_scope(case_attributes: pd.DataFrame, business_object: str | None) -> pd.Index:
@@ -53,7 +56,7 @@ def measure(
     business_object: str | None,
     pattern_cases: Mapping[str, set[str]],
     case_attributes: pd.DataFrame,
-    finished: Collection[str],
+    finished: Collection[str] | None,
     case_starts: pd.Series,
     changed_at: datetime | None = None,
     window: timedelta = timedelta(days=30),
@@ -61,18 +64,22 @@ def measure(
 ) -> Measurement:
     """Counts over finished cases only: a running case may not have reached the deviation yet.
 
+    ``finished`` None means every case of ``case_attributes`` is finished.
+
     ``changed_at`` (process time, when the task was marked done) splits off the cases that
     started after the change; the window is complete once the log has run ``window`` past it.
     """
-    scope = [case for case in in_scope(case_attributes, business_object) if case in finished]
-    affected = pattern_cases.get(pattern_key, set())
-    hit = sum(1 for case in scope if case in affected)
+    scope = in_scope(case_attributes, business_object)
+    if finished is not None:
+        scope = scope[member_of(scope, finished if isinstance(finished, pd.Index) else list(finished))]
+    affected = member_of(scope, pattern_cases.get(pattern_key, ()))
+    hit = int(affected.sum())
     if changed_at is None:
         return Measurement(affected=hit, in_scope=len(scope))
     starts = case_starts.reindex(scope)
-    after = [case for case, start in starts.items() if pd.notna(start) and start >= changed_at]
+    after = (starts.notna() & (starts >= changed_at)).to_numpy(dtype=bool)
     return Measurement(
         affected=hit, in_scope=len(scope),
-        after_affected=sum(1 for case in after if case in affected), after_in_scope=len(after),
+        after_affected=int((affected & after).sum()), after_in_scope=int(after.sum()),
         window_complete=latest is not None and latest >= changed_at + window,
     )

@@ -22,6 +22,7 @@ from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
+from kaizenflow.events import member_of
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -55,7 +56,7 @@ def check_changed_cases(
     ledger = case_ledger(config)
     stored_events, kept = ledger.load(process.name, fingerprint)
     events = spans["events"].astype("int64")
-    is_running = pd.Series(spans.index.isin(list(running)), index=spans.index)
+    is_running = pd.Series(member_of(spans.index, running), index=spans.index)
     stored = pd.DataFrame({"events": stored_events, "running": kept.cases["running"],
                            "checked": kept.cases["checked"]}).reindex(spans.index)
     unchanged = (stored["events"].eq(events) & stored["running"].eq(is_running)

@@ -45,7 +45,7 @@ from kaizenflow.config import (
     SlaRule,
     Source,
 )
-from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog
+from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog, member_of
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
@@ -215,11 +215,10 @@ def check(
 
 
 def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
-    deviating = {d.case_id for d in result.deviations}
     all_cases = log.case_attributes.index.astype(str)
-    conforming = [case for case in all_cases if case not in deviating]
+    conforming = all_cases[~member_of(all_cases, result.deviation_table[CASE_ID].unique())]
     return deviation_patterns(
-        result.deviations, result.cases, conforming, case_throughput_hours(log),
+        result.deviation_table, result.cases, conforming, case_throughput_hours(log),
         log.case_attributes, min_support=process.root_cause_min_support,
     )
 
@@ -238,10 +237,10 @@ def record(
     KPIs count finished cases only: a running case may not have reached its deviation yet.
     """
     raising = process.tasks
-    all_cases = [str(c) for c in log.case_attributes.index]
-    finished = {c for c in all_cases if c not in result.incomplete_case_ids}
-    finished_attributes = log.case_attributes.loc[[c for c in all_cases if c in finished]]
-    pattern_cases = cases_with_pattern(result.deviations)
+    is_finished = ~member_of(log.case_attributes.index.astype(str), result.incomplete_case_ids)
+    finished_attributes = log.case_attributes[is_finished]
+    finished = set(finished_attributes.index.astype(str).tolist())
+    pattern_cases = cases_with_pattern(result.deviation_table)
     policy = RaisingPolicy(
         min_cases=raising.min_cases, min_share=raising.min_share,
         target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
@@ -260,8 +259,8 @@ def record(
         latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
         measurements = {
             task.task_id: measure(
-                task.pattern_key, task.business_object, pattern_cases, log.case_attributes,
-                finished, starts, task.changed_at if task.status == DONE else None,
+                task.pattern_key, task.business_object, pattern_cases, finished_attributes,
+                None, starts, task.changed_at if task.status == DONE else None,
                 timedelta(days=raising.effect_window_days), latest,
             )
             for task in store.list_tasks(process=process.name) if task.status != DISMISSED
@@ -276,7 +275,7 @@ def record(
              "throughput_median_hours": timing.median_hours,
              "throughput_p90_hours": timing.p90_hours,
              "patterns": len(found)},
-            result.deviations, proposals, measurements,
+            result.deviation_table, proposals, measurements,
             LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
                             effect_min_cases=raising.effect_min_cases,
                             effect_alpha=raising.effect_alpha),

@@ -113,3 +113,23 @@ def test_only_the_newest_runs_keep_their_per_case_deviations(tmp_path: Path) -> 
 def test_the_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     StateStore(f"sqlite:///{tmp_path / 'state.db'}").dispose()
     assert (tmp_path / "state.db").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres_url", "mariadb_url"])
+def test_a_run_stores_its_deviation_table_row_for_row_on_every_state_database(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The deviations go in through the driver's own executemany, in each driver's parameter style."""
+    url = f"sqlite:///{tmp_path / 'state.db'}" if database == "sqlite" else request.getfixturevalue(database)
+    store = StateStore(url)
+    found = [Deviation(case, "sla_breach", "Approve within 2 days", "took 51.5 h; 'quoted' % text")
+             for case in AFFECTED] + [Deviation("c30", "skipped", "Receive Goods")]
+    table = pd.DataFrame([(d.case_id, d.kind, d.activity, d.detail) for d in reversed(found)],
+                         columns=["case_id", "kind", "activity", "detail"], dtype=object)
+    now = datetime.now(UTC)
+    store.record_run("r1", "p2p", now, now, {"cases": 40, "events": 200, "fitness": 0.9,
+                                               "conforming_cases": 32}, table, [])
+    try:
+        assert store.run_deviations("r1") == sorted(found, key=lambda d: (d.case_id, d.kind, d.activity))
+    finally:
+        store.dispose()
