@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from eventlogs import log_from_rows
 
 from kaizenflow.events import EventLog
 from mining.comparison import GroupComparison, compare_groups
-from mining.statistics import chi_square_test, holm, mann_whitney_test, two_proportion_test
+from mining.statistics import chi_square_tail, chi_square_test, holm, mann_whitney_test, two_proportion_test
 
 PATHS = [
     ("register", "check", "approve", "pay"), ("register", "check", "reject"),
@@ -158,3 +160,25 @@ def test_more_deviating_cases_in_group_b_are_found() -> None:
     found = injected(extra_step=False, slower=False, more_deviating=True)
     assert found.deviation is not None and found.deviation.test.significant
     assert found.deviation.difference > 0
+
+
+def test_the_chi_square_test_gives_scipys_statistic_and_p_value() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        table = rng.integers(1, 400, size=(2, int(rng.integers(2, 40))))
+        reference = stats.chi2_contingency(table, correction=False)
+        mine = chi_square_test(table, alpha=0.05, min_size=1)
+        assert mine.statistic == pytest.approx(float(reference.statistic), rel=1e-9)
+        assert mine.p_value == pytest.approx(float(reference.pvalue), rel=1e-7, abs=1e-300)
+    for dof in (1, 2, 7, 100, 1001):
+        for statistic in (0.01, 3.84, 60.0, 4000.0):
+            assert chi_square_tail(statistic, dof) == pytest.approx(stats.chi2.sf(statistic, dof), rel=1e-9)
+
+
+def test_a_night_does_not_load_scipy() -> None:
+    """SciPy costs about a second to import; only the on-demand Mann-Whitney test needs it."""
+    code = "import sys, kaizenflow.stages, flows.nightly; print('scipy' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
