@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -217,5 +219,29 @@ def run_nightly(config_path: str, process_name: str | None = None) -> list[RunSu
     """The nightly flow on the task runner its configuration asks for."""
     config = load_config(config_path)
     runner = task_runner_for(config.execution)
-    with run_lock(config.state_directory, config.state_url, config.execution.lock_wait_seconds):
+    with run_lock(config.state_directory, config.state_url, config.execution.lock_wait_seconds), \
+            one_embedded_server(config.execution):
         return nightly.with_options(task_runner=runner)(config_path, process_name)
+
+
+@contextmanager
+def one_embedded_server(execution: Execution) -> Iterator[None]:
+    """Worker processes on this machine report to the flow's own embedded Prefect server.
+
+    In Prefect's embedded mode the server's address is no setting, so each process-pool or local
+    Dask worker would start a server of its own on the same database: seconds each, and on two
+    busy cores past Prefect's start-up timeout. The server is started here instead and named in
+    the settings that Prefect hands to every worker. Not for a remote Dask cluster
+    (``dask_address``), whose machines cannot reach this one's loopback address.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if execution.task_runner == "thread" or execution.dask_address or PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the one Prefect's own client would start in this process
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
