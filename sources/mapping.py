@@ -118,8 +118,9 @@ def map_rows(
             + "\x1f" + timestamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
             + "\x1f" + resources.fillna("")
         )
-    event_ids = pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys],
-                          index=rows.index, dtype=object)
+    # a list of plain strings: iterating an Arrow-backed column value by value is slower than hashing
+    event_ids = pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest()[:32]
+                           for k in keys.astype(object).tolist()], index=rows.index, dtype=object)
     if seen is not None and mapping.event_id is not None:
         again = seen.contains(event_ids).nonzero()[0]
         if len(again):
@@ -246,16 +247,20 @@ def _present(value: object) -> bool:
 
 
 def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
+    """Each row's business attributes as JSON (keys sorted, missing values left out).
+
+    Rows share few distinct combinations (a supplier, a plant): each is written once.
+    """
     if not names:
         return pd.Series("{}", index=rows.index, dtype="string")
     # plain Python strings: iterating Arrow-backed string columns row by row is twice as slow
     columns = [rows[name].astype("string").astype(object).tolist() for name in names]
     ordered = sorted(range(len(names)), key=lambda i: names[i])
-    return pd.Series(
-        [
-            json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
-            for values in zip(*columns, strict=True)
-        ],
-        index=rows.index,
-        dtype="string",
-    )
+    written: dict[tuple[object, ...], str] = {}
+    texts = []
+    for values in zip(*columns, strict=True):
+        text = written.get(values)
+        if text is None:
+            text = written[values] = json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
+        texts.append(text)
+    return pd.Series(texts, index=rows.index, dtype="string")
