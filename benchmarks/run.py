@@ -111,7 +111,7 @@ def main() -> None:
     ]
     for title, section in sections:
         lines += _measured(title, section)
-        _write(lines, commentary)  # a 40-minute run keeps what it measured if a later part fails
+        _write(lines, commentary)  # a long run keeps what it measured if a later part fails
     sys.stdout.write("\n".join(lines) + "\n")
 
 
