@@ -13,8 +13,17 @@ from conformance.alignments import Aligner, Variants, align_variants, deviating_
 from conformance.deviations import classify_moves
 from conformance.models import DesignedModel
 from conformance.rules import RuleSpec, check_rules
-from conformance.types import DEVIATION_COLUMNS, CaseChecks, ConformanceResult, VariantAlignment
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, CaseVariants, EventLog, case_variants, member_of
+from conformance.types import CaseChecks, ConformanceResult, VariantAlignment, deviation_table
+from kaizenflow.events import (
+    ACTIVITY,
+    CASE_ID,
+    TIMESTAMP,
+    CaseVariants,
+    EventLog,
+    case_variants,
+    member_of,
+    tuples_array,
+)
 
 
 def map_activities(log: EventLog, mapping: Mapping[str, str]) -> EventLog:
@@ -81,7 +90,9 @@ def check_cases(
     alignments = aligner(model, [(variant, int(size)) for variant, size
                                  in zip(ordered, np.bincount(codes, minlength=len(ordered)), strict=True)])
     is_running = member_of(case_ids, running) if running else np.zeros(len(case_ids), dtype=bool)
-    pending_moves = _pending_moves(model, alignments, codes, is_running, aligner)
+    has_running = np.zeros(len(alignments), dtype=bool)  # per variant: has it a running case?
+    has_running[codes[is_running]] = True
+    pending_moves = _pending_moves(model, alignments, has_running, aligner)
 
     # per variant, then taken for each case
     checked = np.array([a.checked for a in alignments], dtype=bool)
@@ -89,8 +100,6 @@ def check_cases(
                               dtype="float64") for name in ("cost", "bwc", "fitness")}
     waiting = np.zeros((len(alignments), 2), dtype=bool)  # [variant, finished/running]
     found: list[tuple[int, str, str]] = []  # (variant * 2 + running, kind, activity)
-    has_running = np.zeros(len(alignments), dtype=bool)
-    has_running[codes[is_running]] = True
     for code, alignment in enumerate(alignments):
         if not alignment.checked:
             continue
@@ -102,11 +111,8 @@ def check_cases(
         for running_case, classified in views:
             waiting[code, int(running_case)] = bool(classified.pending)
             found += [(code * 2 + running_case, kind, activity) for kind, activity in classified.deviations]
-    activities = np.empty(len(ordered), dtype=object)
-    for code, variant in enumerate(ordered):  # one by one: numpy would read equal-length tuples as rows
-        activities[code] = variant
     cases = pd.DataFrame({
-        "variant": activities[codes],
+        "variant": tuples_array(ordered)[codes],
         "running": is_running,
         "pending": waiting[codes, is_running.astype(np.int64)],
         "checked": checked[codes],
@@ -118,13 +124,10 @@ def check_cases(
         "kind": pd.Series([kind for _, kind, _ in found], dtype=object),
         "activity": pd.Series([activity for _, _, activity in found], dtype=object),
     }), on="key")
+    deviations = moves[[CASE_ID, "kind", "activity"]].assign(detail="")
     breaches = check_rules(log, rules, open_cases=frozenset(running))
-    deviations = pd.concat(
-        [moves[[CASE_ID, "kind", "activity"]].assign(detail=""),
-         pd.DataFrame([(d.case_id, d.kind, d.activity, d.detail) for d in breaches],
-                      columns=list(DEVIATION_COLUMNS), dtype=object)],
-        ignore_index=True,
-    ) if breaches else moves[[CASE_ID, "kind", "activity"]].assign(detail="")
+    if breaches:  # concatenating an empty frame would change the columns' types
+        deviations = pd.concat([deviations, deviation_table(breaches)], ignore_index=True)
     return CaseChecks(cases, deviations.astype(object)), alignments
 
 
@@ -166,16 +169,14 @@ def summarize_checks(checks: CaseChecks, alignments: Sequence[VariantAlignment])
 def _pending_moves(
     model: DesignedModel,
     alignments: Sequence[VariantAlignment],
-    codes: np.ndarray,
-    is_running: np.ndarray,
+    has_running: np.ndarray,
     aligner: Aligner,
 ) -> dict[int, int]:
     """For variants with running cases: how many model moves are work not reached yet.
 
     That is the full alignment's deviating moves minus those of the prefix alignment.
     """
-    with_running = set(np.unique(codes[is_running]).tolist())
-    candidates = [code for code, a in enumerate(alignments) if a.checked and a.cost and code in with_running]
+    candidates = [code for code, a in enumerate(alignments) if a.checked and a.cost and has_running[code]]
     if not candidates:
         return {}
     prefix = aligner(drain_model(model),

@@ -6,7 +6,19 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from conformance.types import Deviation, DeviationPattern, RootCause, deviation_table
+from conformance.types import ConformanceResult, Deviation, DeviationPattern, RootCause, deviation_table
+from kaizenflow.events import member_of
+
+
+def result_patterns(
+    result: ConformanceResult, case_attributes: pd.DataFrame, throughput_hours: pd.Series,
+    min_support: int = 5,
+) -> list[DeviationPattern]:
+    """The patterns of a checking result; conforming are the cases with no deviation."""
+    all_cases = case_attributes.index.astype(str)
+    conforming = all_cases[~member_of(all_cases, result.deviation_table["case_id"].unique())]
+    return deviation_patterns(result.deviation_table, result.cases, conforming, throughput_hours,
+                              case_attributes, min_support=min_support)
 
 
 def deviation_patterns(

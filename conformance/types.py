@@ -101,6 +101,22 @@ class VariantAlignment:
     checked: bool = True
 
 
+#: Columns of ``CaseChecks.cases`` (indexed by case id) and of ``CaseChecks.deviations``.
+CASE_CHECK_COLUMNS = ("variant", "running", "pending", "checked", "cost", "bwc", "fitness")
+DEVIATION_COLUMNS = ("case_id", "kind", "activity", "detail")
+
+
+def empty_deviation_table() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
+
+
+def deviation_table(deviations: Iterable[Deviation]) -> pd.DataFrame:
+    rows = [(d.case_id, d.kind, d.activity, d.detail) for d in deviations]
+    if not rows:
+        return empty_deviation_table()
+    return pd.DataFrame(rows, columns=list(DEVIATION_COLUMNS), dtype=object)
+
+
 @dataclass(eq=False)
 class ConformanceResult:
     """Log-level figures and per-case deviations of one checking run.
@@ -115,7 +131,7 @@ class ConformanceResult:
     unchecked_cases: int
     fitness: float | None
     average_trace_fitness: float | None
-    deviation_table: pd.DataFrame = field(default_factory=lambda: empty_deviation_table())
+    deviation_table: pd.DataFrame = field(default_factory=empty_deviation_table)
     alignments: list[VariantAlignment] = field(default_factory=list)
     incomplete_case_ids: frozenset[str] = frozenset()
 
@@ -141,22 +157,6 @@ class ConformanceResult:
         table = self.deviation_table
         rows = sorted(zip(*(table[column].tolist() for column in DEVIATION_COLUMNS), strict=True))
         return [Deviation(*row) for row in rows]
-
-
-#: Columns of ``CaseChecks.cases`` (indexed by case id) and of ``CaseChecks.deviations``.
-CASE_CHECK_COLUMNS = ("variant", "running", "pending", "checked", "cost", "bwc", "fitness")
-DEVIATION_COLUMNS = ("case_id", "kind", "activity", "detail")
-
-
-def empty_deviation_table() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
-
-
-def deviation_table(deviations: Iterable[Deviation]) -> pd.DataFrame:
-    rows = [(d.case_id, d.kind, d.activity, d.detail) for d in deviations]
-    if not rows:
-        return empty_deviation_table()
-    return pd.DataFrame(rows, columns=list(DEVIATION_COLUMNS), dtype=object)
 
 
 @dataclass(frozen=True)

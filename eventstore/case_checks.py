@@ -18,6 +18,7 @@ import pandas as pd
 
 from conformance.types import CASE_CHECK_COLUMNS, DEVIATION_COLUMNS, CaseChecks
 from eventstore.store import open_duckdb
+from kaizenflow.events import tuples_array
 
 _SCHEMA = """
 DROP TABLE IF EXISTS case_checks;  -- the first layout (one JSON list of deviations a case)
@@ -75,10 +76,7 @@ class CaseLedger:
             ).to_arrow_table().to_pandas()
         cases = cases.set_index(pd.Index(cases.pop("case_id").astype(object), name="case_id"))
         texts, distinct = pd.factorize(cases["variant"])
-        variants = np.empty(len(distinct), dtype=object)
-        for code, text in enumerate(distinct):  # one by one: numpy would read equal tuples as rows
-            variants[code] = tuple(json.loads(text))
-        cases["variant"] = variants[texts]
+        cases["variant"] = tuples_array(tuple(json.loads(text)) for text in distinct)[texts]
         events = cases.pop("events").astype("int64")
         return events, CaseChecks(cases[list(CASE_CHECK_COLUMNS)].astype(_FIGURES),
                                   deviations.astype(object))

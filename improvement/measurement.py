@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,22 +56,18 @@ def measure(
     business_object: str | None,
     pattern_cases: Mapping[str, set[str]],
     case_attributes: pd.DataFrame,
-    finished: Collection[str] | None,
     case_starts: pd.Series,
     changed_at: datetime | None = None,
     window: timedelta = timedelta(days=30),
     latest: datetime | None = None,
 ) -> Measurement:
-    """Counts over finished cases only: a running case may not have reached the deviation yet.
-
-    ``finished`` None means every case of ``case_attributes`` is finished.
+    """Counts over the cases of ``case_attributes``: the caller passes finished cases only, since a
+    running case may not have reached the deviation yet.
 
     ``changed_at`` (process time, when the task was marked done) splits off the cases that
     started after the change; the window is complete once the log has run ``window`` past it.
     """
     scope = in_scope(case_attributes, business_object)
-    if finished is not None:
-        scope = scope[member_of(scope, finished if isinstance(finished, pd.Index) else list(finished))]
     affected = member_of(scope, pattern_cases.get(pattern_key, ()))
     hit = int(affected.sum())
     if changed_at is None:

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from conformance.types import DEVIATION_COLUMNS, Deviation
+from conformance.types import DEVIATION_COLUMNS, Deviation, deviation_table
 from improvement.lifecycle import ACTIVE, REOPENABLE, TransitionError, check_transition, effect_of_change
 from improvement.measurement import Measurement
 from improvement.types import (
@@ -465,13 +465,11 @@ def _insert_deviations(
 ) -> None:
     """A run's deviations (a deviation table or the objects), through the driver's executemany.
 
-    SQLAlchemy's per-row parameter handling costs about a second per 50,000 rows.
+    SQLAlchemy's per-row parameter handling doubles the time (benchmarks/micro.py, docs/benchmarks.md).
     """
-    if isinstance(found, pd.DataFrame):
-        columns = [found[name].astype(object).tolist() for name in DEVIATION_COLUMNS]
-        rows = [(run_id, process, *row) for row in zip(*columns, strict=True)]
-    else:
-        rows = [(run_id, process, d.case_id, d.kind, d.activity, d.detail) for d in found]
+    table = found if isinstance(found, pd.DataFrame) else deviation_table(found)
+    columns = [table[name].astype(object).tolist() for name in DEVIATION_COLUMNS]
+    rows = [(run_id, process, *row) for row in zip(*columns, strict=True)]
     if not rows:
         return
     marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)

@@ -33,7 +33,7 @@ def check(
     """Check any log against any model: fitness, precision, conforming cases and patterns."""
     from conformance.check import check_log
     from conformance.models import load_model
-    from conformance.patterns import deviation_patterns
+    from conformance.patterns import result_patterns
     from conformance.precision import variant_precision
     from mining.discovery import case_throughput_hours
 
@@ -42,12 +42,7 @@ def check(
     designed = load_model(model)
     # a one-off log is a closed export: no case is still running
     result = check_log(events, designed, open_case_horizon_days=1e-9)
-    deviating = {d.case_id for d in result.deviations}
-    conforming = [str(c) for c in events.case_attributes.index if str(c) not in deviating]
-    patterns = deviation_patterns(
-        result.deviations, result.cases, conforming, case_throughput_hours(events),
-        events.case_attributes,
-    )
+    patterns = result_patterns(result, events.case_attributes, case_throughput_hours(events))
     figures = {
         "log": str(log),
         "model": str(model),

@@ -75,22 +75,30 @@ def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
     """Which of the (string) ``ids`` are among ``values``, as a boolean array.
 
     Through Arrow: pandas 3 checks Arrow-backed strings against a large collection one scalar at a
-    time, which takes seconds at a hundred thousand cases.
+    time, about 25 times slower (benchmarks/micro.py, docs/benchmarks.md).
     """
     wanted = values if isinstance(values, (pd.Index, pd.Series, np.ndarray)) else list(values)
-    left = pa.array(ids).cast(pa.large_string())
-    right = pa.array(wanted, type=pa.large_string()) if isinstance(wanted, list) else \
-        pa.array(wanted).cast(pa.large_string())
+    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, wanted))
     return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def tuples_array(items: Iterable[tuple[str, ...]]) -> np.ndarray:
+    """An object array with one tuple per element, to be indexed by codes.
+
+    Filled one by one: ``np.array`` would read tuples of equal length as rows of a 2-D array.
+    """
+    listed = list(items)
+    array = np.empty(len(listed), dtype=object)
+    for position, item in enumerate(listed):
+        array[position] = item
+    return array
 
 
 def case_sequences(events: pd.DataFrame) -> pd.Series:
     """The activity sequence of each case as a tuple (hashable), indexed by case id, sorted."""
     variants = case_variants(events)
-    distinct = np.empty(len(variants.sequences), dtype=object)
-    for code, sequence in enumerate(variants.sequences):  # one by one: numpy reads equal tuples as rows
-        distinct[code] = sequence
-    return pd.Series(distinct[variants.codes], index=variants.case_ids, dtype="object")
+    sequences = tuples_array(variants.sequences)[variants.codes]
+    return pd.Series(sequences, index=variants.case_ids, dtype="object")
 
 
 def _cases_in_order(events: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Index]:

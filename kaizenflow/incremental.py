@@ -22,7 +22,6 @@ from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
-from kaizenflow.events import member_of
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -48,15 +47,14 @@ def check_changed_cases(
     store = stages.event_store(config)
     spans = store.case_spans(process.name, process.window_days)
     has_timestamps = bool(len(spans)) and bool(spans["timed"].all())
-    running: set[str] = set()
+    is_running = pd.Series(False, index=spans.index)
     if has_timestamps:
         cutoff = spans["last"].max() - timedelta(days=process.open_case_horizon_days)
-        running = set(spans.index[spans["last"] > cutoff])
+        is_running = spans["last"] > cutoff
     fingerprint = check_fingerprint(process, model)
     ledger = case_ledger(config)
     stored_events, kept = ledger.load(process.name, fingerprint)
     events = spans["events"].astype("int64")
-    is_running = pd.Series(member_of(spans.index, running), index=spans.index)
     stored = pd.DataFrame({"events": stored_events, "running": kept.cases["running"],
                            "checked": kept.cases["checked"]}).reindex(spans.index)
     unchanged = (stored["events"].eq(events) & stored["running"].eq(is_running)
@@ -67,9 +65,9 @@ def check_changed_cases(
     if len(todo):
         changed = store.read_log(process.name, process.window_days, cases=todo.tolist())
         changed = replace(map_activities(changed, process.activity_mapping), has_timestamps=has_timestamps)
+        running = set(todo[is_running.to_numpy()[~unchanged]].tolist())
         fresh, aligned = check_cases(
-            changed, model, running & set(todo), stages.rule_specs(process),
-            process.alignment_timeout_seconds, aligner,
+            changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
         )
     ledger.save(process.name, fingerprint, events, fresh, keep=spans.index)
     checks = CaseChecks.combine([kept.select(spans.index[unchanged]), fresh])

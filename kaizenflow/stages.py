@@ -13,7 +13,7 @@ from pathlib import Path
 from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
-from conformance.patterns import deviation_patterns
+from conformance.patterns import result_patterns
 from conformance.rules import (
     CaseDuration,
     ForbiddenActivity,
@@ -215,12 +215,8 @@ def check(
 
 
 def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
-    all_cases = log.case_attributes.index.astype(str)
-    conforming = all_cases[~member_of(all_cases, result.deviation_table[CASE_ID].unique())]
-    return deviation_patterns(
-        result.deviation_table, result.cases, conforming, case_throughput_hours(log),
-        log.case_attributes, min_support=process.root_cause_min_support,
-    )
+    return result_patterns(result, log.case_attributes, case_throughput_hours(log),
+                           min_support=process.root_cause_min_support)
 
 
 def record(
@@ -260,7 +256,7 @@ def record(
         measurements = {
             task.task_id: measure(
                 task.pattern_key, task.business_object, pattern_cases, finished_attributes,
-                None, starts, task.changed_at if task.status == DONE else None,
+                starts, task.changed_at if task.status == DONE else None,
                 timedelta(days=raising.effect_window_days), latest,
             )
             for task in store.list_tasks(process=process.name) if task.status != DISMISSED

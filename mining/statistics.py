@@ -6,7 +6,8 @@ size, the sizes of both groups, and is only judged significant when both groups 
 enough for the test to mean something.
 
 The tests a night runs (chi-square, two proportions) need only the chi-square and normal tails,
-computed here exactly; SciPy (a second to import) is loaded only for Mann-Whitney U.
+computed here exactly; SciPy (over a second to import: benchmarks/micro.py) is loaded only for
+Mann-Whitney U.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Single operations behind figures that code comments give: `python -m benchmarks.micro`.
+
+Each is timed in this process (best of three), except imports, which are timed in fresh processes
+against a baseline that imports NumPy only. Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import pandas as pd
+
+
+def best_of(work: Callable[[], object], times: int = 3) -> float:
+    seconds = []
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return min(seconds)
+
+
+def import_seconds(module: str) -> float:
+    """A fresh interpreter importing ``module``, less one importing NumPy only."""
+    def run(code: str) -> float:
+        return best_of(lambda: subprocess.run([sys.executable, "-c", code], check=True))
+    return run(f"import numpy, {module}") - run("import numpy")
+
+
+def membership(cases: int = 166_985) -> tuple[float, float]:
+    """Which of a night's cases are among half of them: pandas' ``Index.isin``, then ``member_of``."""
+    from kaizenflow.events import member_of
+
+    ids = pd.Index([f"PR-{i:07d}" for i in range(cases)], dtype="string[pyarrow]")
+    wanted = set(ids[::2].tolist())
+    return best_of(lambda: ids.isin(list(wanted)), 1), best_of(lambda: member_of(ids, wanted))
+
+
+def deviation_rows(rows: int = 50_000) -> tuple[float, float]:
+    """A run's deviations into a SQLite state database: SQLAlchemy's executemany, then the driver's."""
+    import sqlalchemy as sa
+
+    from conformance.types import Deviation
+    from improvement.store import _insert_deviations, deviations, metadata
+
+    found = [Deviation(f"PR-{i:07d}", "skipped", "Approve Purchase Order") for i in range(rows)]
+    with TemporaryDirectory() as scratch:
+        engine = sa.create_engine(f"sqlite:///{Path(scratch) / 'state.db'}")
+        metadata.create_all(engine)
+
+        def through_sqlalchemy() -> None:
+            with engine.begin() as connection:
+                connection.execute(deviations.insert(), [
+                    {"run_id": "r", "process": "p", "case_id": d.case_id, "kind": d.kind,
+                     "activity": d.activity, "detail": d.detail} for d in found])
+
+        def through_driver() -> None:
+            with engine.begin() as connection:
+                _insert_deviations(connection, "r", "p", found)
+
+        figures = best_of(through_sqlalchemy), best_of(through_driver)
+        engine.dispose()
+    return figures
+
+
+def event_keys(events: int = 1_000_000) -> tuple[float, float, float]:
+    """Per-event work of mapping: iterating an Arrow-backed column, a list of the same, hashing."""
+    keys = pd.Series([f"p\x1fsource\x1f{i}" for i in range(events)], dtype="string[pyarrow]")
+    plain = keys.astype(object).tolist()
+    return (best_of(lambda: [k for k in keys]), best_of(lambda: [k for k in keys.astype(object).tolist()]),
+            best_of(lambda: [hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in plain]))
+
+
+def main() -> None:
+    print(f"import scipy.stats (beyond numpy): {import_seconds('scipy.stats'):.2f} s")
+    isin, arrow = membership()
+    print(f"membership of 166,985 case ids in half of them: Index.isin {isin:.2f} s, member_of {arrow:.3f} s")
+    orm, driver = deviation_rows()
+    print(f"50,000 deviation rows into SQLite: SQLAlchemy executemany {orm:.2f} s, "
+          f"driver executemany {driver:.2f} s")
+    arrow_iteration, list_iteration, hashing = event_keys()
+    print(f"1,000,000 event keys: iterating the Arrow-backed column {arrow_iteration:.2f} s, "
+          f"as a list {list_iteration:.2f} s, sha256 of each {hashing:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
