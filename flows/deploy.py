@@ -46,7 +46,19 @@ def scheduled_nightly(
     with run_lock(config.state_directory, config.state_url, wait):
         remaining = max(timeout_seconds - (time.monotonic() - started), 1.0)
         night = nightly.with_options(task_runner=runner, timeout_seconds=remaining)
-        return [summary.run_id for summary in night(config_path, process_name)]
+        night_started = time.monotonic()
+        try:
+            summaries = night(config_path, process_name)
+        except Exception as error:
+            if isinstance(error, TimeoutError) or time.monotonic() - night_started < remaining:
+                raise
+            # Prefect's alarm can go off while its engine is creating a task run; its own
+            # crash handling then fails ("Task run is not set") and hides the time-out
+            raise TimeoutError(
+                f"the night of {process_name} overran its time box of {remaining:g} s"
+                f" and was stopped ({type(error).__name__}: {error})"
+            ) from error
+        return [summary.run_id for summary in summaries]
 
 
 def deployments_for(config_path: str | Path, *, scheduled: bool = True) -> list[RunnerDeployment]:

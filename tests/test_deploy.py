@@ -116,6 +116,26 @@ def test_a_night_that_overruns_its_time_box_ends_timed_out(prefect_harness: None
 
 
 @pytest.mark.slow
+def test_a_night_stopped_while_prefect_creates_a_task_run_still_ends_timed_out(
+    prefect_harness: None, demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's alarm can go off inside its task engine, whose crash handling then raises
+    'Task run is not set' instead of the time-out; the stage below fails the same way."""
+    from kaizenflow import stages
+
+    def stopped_by_the_alarm_then_crashed(*arguments: object) -> None:
+        try:
+            time.sleep(30)
+        except BaseException as alarm:
+            raise ValueError("Task run is not set") from alarm
+
+    monkeypatch.setattr(stages, "designed_model", stopped_by_the_alarm_then_crashed)
+    state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=0.5, return_state=True)
+    assert state.is_failed() and state.name == "TimedOut"
+    assert "overran its time box" in str(state.message) + repr(state.data)
+
+
+@pytest.mark.slow
 def test_a_night_waits_for_another_night_on_the_same_state(prefect_harness: None, demo_config: Path) -> None:
     """Processes sharing a state all start at two by default: the later ones wait, not fail."""
     from concurrent.futures import ThreadPoolExecutor
