@@ -126,3 +126,25 @@ def test_loading_the_configuration_module_does_not_import_prefect() -> None:
     check = "import sys, kaizenflow.config; print('prefect' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_default_schedule_is_one_prefect_accepts() -> None:
+    """It is not put through Prefect's check on every load (see the next test), so check it here."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from kaizenflow.config import Schedule
+
+    default = Schedule()
+    assert CronSchedule(cron=default.cron, timezone=default.timezone).cron == default.cron
+
+
+def test_loading_a_configuration_without_a_schedule_does_not_import_prefect() -> None:
+    """Prefect costs 1.5 s to import: each `kaizen tasks` call and each stage would pay it."""
+    import subprocess
+    import sys
+
+    assert "schedule" not in EXAMPLE.read_text(encoding="utf-8")
+    code = ("import sys; from kaizenflow.config import load_config; "
+            f"load_config({str(EXAMPLE)!r}); print('prefect' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
