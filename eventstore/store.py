@@ -149,16 +149,21 @@ class EventStore:
                     # order of a log without timestamps
                     positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
                     connection.register("incoming", table.append_column("position", pa.array(positions)))
+                    # an id offered twice keeps its first row: a hash aggregate, where DISTINCT ON
+                    # sorted the chunk and kept an arbitrary one
                     connection.execute(
                         """
                         INSERT INTO events
-                        SELECT DISTINCT ON (i.event_id)
+                        WITH firsts AS (
+                            SELECT event_id, min(position) AS position FROM incoming GROUP BY event_id
+                        )
+                        SELECT
                             i.event_id, ?, i.case_id, i.activity, i.timestamp, i.resource,
                             i.source, coalesce(k.source_rank, 0), i.attributes, ?,
                             coalesce(k.source_timezone, 'UTC'), i.position
-                        FROM incoming AS i LEFT JOIN known_sources AS k USING (source)
+                        FROM (SELECT * FROM incoming SEMI JOIN firsts USING (event_id, position)) AS i
+                        LEFT JOIN known_sources AS k USING (source)
                         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
-                        ORDER BY i.event_id
                         """,
                         [process, batch_id],
                     ).fetchall()  # complete the statement before unregistering what it reads

@@ -32,6 +32,18 @@ def test_appending_the_same_events_twice_stores_them_once(tmp_path: Path) -> Non
     assert store.duplicate_event_ids() == 0
 
 
+def test_an_event_offered_twice_in_one_batch_keeps_its_first_row(tmp_path: Path) -> None:
+    """The id leaves out the attributes, so the copies can differ; the source's first one wins."""
+    rows = pd.DataFrame({"case": ["c1", "c1", "c1"], "act": ["a", "a", "b"],
+                         "at": ["2024-01-01 10:00:00"] * 2 + ["2024-01-02 10:00:00"],
+                         "who": ["u", "u", "u"], "plant": ["P1", "P2", None]})
+    store = EventStore(tmp_path / "events.duckdb")
+    assert store.append("p", "r1", map_rows(rows, MAPPING, "p"), {"s": 0}).added == 2
+    log = store.read_log("p")
+    assert log.case_attributes.loc["c1", "plant"] == "P1"
+    assert log.events["activity"].tolist() == ["a", "b"]
+
+
 def test_a_failing_append_leaves_events_and_watermarks_as_they_were(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.duckdb")
     store.append("p", "r1", batch(1), {"s": 0}, watermarks={"s": "2024-01-01"})
