@@ -309,6 +309,12 @@ class NightServer:
         status = self.reap()
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"night {run_id} failed"
 
+    def timed_run(self, config: KaizenConfig, run_id: str, progress: Path) -> float:
+        """A whole night, and how many seconds it took."""
+        started = time.monotonic()
+        self.run(config, run_id, progress)
+        return time.monotonic() - started
+
 
 @pytest.fixture
 def night_server() -> Iterator[NightServer]:
@@ -337,6 +343,10 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
     reference = configure(tmp_path / "reference", url=url)
     progress = tmp_path / "progress.txt"
     rng = random.Random(20261123)
+    # kills are drawn within the length of a night, measured: a fixed span would miss the nights
+    # whenever they get faster (a first night, then each reference night before the next kill)
+    night_seconds = night_server.timed_run(configure(tmp_path / "calibration", url=url), "calibration",
+                                           progress)
     kills_by_stage: dict[str, int] = {}
     kills = reruns = attempts = quiet_days = 0
     while kills < KILLS and attempts < MAX_ATTEMPTS:
@@ -349,7 +359,7 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
         run_id = f"night-{attempts}"
         progress.write_text("", encoding="utf-8")
         pid = night_server.start(killed, run_id, progress)
-        time.sleep(rng.uniform(0.0, 1.2))
+        time.sleep(rng.uniform(0.0, 0.9 * night_seconds))
         os.kill(pid, signal.SIGKILL)
         status = night_server.reap()
         if os.WIFSIGNALED(status):
@@ -366,7 +376,7 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
         if not recorded:  # the night's work is not done: run it again, as the scheduler would
             reruns += 1
             night_server.run(killed, f"{run_id}-rerun", progress)
-        night_server.run(reference, run_id, progress)
+        night_seconds = night_server.timed_run(reference, run_id, progress)
 
     survived, expected = snapshot(killed), snapshot(reference)
     ids = [row[0] for row in survived.events]
