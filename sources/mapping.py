@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kaizenflow.events import ACTIVITY, ATTRIBUTES, CASE_ID, EVENT_ID, RESOURCE, SOURCE, TIMESTAMP
 
@@ -111,17 +113,10 @@ def map_rows(
                 f"source {mapping.source}: row {row + 1}, field {mapping.event_id}: duplicate "
                 f"event id {duplicated.iloc[0]!r}"
             )
-        keys = process + "\x1f" + mapping.source + "\x1f" + natural
+        key_parts = [natural]
     else:
-        keys = (
-            process + "\x1f" + mapping.source + "\x1f" + case_ids + "\x1f" + activities
-            + "\x1f" + timestamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string")
-            + "\x1f" + resources.fillna("")
-        )
-    # a list of plain strings: iterating an Arrow-backed column value by value costs more than the
-    # hashing (benchmarks/micro.py)
-    event_ids = pd.Series([hashlib.sha256(k.encode("utf-8")).hexdigest()[:32]
-                           for k in keys.astype(object).tolist()], index=rows.index, dtype=object)
+        key_parts = [case_ids, activities, _key_times(timestamps), resources.fillna("")]
+    event_ids = pd.Series(hashed_ids(process, mapping.source, key_parts), index=rows.index, dtype=object)
     if seen is not None and mapping.event_id is not None:
         again = seen.contains(event_ids).nonzero()[0]
         if len(again):
@@ -241,6 +236,31 @@ def to_utc(
                 f"{values.iloc[row]!r} is ambiguous in {timezone} (daylight-saving change)"
             )
     return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
+def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> np.ndarray:
+    """Event ids: the first 32 hex digits of the SHA-256 of process, source and the parts joined by
+    U+001F. Joined by Arrow and hashed by DuckDB, a column at a time: hashlib one key at a time
+    cost about a second a million events (benchmarks/micro.py); the ids are the same."""
+    columns = [part if isinstance(part, pa.Array) else pa.array(part.astype("string"), type=pa.large_string())
+               for part in parts]
+    text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
+    keys = pc.binary_join_element_wise(*text, *columns, pa.scalar("\x1f", pa.large_string()))
+    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True, "threads": 2})
+    try:
+        connection.register("keys", pa.table({"key": keys}))
+        hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()
+    finally:
+        connection.close()
+    return hashed.column("id").to_numpy(zero_copy_only=False)
+
+
+def _key_times(timestamps: pd.Series) -> pa.Array:
+    """UTC times as the ids have always spelled them, strftime's %Y-%m-%dT%H:%M:%S.%f: Arrow's
+    cast to text writes the same digits (tests/test_mapping.py checks it, years 1 to 9999) with a
+    space for the T, in a twentieth of pandas' strftime time."""
+    naive = pa.array(timestamps.dt.tz_convert(None).to_numpy(dtype="datetime64[us]"))
+    return pc.replace_substring(pc.cast(naive, pa.large_string()), " ", "T", max_replacements=1)
 
 
 def _present(value: object) -> bool:

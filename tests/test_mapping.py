@@ -1,9 +1,11 @@
 """Mapping source rows to canonical events: UTC times, deterministic ids, errors that name the row."""
 
+import hashlib
+
 import pandas as pd
 import pytest
 
-from sources.mapping import EventMapping, SourceError, map_rows
+from sources.mapping import EventMapping, SourceError, _key_times, map_rows
 
 MAPPING = EventMapping(source="orders", case_id="order", timestamp="at", activity="Place order",
                        resource="user", event_id="id", attributes=("plant",), timezone="Europe/Berlin")
@@ -31,6 +33,35 @@ def test_event_ids_are_deterministic_and_depend_on_the_process() -> None:
     other = map_rows(rows(), MAPPING, "o2c")["event_id"].tolist()
     assert first == again
     assert set(first).isdisjoint(other)
+
+
+def test_event_ids_are_the_sha256_of_their_key_as_stored_events_have_always_been() -> None:
+    """Ids already stored must come out again, or tonight's copy of an event would not be known."""
+    mapping = EventMapping(source="erp", case_id="case", timestamp="at", activity_column="act",
+                           resource="who")
+    source_rows = pd.DataFrame({
+        "case": ["PR-1", "ünï日本", "a\x00b", "PR-2"], "act": ["Create", "Approve", "Pay", "Pay"],
+        "at": ["2024-02-29 10:00:00.123456", "0999-12-31 23:59:59.5", "9999-12-31 23:59:59.999999",
+               "1970-01-01 00:00:00"],
+        "who": ["ann", None, "bob", ""],
+    })
+    events = map_rows(source_rows, mapping, "p2p")
+    # the formula of every release so far: pandas' strftime over the column, then hashlib
+    times = pd.to_datetime(source_rows["at"], format="ISO8601", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    keys = ["p2p\x1ferp\x1f" + "\x1f".join([case, act, at, who if isinstance(who, str) else ""])
+            for case, act, at, who in zip(source_rows["case"], source_rows["act"], times, source_rows["who"],
+                                          strict=True)]
+    assert events["event_id"].tolist() == [hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys]
+
+
+def test_times_in_event_keys_read_as_strftime_writes_them_in_every_year() -> None:
+    times = pd.Series(pd.to_datetime(
+        ["0001-01-01 00:00:00", "0999-12-31 23:59:59.5", "1000-01-01", "1969-12-31 23:59:59.999999",
+         "1900-03-01 00:00:00.000001", "2262-04-12", "9999-12-31 23:59:59.999999"],
+        format="ISO8601", utc=True,
+    )).astype("datetime64[us, UTC]")
+    expected = times.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist()
+    assert _key_times(times).to_pylist() == expected
 
 
 def test_attributes_keep_only_present_values() -> None:
