@@ -50,7 +50,7 @@ def stage_night(config_path: str) -> dict[str, object]:
     lap("discover")
     model = stages.designed_model(config, process)
     aligner = cached_aligner(stages.alignment_cache(config))
-    result, checked = check_changed_cases(config, process, model, aligner)
+    result, checked = check_changed_cases(config, process, model, aligner, log)
     lap("check")
     found = stages.patterns(process, log, result)
     lap("patterns")

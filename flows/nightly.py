@@ -66,7 +66,9 @@ def load_model(config: KaizenConfig, process: Process) -> DesignedModel:
     return stages.designed_model(config, process)
 
 
-def check_conformance(config: KaizenConfig, process: Process) -> tuple[DesignedModel, ConformanceResult]:
+def check_conformance(
+    config: KaizenConfig, process: Process, log: EventLog
+) -> tuple[DesignedModel, ConformanceResult]:
     """Composed here, not in a task: alignment chunks must reach the flow's own task runner.
 
     Only cases that changed since the last night are checked; the others' results are kept.
@@ -76,7 +78,7 @@ def check_conformance(config: KaizenConfig, process: Process) -> tuple[DesignedM
         stages.alignment_cache(config), process.alignment_timeout_seconds,
         submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
     )
-    result, checked = check_changed_cases(config, process, model, aligner)
+    result, checked = check_changed_cases(config, process, model, aligner, log)
     get_run_logger().info("%s: %d of %d cases changed and were checked, the others' results kept",
                           process.name, checked, result.cases)
     return model, result
@@ -172,7 +174,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         discovery = discover(log)
         seconds["discover"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        model, result = check_conformance(config, process)
+        model, result = check_conformance(config, process, log)
         result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
         seconds["check"] = time.perf_counter() - clock
         logger.info("%s: %d cases checked, %d conforming", process.name, result.cases,

@@ -82,6 +82,17 @@ def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
     return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def cases_of(log: EventLog, cases: pd.Index) -> EventLog:
+    """The events and attributes of the given cases only, in the log's order.
+
+    The attribute columns stay the log's: a night's few changed cases may all lack one that the
+    window has, and a rule on it must still find it.
+    """
+    events = log.events.loc[member_of(log.events[CASE_ID], cases)].reset_index(drop=True)
+    attributes = log.case_attributes.loc[member_of(log.case_attributes.index, cases)]
+    return EventLog(events=events, case_attributes=attributes, has_timestamps=log.has_timestamps)
+
+
 def tuples_array(items: Iterable[tuple[str, ...]]) -> np.ndarray:
     """An object array with one tuple per element, to be indexed by codes.
 

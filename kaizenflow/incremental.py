@@ -16,12 +16,13 @@ from datetime import timedelta
 import pandas as pd
 
 from conformance.alignments import Aligner
-from conformance.check import check_cases, map_activities, summarize_checks
+from conformance.check import check_cases, summarize_checks
 from conformance.models import DesignedModel
 from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
+from kaizenflow.events import EventLog, cases_of
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -41,9 +42,13 @@ def check_fingerprint(process: Process, model: DesignedModel) -> str:
 
 
 def check_changed_cases(
-    config: KaizenConfig, process: Process, model: DesignedModel, aligner: Aligner
+    config: KaizenConfig, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog
 ) -> tuple[ConformanceResult, int]:
-    """The window's conformance, checking only changed cases; also how many cases were checked."""
+    """The window's conformance, checking only changed cases; also how many cases were checked.
+
+    ``log`` is the window as the night read it (``stages.read_log``): the changed cases' events
+    are taken from it, not read from the store a second time (a whole window on a first night).
+    """
     store = stages.event_store(config)
     spans = store.case_spans(process.name, process.window_days)
     has_timestamps = bool(len(spans)) and bool(spans["timed"].all())
@@ -63,8 +68,7 @@ def check_changed_cases(
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
     if len(todo):
-        changed = store.read_log(process.name, process.window_days, cases=todo.tolist())
-        changed = replace(map_activities(changed, process.activity_mapping), has_timestamps=has_timestamps)
+        changed = replace(cases_of(log, todo), has_timestamps=has_timestamps)
         running = set(todo[is_running.to_numpy()[~unchanged]].tolist())
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,

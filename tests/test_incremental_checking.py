@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -31,8 +32,9 @@ def _both(config: KaizenConfig, run_id: str) -> tuple[ConformanceResult, Conform
     stages.ingest(config, process, run_id)
     model = stages.designed_model(config, process)
     aligner = cached_aligner(stages.alignment_cache(config))
-    incremental, checked = check_changed_cases(config, process, model, aligner)
-    full = stages.check(process, stages.read_log(config, process), model, aligner)
+    log = stages.read_log(config, process)
+    incremental, checked = check_changed_cases(config, process, model, aligner, log)
+    full = stages.check(process, log, model, aligner)
     return incremental, full, checked
 
 
@@ -89,3 +91,20 @@ def test_a_lost_ledger_only_means_checking_every_case_again(tmp_path: Path) -> N
     case_ledger(config).path.unlink()
     again, full, checked = _both(config, "again")
     assert checked == full.cases and again == full == first
+
+
+def test_the_changed_cases_keep_every_attribute_column_of_the_window() -> None:
+    """Tonight's few cases may all lack an attribute; a rule on it must still find the column."""
+    from kaizenflow.events import EventLog, cases_of
+
+    events = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "case_id": ["c1", "c2", "c2"],
+                           "activity": ["a", "a", "b"],
+                           "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+                           "resource": ["u", "u", "v"]})
+    attributes = pd.DataFrame({"amount": ["10", pd.NA]}, index=pd.Index(["c1", "c2"], name="case_id"),
+                              dtype="string")
+    tonight = cases_of(EventLog(events=events, case_attributes=attributes), pd.Index(["c2"]))
+    assert tonight.events["event_id"].tolist() == ["e2", "e3"]
+    assert tonight.events.index.tolist() == [0, 1]
+    assert list(tonight.case_attributes.columns) == ["amount"]
+    assert tonight.case_attributes.index.tolist() == ["c2"]
