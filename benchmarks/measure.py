@@ -37,6 +37,12 @@ def run_contender(module: str, name: str, *arguments: str, timeout: float = 3600
                        result=payload["result"])
 
 
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run of median wall time (its own peak memory with it): on this machine single runs of
+    a few hundred milliseconds vary by half."""
+    return sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+
+
 _WRAPPER = """
 import importlib, json, sys, time
 module = importlib.import_module(sys.argv[1])
