@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -241,18 +241,15 @@ class EventStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def read_log(
-        self, process: str, window_days: float | None = None, cases: Sequence[str] | None = None
-    ) -> EventLog:
+    def read_log(self, process: str, window_days: float | None = None) -> EventLog:
         """The events of one process ordered by case, time and designed source order.
 
         With ``window_days``, only cases that started within that many days before the latest
         event: long histories stay bounded, and cases leaving the window leave the figures.
-        With ``cases``, only those of them (a night re-reads just the cases that changed).
         Only the columns mining needs are read, and the filter runs inside DuckDB.
         """
         with self._connect(read_only=True) as connection:
-            _select_cases(connection, process, window_days, cases)
+            _select_cases(connection, process, window_days)
             events = _frame(
                 connection,
                 f"""
@@ -276,7 +273,7 @@ class EventStore:
         Events are only ever added, so a case whose count is unchanged is unchanged.
         """
         with self._connect(read_only=True) as connection:
-            _select_cases(connection, process, window_days, None)
+            _select_cases(connection, process, window_days)
             spans = _frame(
                 connection,
                 f"""
@@ -291,11 +288,8 @@ class EventStore:
         return spans.set_index(CASE_ID)
 
 
-def _select_cases(
-    connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None,
-    cases: Sequence[str] | None,
-) -> None:
-    """The temporary table ``selected_cases``: the process's cases in the window, or the given ones."""
+def _select_cases(connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None) -> None:
+    """The temporary table ``selected_cases``: the process's cases in the window."""
     query = "SELECT DISTINCT case_id FROM events WHERE process = ?"
     parameters: list[object] = [process]
     if window_days is not None:
@@ -305,18 +299,7 @@ def _select_cases(
                    - to_microseconds(CAST(? * 86400000000 AS BIGINT))
         """
         parameters = [process, process, window_days]
-    if cases is None:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE selected_cases AS {query}", parameters)
-        return
-    connection.register("wanted_cases", pd.DataFrame({CASE_ID: pd.Series(list(cases), dtype="string")}))
-    try:
-        connection.execute(
-            "CREATE OR REPLACE TEMP TABLE selected_cases AS "
-            f"SELECT case_id FROM ({query}) AS in_window SEMI JOIN wanted_cases USING (case_id)",
-            parameters,
-        )
-    finally:
-        connection.unregister("wanted_cases")
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE selected_cases AS {query}", parameters)
 
 
 @contextmanager
