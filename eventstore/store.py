@@ -398,14 +398,19 @@ def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:
 
 
 def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:
-    """One row a case: for each attribute key, its value on the case's earliest event having it."""
+    """One row a case: for each attribute key, its value on the case's earliest event having it.
+
+    The keys are read from the distinct attribute texts (a night has a million events but a few
+    thousand distinct ones), and each event's text is parsed once for all keys.
+    """
     keys = [
         row[0]
         for row in connection.execute(
             """
-            SELECT DISTINCT unnest(json_keys(attributes)) AS key
-            FROM events SEMI JOIN selected_cases USING (case_id)
-            WHERE process = ? AND attributes <> '{}' ORDER BY key
+            SELECT DISTINCT unnest(json_keys(attributes)) AS key FROM (
+                SELECT DISTINCT attributes FROM events SEMI JOIN selected_cases USING (case_id)
+                WHERE process = ? AND attributes <> '{}'
+            ) ORDER BY key
             """,
             [process],
         ).fetchall()
@@ -416,16 +421,16 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         )
         return cases.set_index(CASE_ID).astype("string")
     selects = ", ".join(
-        f"arg_min(json_extract_string(attributes, ?), timestamp) "
-        f"FILTER (WHERE json_extract_string(attributes, ?) IS NOT NULL) AS {_quote(key)}"
-        for key in keys
+        f"arg_min(v[{position}], timestamp) FILTER (WHERE v[{position}] IS NOT NULL) AS {_quote(key)}"
+        for position, key in enumerate(keys, start=1)
     )
-    paths = [_json_path(key) for key in keys for _ in range(2)]
     frame = _frame(
         connection,
-        f"SELECT case_id, {selects} FROM events SEMI JOIN selected_cases USING (case_id) "
-        "WHERE process = ? GROUP BY case_id ORDER BY case_id",
-        [*paths, process],
+        f"SELECT case_id, {selects} FROM ("
+        "  SELECT case_id, timestamp, json_extract_string(attributes, ?::VARCHAR[]) AS v"
+        "  FROM events SEMI JOIN selected_cases USING (case_id) WHERE process = ?"
+        ") GROUP BY case_id ORDER BY case_id",
+        [[_json_path(key) for key in keys], process],
     )
     return frame.set_index(CASE_ID).astype("string")
 
