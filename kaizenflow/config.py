@@ -288,8 +288,9 @@ class Schedule(_Strict):
 
     @model_validator(mode="after")
     def _valid_for_prefect(self) -> Schedule:
-        """Checked by Prefect's own rules, only when given: importing Prefect costs 1.5 s, which
-        every configuration load (each `kaizen tasks` call, each stage) would pay for the default."""
+        """Checked by Prefect's own rules, only when given: importing Prefect costs about a second
+        (benchmarks/micro.py), which every configuration load (each `kaizen tasks` call, each
+        stage) would pay for the default."""
         if self.model_fields_set & {"cron", "timezone"}:
             from prefect.client.schemas.schedules import CronSchedule
 

@@ -241,7 +241,7 @@ def to_utc(
 def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> np.ndarray:
     """Event ids: the first 32 hex digits of the SHA-256 of process, source and the parts joined by
     U+001F. Joined by Arrow and hashed by DuckDB, a column at a time: hashlib one key at a time
-    cost about a second a million events (benchmarks/micro.py); the ids are the same."""
+    takes twice as long (benchmarks/micro.py); the ids are the same."""
     columns = [part if isinstance(part, pa.Array) else pa.array(part.astype("string"), type=pa.large_string())
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]

@@ -139,7 +139,7 @@ def test_the_default_schedule_is_one_prefect_accepts() -> None:
 
 
 def test_loading_a_configuration_without_a_schedule_does_not_import_prefect() -> None:
-    """Prefect costs 1.5 s to import: each `kaizen tasks` call and each stage would pay it."""
+    """Prefect costs about a second to import: each `kaizen tasks` call and each stage would pay it."""
     import subprocess
     import sys
 
