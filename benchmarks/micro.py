@@ -86,6 +86,7 @@ def event_keys(events: int = 1_000_000) -> tuple[float, float, float, float]:
 def main() -> None:
     print(f"import scipy.stats (beyond numpy): {import_seconds('scipy.stats'):.2f} s")
     print(f"import prefect (beyond numpy): {import_seconds('prefect'):.2f} s")
+    print(f"import pm4py (beyond numpy): {import_seconds('pm4py'):.2f} s")
     isin, arrow = membership()
     print(f"membership of 166,985 case ids in half of them: Index.isin {isin:.2f} s, member_of {arrow:.3f} s")
     orm, driver = deviation_rows()
