@@ -56,8 +56,7 @@ def discover_process_map(log: EventLog) -> ProcessMap:
         )
         for edge, frequency, cases, median, p90 in stats.itertuples(index=True, name=None)
     )
-    first = np.concatenate([[True], case_codes[1:] != case_codes[:-1]]) if len(events) else np.array([], bool)
-    last = np.concatenate([case_codes[1:] != case_codes[:-1], [True]]) if len(events) else np.array([], bool)
+    first, last = np.r_[True, ~same_case][:len(events)], np.r_[~same_case, True][:len(events)]
     return ProcessMap(
         activities=_counts(events[ACTIVITY]),
         edges=edges,

@@ -54,6 +54,12 @@ def test_event_ids_are_the_sha256_of_their_key_as_stored_events_have_always_been
     assert events["event_id"].tolist() == [hashlib.sha256(k.encode("utf-8")).hexdigest()[:32] for k in keys]
 
 
+def test_event_ids_given_by_the_source_are_the_sha256_of_process_source_and_id() -> None:
+    events = map_rows(rows(), MAPPING, "p2p")
+    assert events["event_id"].tolist() == [hashlib.sha256(f"p2p\x1forders\x1f{i}".encode()).hexdigest()[:32]
+                                           for i in (1, 2)]
+
+
 def test_times_in_event_keys_read_as_strftime_writes_them_in_every_year() -> None:
     times = pd.Series(pd.to_datetime(
         ["0001-01-01 00:00:00", "0999-12-31 23:59:59.5", "1000-01-01", "1969-12-31 23:59:59.999999",
