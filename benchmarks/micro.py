@@ -15,6 +15,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def best_of(work: Callable[[], object], times: int = 3) -> float:
@@ -83,6 +85,35 @@ def event_keys(events: int = 1_000_000) -> tuple[float, float, float, float]:
             best_of(lambda: times.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")), best_of(lambda: _key_times(times)))
 
 
+def staged_events(events: int = 1_000_000) -> tuple[float, float, int, int]:
+    """Writing and reading back one staged file of mapped events: pyarrow's default Parquet
+    settings, then ``sources.staging``'s; also the two files' sizes."""
+    from sources.mapping import EventMapping, map_rows
+    from sources.staging import _write
+
+    rows = pd.DataFrame({
+        "case": [f"PR-{i // 6:07d}" for i in range(events)],
+        "at": pd.date_range("2024-01-01", periods=events, freq="37s"),
+        "who": [f"user-{i % 50}" for i in range(events)],
+        "plant": [f"P-0{i % 5}" for i in range(events)],
+    })
+    mapping = EventMapping(source="erp", case_id="case", timestamp="at", activity="Approve",
+                           resource="who", attributes=("plant",))
+    staged = map_rows(rows, mapping, "p2p")
+    with TemporaryDirectory() as scratch:
+        default, ours = Path(scratch) / "default.parquet", Path(scratch) / "ours.parquet"
+
+        def with_defaults() -> None:
+            pq.write_table(pa.Table.from_pandas(staged, preserve_index=False), default)
+            pq.read_table(default)
+
+        def as_staged() -> None:
+            _write(staged, ours)
+            pq.read_table(ours)
+
+        return (best_of(with_defaults), best_of(as_staged), default.stat().st_size, ours.stat().st_size)
+
+
 def main() -> None:
     print(f"import scipy.stats (beyond numpy): {import_seconds('scipy.stats'):.2f} s")
     print(f"import prefect (beyond numpy): {import_seconds('prefect'):.2f} s")
@@ -95,6 +126,10 @@ def main() -> None:
     one_by_one, by_column, strftime, arrow_text = event_keys()
     print(f"1,000,000 event ids: hashlib one key at a time {one_by_one:.2f} s, hashed_ids {by_column:.2f} s; "
           f"their times as text: pandas strftime {strftime:.2f} s, Arrow {arrow_text:.2f} s")
+    default, staged, default_bytes, staged_bytes = staged_events()
+    print(f"1,000,000 staged events written and read back: pyarrow's default Parquet {default:.2f} s "
+          f"({default_bytes / 2**20:.0f} MiB), as sources.staging writes them {staged:.2f} s "
+          f"({staged_bytes / 2**20:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -150,9 +150,7 @@ def incremental_against_full(history: Path, scratch: Path, repeats: int = 3) -> 
     for round_number in range(repeats):
         tonight, full = scratch / f"tonight-{round_number}", scratch / f"full-{round_number}"
         shutil.copytree(work, tonight)
-        shutil.copytree(work, full)
-        for derived in ("case_checks.duckdb", "alignments.db"):
-            (full / "state" / derived).unlink()
+        _copy_without_derived_state(work, full)
         incremental_runs.append(run_contender(MODULE, "stages", str(tonight / "kaizen.yaml")))
         full_runs.append(run_contender(MODULE, "stages", str(full / "kaizen.yaml")))
         shutil.rmtree(tonight)
@@ -183,15 +181,12 @@ def full_night_against_pm4py(history: Path, scratch: Path, repeats: int = 3) -> 
         empty, again = scratch / f"first-{round_number}", scratch / f"recomputed-{round_number}"
         shutil.copytree(history, empty, ignore=shutil.ignore_patterns("events.csv", "csv-state", "state"))
         firsts.append(run_contender(MODULE, "stages", str(empty / "kaizen.yaml")))
-        shutil.copytree(empty, again)
-        for derived in ("case_checks.duckdb", "alignments.db"):
-            (again / "state" / derived).unlink()
+        _copy_without_derived_state(empty, again)
         recomputations.append(run_contender(MODULE, "stages", str(again / "kaizen.yaml")))
         references.append(run_contender(MODULE, "pm4py-night", str(history),
                                         str(empty / "purchase_to_pay.bpmn")))
         shutil.rmtree(again)
-        if round_number:
-            shutil.rmtree(empty)
+        shutil.rmtree(empty)
     reference = references[0]
     same = all(
         (m.result["events"], m.result["cases"], m.result["variants"])
@@ -200,6 +195,14 @@ def full_night_against_pm4py(history: Path, scratch: Path, repeats: int = 3) -> 
         for m in firsts + recomputations
     ) and all({**r.result, "seconds": None} == {**reference.result, "seconds": None} for r in references)
     return FullNightRow(median_run(firsts), median_run(recomputations), median_run(references), same)
+
+
+def _copy_without_derived_state(work: Path, target: Path) -> None:
+    """A copy of a night's folder whose next night recomputes everything: no case ledger, no
+    alignment cache (events, watermarks, tasks and KPIs stay)."""
+    shutil.copytree(work, target)
+    for derived in ("case_checks.duckdb", "alignments.db"):
+        (target / "state" / derived).unlink()
 
 
 @dataclass(frozen=True)

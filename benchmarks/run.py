@@ -132,16 +132,18 @@ def _measured(title: str, section: Callable[[], list[str]]) -> list[str]:
         return ["", f"## {title}", "", f"Not measured in this run: {reason}"]
 
 
-def _night_rows(
-    nights_measured: list[tuple[str, Measurement]], counts: tuple[str, ...], digits: int
+def _night_table(
+    first_column: str, nights_measured: list[tuple[str, Measurement]], counts: dict[str, str], digits: int
 ) -> list[str]:
-    """Table rows of measured nights: the given counts, seconds, seconds per stage, peak memory."""
-    rows = []
+    """A table of measured nights: the counts (heading -> result key), seconds, seconds per stage,
+    peak memory."""
+    headings = " | ".join([first_column, *counts, "seconds", "stages (s)", "peak memory"])
+    rows = [f"| {headings} |", "|---|" + "---:|" * (len(counts) + 1) + "---|---:|"]
     for name, m in nights_measured:
         stages = m.result["seconds"]
         assert isinstance(stages, dict)
         detail = ", ".join(f"{k} {v:.{digits}f}" for k, v in stages.items())
-        figures = " | ".join(f"{m.result[c]:,}" for c in counts)
+        figures = " | ".join(f"{m.result[key]:,}" for key in counts.values())
         rows.append(f"| {name} | {figures} | {m.seconds:.{digits}f} | {detail} | {m.peak_mib:,.0f} MiB |")
     return rows
 
@@ -159,12 +161,11 @@ def _incremental(scratch: Path) -> list[str]:
         "night on a copy of the state without the case ledger and the alignment cache. The two nights "
         "run three times each, in turn, on fresh copies of the state; the table gives the median run.",
         "",
-        "| night | cases | cases checked | seconds | stages (s) | peak memory |",
-        "|---|---:|---:|---:|---|---:|",
     ]
-    lines += _night_rows([("first night (fills the ledger and the cache)", row.first),
-                          (f"incremental night (+{row.new_cases} new cases)", row.incremental),
-                          ("same night, full recomputation", row.full)], ("cases", "checked"), 1)
+    lines += _night_table("night", [("first night (fills the ledger and the cache)", row.first),
+                                    (f"incremental night (+{row.new_cases} new cases)", row.incremental),
+                                    ("same night, full recomputation", row.full)],
+                          {"cases": "cases", "cases checked": "checked"}, 1)
     speed = row.full.seconds / row.incremental.seconds
     return lines + ["", f"Speed-up of the incremental night: {speed:.1f}x; "
                         f"identical deviation summary (conforming cases, fitness, cases per pattern): "
@@ -182,12 +183,11 @@ def _full_night(scratch: Path) -> list[str]:
         "pm4py's alignment-based log fitness. Three rounds of the three, each kaizenflow night on fresh "
         "state; the table gives each contender's median run.",
         "",
-        "| contender | events | cases | variants | seconds | stages (s) | peak memory |",
-        "|---|---:|---:|---:|---:|---|---:|",
     ]
-    lines += _night_rows([("kaizenflow, first night", full.first),
-                          ("kaizenflow, full recomputation", full.recomputed),
-                          ("plain pm4py", full.pm4py)], ("events", "cases", "variants"), 1)
+    lines += _night_table("contender", [("kaizenflow, first night", full.first),
+                                        ("kaizenflow, full recomputation", full.recomputed),
+                                        ("plain pm4py", full.pm4py)],
+                          {name: name for name in ("events", "cases", "variants")}, 1)
     first, again, plain = full.first, full.recomputed, full.pm4py
     speed = (f"first night {plain.seconds / first.seconds:.1f}x, "
              f"full recomputation {plain.seconds / again.seconds:.1f}x")
@@ -199,10 +199,10 @@ def _full_night(scratch: Path) -> list[str]:
 
 def _large_history(scratch: Path, history_events: int) -> list[str]:
     history = nights.large_history(history_events, scratch / "history")
-    lines = ["| night | events | seconds | stages (s) | peak memory |", "|---|---:|---:|---|---:|"]
-    return lines + _night_rows(
-        [("first night: bulk load of the whole history, every case checked", history.first),
-         ("next night: nothing new, nothing checked again", history.next_night)], ("events",), 0)
+    return _night_table(
+        "night", [("first night: bulk load of the whole history, every case checked", history.first),
+                  ("next night: nothing new, nothing checked again", history.next_night)],
+        {"events": "events"}, 0)
 
 
 def _dask(scratch: Path) -> list[str]:

@@ -362,6 +362,11 @@ class StateStore:
         row = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().one()
         return _task_from_row(row)
 
+    def task(self, task_id: int) -> Task:
+        """One task; a TransitionError names an id no task has."""
+        with self.engine.connect() as connection:
+            return _task_from_row(self._row(connection, task_id))
+
     def list_tasks(self, process: str | None = None, status: str | None = None) -> list[Task]:
         query = sa.select(tasks).order_by(tasks.c.task_id)
         if process:

@@ -52,9 +52,7 @@ def show(config: ConfigOption, task_id: TaskId,
     from kaizenflow.cli import _to_plain
 
     with _store(config) as (_, store):
-        task = next((t for t in store.list_tasks() if t.task_id == task_id), None)
-        if task is None:
-            raise typer.BadParameter(f"there is no task #{task_id}")
+        task = store.task(task_id)
         history = store.history(task_id)
     if as_json:
         typer.echo(json.dumps({"task": _to_plain(task), "history": _to_plain(history)}, indent=2))
@@ -79,13 +77,11 @@ def _move(status: str, needs_reason: bool = False) -> Callable[..., None]:
         from kaizenflow import stages
 
         with _store(config) as (loaded, store):
+            moving = store.task(task_id)
             changed_at = None
-            if status == DONE:
-                task = next((t for t in store.list_tasks() if t.task_id == task_id), None)
-                process = loaded.process(task.process) if task else loaded.processes[0]
-                changed_at = stages.process_time(loaded, process)  # effects are counted from here
-            moving = next((t for t in store.list_tasks() if t.task_id == task_id), None)
-            sinks = stages.sink_names(loaded, moving.process) if moving else []
+            if status == DONE:  # effects are counted from the process's own clock
+                changed_at = stages.process_time(loaded, loaded.process(moving.process))
+            sinks = stages.sink_names(loaded, moving.process)
             task = store.transition(task_id, status, _actor(by), reason or None, changed_at, sinks=sinks)
         _echo_task(task, as_json)
 

@@ -246,7 +246,7 @@ def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array])
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
     keys = pc.binary_join_element_wise(*text, *columns, pa.scalar("\x1f", pa.large_string()))
-    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True, "threads": 2})
+    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True})
     try:
         connection.register("keys", pa.table({"key": keys}))
         hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()

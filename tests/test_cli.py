@@ -50,6 +50,15 @@ def test_deviations_before_any_run_say_what_to_do(tmp_path: Path) -> None:
     assert "has not run yet" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["show"], ["ack"], ["done"], ["assign", "--owner", "x@example.com"]])
+def test_a_task_id_no_task_has_fails_with_one_line(tmp_path: Path, command: list[str]) -> None:
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["tasks", command[0], "99", "--config", str(config), *command[1:]])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "kaizen: error: there is no task #99"
+
+
 @pytest.mark.slow
 def test_demo_then_listings_as_json(prefect_harness: None, tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
