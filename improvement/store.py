@@ -13,9 +13,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from conformance.types import DEVIATION_COLUMNS, Deviation, deviation_table
+from conformance.types import DEVIATION_COLUMNS, DEVIATION_KINDS, Deviation, deviation_table
 from improvement.lifecycle import ACTIVE, REOPENABLE, TransitionError, check_transition, effect_of_change
-from improvement.measurement import Measurement
+from improvement.measurement import Measurement, split_pattern_key
 from improvement.types import (
     CLOSED,
     CREATED,
@@ -333,9 +333,19 @@ class StateStore:
         self, process: str, pattern_key: str, business_object: str | None, reason: str, actor: str,
         expires_at: datetime,
     ) -> None:
-        """A process owner accepts a pattern: until expiry it no longer counts or raises tasks."""
+        """A process owner accepts a pattern: until expiry it no longer counts or raises tasks.
+
+        The key must name a deviation kind and an activity or rule: a mistyped one would be stored
+        and then match nothing, silently.
+        """
         if not reason.strip():
             raise TransitionError("accepting a pattern needs a reason")
+        kind, activity = split_pattern_key(pattern_key)
+        if kind not in DEVIATION_KINDS or not activity:
+            raise TransitionError(
+                f"pattern {pattern_key!r} is not kind:activity with a kind of {', '.join(DEVIATION_KINDS)}"
+                " (the report and `kaizen deviations` show the keys)"
+            )
         with self.engine.begin() as connection:
             connection.execute(accepted_patterns.insert().values(
                 process=process, pattern_key=pattern_key, business_object=business_object,

@@ -191,9 +191,12 @@ def tasks_list(
     as_json: JsonOption = False,
 ) -> None:
     """List improvement tasks, optionally filtered."""
+    from improvement.types import TASK_STATUSES
     from kaizenflow import stages
     from kaizenflow.config import load_config
 
+    if status is not None and status not in TASK_STATUSES:
+        _fail(f"unknown status {status!r} (statuses: {', '.join(TASK_STATUSES)})")
     store = stages.state_store(load_config(config))
     try:
         found = [t for t in store.list_tasks(process=process, status=status)

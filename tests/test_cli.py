@@ -59,6 +59,27 @@ def test_a_task_id_no_task_has_fails_with_one_line(tmp_path: Path, command: list
     assert result.stderr.strip() == "kaizen: error: there is no task #99"
 
 
+def test_an_unknown_task_status_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["tasks", "list", "--config", str(config), "--status", "opne"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "kaizen: error: unknown status 'opne' (statuses: open, acknowledged, in_progress, done, "
+        "verified_effective, not_effective, dismissed, closed)")
+
+
+@pytest.mark.parametrize("pattern", ["nonsense", "skiped:Approve Purchase Order", "skipped:"])
+def test_accepting_a_pattern_key_that_can_match_nothing_is_refused(tmp_path: Path, pattern: str) -> None:
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = runner.invoke(app, ["tasks", "accept", "--config", str(config), "--pattern", pattern,
+                                 "--reason", "agreed"])
+    assert result.exit_code == 1
+    assert f"pattern {pattern!r} is not kind:activity" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
 @pytest.mark.slow
 def test_demo_then_listings_as_json(prefect_harness: None, tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
