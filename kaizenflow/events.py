@@ -18,8 +18,9 @@ RESOURCE = "resource"
 SOURCE = "source"
 ATTRIBUTES = "attributes"
 
-#: Columns of the events frame handed to mining and conformance, in this order.
-LOG_COLUMNS = [EVENT_ID, CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE]
+#: Columns of the events frame handed to mining and conformance, in this order. Event ids stay
+#: in the store (``EventStore.stored_events``): no analysis needs them.
+LOG_COLUMNS = [CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import pandas as pd
 from kaizenflow.events import (
     ATTRIBUTES,
     CASE_ID,
-    EVENT_ID,
     LOG_COLUMNS,
     RESOURCE,
     TIMESTAMP,
@@ -110,7 +109,7 @@ def events_to_log(batch: pd.DataFrame) -> EventLog:
     keys = [CASE_ID, TIMESTAMP] if has_timestamps else [CASE_ID]
     positions = order.sort_values(keys, kind="stable").index
     events = frame.loc[positions, LOG_COLUMNS].reset_index(drop=True)
-    for column in (EVENT_ID, CASE_ID, "activity", RESOURCE):
+    for column in (CASE_ID, "activity", RESOURCE):
         events[column] = events[column].astype("string")
     events[TIMESTAMP] = timestamps.loc[positions].reset_index(drop=True)
     attributes = frame.loc[positions, ATTRIBUTES].reset_index(drop=True)

@@ -16,8 +16,7 @@ def log_from_rows(
     rows: Iterable[Row], attributes: Mapping[str, Mapping[str, str]] | None = None
 ) -> EventLog:
     frame = pd.DataFrame(list(rows), columns=["case_id", "activity", "timestamp", "resource"])
-    frame.insert(0, "event_id", [f"e{i}" for i in range(len(frame))])
-    for column in ("event_id", "case_id", "activity", "resource"):
+    for column in ("case_id", "activity", "resource"):
         frame[column] = frame[column].astype("string")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[us, UTC]")
     frame = frame.sort_values(["case_id", "timestamp"], kind="stable").reset_index(drop=True)

@@ -44,6 +44,17 @@ def test_an_event_offered_twice_in_one_batch_keeps_its_first_row(tmp_path: Path)
     assert log.events["activity"].tolist() == ["a", "b"]
 
 
+def test_the_nightly_log_leaves_event_ids_in_the_store(tmp_path: Path) -> None:
+    """No analysis needs them; audits read them with the stored events."""
+    store = EventStore(tmp_path / "events.duckdb")
+    offered = batch(2)
+    store.append("p", "r1", offered, {"s": 0})
+    assert "event_id" not in store.read_log("p").events.columns
+    stored = store.stored_events("p")
+    assert stored["event_id"].tolist() == sorted(offered["event_id"])
+    assert sorted(stored[["case_id", "activity"]].values.tolist()) == [["c0", "a"], ["c0", "b"], ["c1", "a"], ["c1", "b"]]
+
+
 def test_a_failing_append_leaves_events_and_watermarks_as_they_were(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "events.duckdb")
     store.append("p", "r1", batch(1), {"s": 0}, watermarks={"s": "2024-01-01"})

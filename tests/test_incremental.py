@@ -46,8 +46,7 @@ def night(config: KaizenConfig, run_id: str) -> int:
 
 
 def stored_ids(config: KaizenConfig) -> set[str]:
-    log = stages.event_store(config).read_log(config.processes[0].name)
-    return set(log.events["event_id"])
+    return set(stages.event_store(config).stored_events(config.processes[0].name)["event_id"])
 
 
 def business_rows(url: str) -> int:

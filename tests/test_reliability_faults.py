@@ -96,7 +96,7 @@ class Snapshot:
 
 def snapshot(config: KaizenConfig) -> Snapshot:
     store = EventStore(config.state_directory / "events.duckdb")
-    frame = store.read_log(PROCESS).events
+    frame = store.stored_events(PROCESS)
     events = sorted(
         (str(r.event_id), str(r.case_id), str(r.activity), str(r.timestamp), str(r.resource))
         for r in frame[["event_id", "case_id", "activity", "timestamp", "resource"]].itertuples()
@@ -130,7 +130,7 @@ def full_load_ids(directory: Path) -> set[str]:
     config = configure(directory, watermarks=False)
     process = config.processes[0]
     stages.load(config, process, "full", [stages.extract(config, process, s) for s in process.sources])
-    return set(stages.event_store(config).read_log(PROCESS).events["event_id"])
+    return set(stages.event_store(config).stored_events(PROCESS)["event_id"])
 
 
 def execute(url: str, *statements: str) -> None:
