@@ -20,7 +20,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 
 from conformance.alignments import cached_aligner
 from conformance.models import DesignedModel
-from conformance.types import ConformanceResult, DeviationPattern
+from conformance.types import ConformanceResult, Deviation, DeviationPattern
 from eventstore import AppendResult
 from flows.alignment import submit_chunks
 from improvement.types import TaskChange
@@ -94,9 +94,9 @@ def find_patterns(
 @task(cache_policy=NO_CACHE)
 def record_run(
     config: KaizenConfig, process: Process, run_id: str, started_at: datetime, log: EventLog,
-    result: ConformanceResult, found: list[DeviationPattern],
+    result: ConformanceResult, found: list[DeviationPattern], accepted: list[Deviation],
 ) -> list[TaskChange]:
-    return stages.record(config, process, run_id, started_at, log, result, found)
+    return stages.record(config, process, run_id, started_at, log, result, found, accepted)
 
 
 @task(cache_policy=NO_CACHE)
@@ -181,7 +181,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
                     result.conforming_cases)
         clock = time.perf_counter()
         found = find_patterns(process, log, result)
-        changes = record_run(config, process, run_id, started_at, log, result, found)
+        changes = record_run(config, process, run_id, started_at, log, result, found, accepted)
         seconds["patterns and tasks"] = time.perf_counter() - clock
 
         summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,

@@ -335,8 +335,8 @@ class StateStore:
     ) -> None:
         """A process owner accepts a pattern: until expiry it no longer counts or raises tasks.
 
-        The key must name a deviation kind and an activity or rule: a mistyped one would be stored
-        and then match nothing, silently.
+        The key must name a deviation kind and an activity or rule, and an object must be
+        attribute=value: a mistyped one would be stored and then match nothing, silently.
         """
         if not reason.strip():
             raise TransitionError("accepting a pattern needs a reason")
@@ -346,6 +346,12 @@ class StateStore:
                 f"pattern {pattern_key!r} is not kind:activity with a kind of {', '.join(DEVIATION_KINDS)}"
                 " (the report and `kaizen deviations` show the keys)"
             )
+        if business_object is not None:
+            attribute, equals, value = business_object.partition("=")
+            if not (attribute.strip() and equals and value.strip()):
+                raise TransitionError(
+                    f"object {business_object!r} is not attribute=value (for example plant=P-03)"
+                )
         with self.engine.begin() as connection:
             connection.execute(accepted_patterns.insert().values(
                 process=process, pattern_key=pattern_key, business_object=business_object,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from improvement.lifecycle import ACTIVE
 from improvement.store import StateStore
 from improvement.types import ACKNOWLEDGED, CLOSED, DISMISSED, DONE, IN_PROGRESS, OPEN
 
@@ -122,7 +123,14 @@ def accept(
         loaded.process(name)
         expires = datetime.now(UTC) + timedelta(days=days)
         store.accept_pattern(name, pattern, business_object, reason, _actor(by), expires)
-    typer.echo(f"{pattern} accepted in {name} until {expires:%Y-%m-%d}")
+        standing = [t for t in store.list_tasks(process=name) if t.status in ACTIVE
+                    and t.pattern_key == pattern and business_object in (None, t.business_object)]
+    scope = f" for {business_object}" if business_object else ""
+    typer.echo(f"{pattern}{scope} accepted in {name} until {expires:%Y-%m-%d}")
+    if standing:
+        numbers = ", ".join(f"#{t.task_id}" for t in standing)
+        typer.echo(f"its tasks stay as they are ({numbers}) and their KPIs still count its cases: "
+                   "dismiss them if the acceptance settles them")
 
 
 def deliver(config: ConfigOption) -> None:

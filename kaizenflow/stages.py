@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import pandas as pd
+
 from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
@@ -24,7 +26,7 @@ from conformance.rules import (
     Sla,
     parse_condition,
 )
-from conformance.types import ConformanceResult, Deviation, DeviationPattern
+from conformance.types import ConformanceResult, Deviation, DeviationPattern, deviation_table
 from eventstore import AppendResult, EventStore
 from eventstore.alignment_cache import AlignmentCacheFile
 from improvement.acceptance import set_aside_accepted
@@ -227,10 +229,14 @@ def record(
     log: EventLog,
     result: ConformanceResult,
     found: list[DeviationPattern],
+    accepted: Sequence[Deviation] = (),
 ) -> list[TaskChange]:
     """Store the run, raise tasks and follow the existing ones, in one transaction.
 
-    KPIs count finished cases only: a running case may not have reached its deviation yet.
+    KPIs count finished cases only: a running case may not have reached its deviation yet. They
+    count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
+    stops it counting against conformance and raising tasks, but its cases still show it, and a
+    task's KPI falling to zero would read as an improvement (and close the task as absent).
     """
     raising = process.tasks
     is_finished = ~member_of(log.case_attributes.index.astype(str), result.incomplete_case_ids)
@@ -253,9 +259,12 @@ def record(
     try:
         starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
         latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
+        shown = cases_with_pattern(
+            pd.concat([result.deviation_table, deviation_table(accepted)], ignore_index=True)
+        ) if accepted else pattern_cases
         measurements = {
             task.task_id: measure(
-                task.pattern_key, task.business_object, pattern_cases, finished_attributes,
+                task.pattern_key, task.business_object, shown, finished_attributes,
                 starts, task.changed_at if task.status == DONE else None,
                 timedelta(days=raising.effect_window_days), latest,
             )

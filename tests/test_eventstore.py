@@ -52,7 +52,8 @@ def test_the_nightly_log_leaves_event_ids_in_the_store(tmp_path: Path) -> None:
     assert "event_id" not in store.read_log("p").events.columns
     stored = store.stored_events("p")
     assert stored["event_id"].tolist() == sorted(offered["event_id"])
-    assert sorted(stored[["case_id", "activity"]].values.tolist()) == [["c0", "a"], ["c0", "b"], ["c1", "a"], ["c1", "b"]]
+    pairs = sorted(stored[["case_id", "activity"]].values.tolist())
+    assert pairs == [["c0", "a"], ["c0", "b"], ["c1", "a"], ["c1", "b"]]
 
 
 def test_a_failing_append_leaves_events_and_watermarks_as_they_were(tmp_path: Path) -> None:

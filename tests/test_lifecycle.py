@@ -29,9 +29,9 @@ def night(config: KaizenConfig, number: int) -> dict[Key, str]:
     stages.load(config, process, run_id, [stages.extract(config, process, s) for s in process.sources])
     log = stages.read_log(config, process)
     result = stages.check(process, log, stages.designed_model(config, process))
-    result, _ = stages.set_aside_accepted_deviations(config, process, log, result)
+    result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
     changes = stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
-                            stages.patterns(process, log, result))
+                            stages.patterns(process, log, result), accepted)
     return {(c.task.pattern_key, c.task.business_object): c.change for c in changes}
 
 

@@ -1,0 +1,106 @@
+"""Accepted deviations: they stop counting and raising tasks, but never pass for an improvement."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conformance.types import ConformanceResult, Deviation
+from improvement.types import OPEN, Task
+from kaizenflow import stages
+from kaizenflow.cli import app
+from kaizenflow.config import KaizenConfig, load_config
+from sample_logs import BPMN_PATH, SimulationConfig, generate
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+EARLY_INVOICES = "wrong_order:Receive Invoice"
+SKIPPED_APPROVAL = "skipped:Approve Purchase Order"
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> KaizenConfig:
+    """The simulated purchase-to-pay system; a pattern absent for two nights closes its task."""
+    generate(f"sqlite:///{tmp_path / 'p2p.db'}", SimulationConfig(cases=2000, days=90, seed=5))
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    data["storage"] = {"directory": "state"}
+    data["processes"][0]["tasks"]["close_after_absent_runs"] = 2
+    (tmp_path / "kaizen.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    shutil.copy(BPMN_PATH, tmp_path / "purchase_to_pay.bpmn")
+    return load_config(tmp_path / "kaizen.yaml")
+
+
+def night(config: KaizenConfig, number: int) -> tuple[ConformanceResult, list[Deviation], dict[int, str]]:
+    """One night as the flow runs it, without Prefect: what counts, what was set aside, task changes."""
+    process = config.processes[0]
+    run_id = f"night-{number}"
+    stages.load(config, process, run_id, [stages.extract(config, process, s) for s in process.sources])
+    log = stages.read_log(config, process)
+    result = stages.check(process, log, stages.designed_model(config, process))
+    result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
+    changes = stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
+                            stages.patterns(process, log, result), accepted)
+    return result, accepted, {c.task.task_id: c.change for c in changes}
+
+
+def tasks_of(config: KaizenConfig, pattern_key: str) -> list[Task]:
+    store = stages.state_store(config)
+    try:
+        return [t for t in store.list_tasks() if t.pattern_key == pattern_key]
+    finally:
+        store.dispose()
+
+
+def config_file(config: KaizenConfig) -> str:
+    return str(config.base_dir / "kaizen.yaml")
+
+
+def accept(config: KaizenConfig, pattern: str, *scope: str) -> str:
+    result = runner.invoke(app, ["tasks", "accept", "--config", config_file(config), "--pattern", pattern,
+                                 "--reason", "agreed with procurement", "--by", "lead", *scope])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_an_accepted_pattern_stops_counting_but_its_task_keeps_its_true_kpi(config: KaizenConfig) -> None:
+    first, _, _ = night(config, 1)
+    [task] = tasks_of(config, EARLY_INVOICES)
+    assert task.status == OPEN and task.current_value > 0
+
+    said = accept(config, EARLY_INVOICES)
+    assert f"#{task.task_id}" in said and "KPIs still count its cases" in said
+    nights = [night(config, number) for number in (2, 3)]
+
+    for result, accepted, changes in nights:
+        assert accepted and {f"{d.kind}:{d.activity}" for d in accepted} == {EARLY_INVOICES}
+        assert EARLY_INVOICES not in {f"{d.kind}:{d.activity}" for d in result.deviations}
+        assert result.conforming_cases > first.conforming_cases  # cases left without a deviation conform
+        assert changes.get(task.task_id) != "closed"
+    [after] = tasks_of(config, EARLY_INVOICES)
+    assert (after.status, after.current_value, after.cases) == (OPEN, task.current_value, task.cases)
+
+
+def test_an_acceptance_for_one_business_object_sets_aside_only_its_cases(config: KaizenConfig) -> None:
+    night(config, 1)
+    accept(config, SKIPPED_APPROVAL, "--object", "plant=P-03")
+    result, accepted, _ = night(config, 2)
+
+    process = config.processes[0]
+    plants = stages.read_log(config, process).case_attributes["plant"]
+    assert accepted and {plants[d.case_id] for d in accepted} == {"P-03"}
+    still_counting = {d.case_id for d in result.deviations if f"{d.kind}:{d.activity}" == SKIPPED_APPROVAL}
+    assert still_counting and "P-03" not in {plants[case] for case in still_counting}
+
+
+@pytest.mark.parametrize("scope", ["plantP-03", "plant=", "=P-03"])
+def test_an_acceptance_scope_that_is_not_attribute_equals_value_is_refused(
+    config: KaizenConfig, scope: str
+) -> None:
+    result = runner.invoke(app, ["tasks", "accept", "--config", config_file(config), "--pattern",
+                                 SKIPPED_APPROVAL, "--reason", "agreed", "--object", scope])
+    assert result.exit_code == 1
+    assert f"object {scope!r} is not attribute=value" in result.stderr
