@@ -58,14 +58,40 @@ def show(config: ConfigOption, task_id: TaskId,
     if as_json:
         typer.echo(json.dumps({"task": _to_plain(task), "history": _to_plain(history)}, indent=2))
         return
-    typer.echo(f"#{task.task_id} {task.title}\n  status {task.status}, owner {task.owner}")
-    typer.echo(f"  KPI {task.kpi_name}: {task.current_value:.1%} "
-               f"(baseline {task.baseline_value:.1%}, target {task.target_value:.1%})")
+    typer.echo("\n".join(task_lines(task, history)))
+
+
+def task_lines(task: Any, history: list[dict[str, Any]], kpi_runs: int = 5) -> list[str]:
+    """What an improvement lead reads about one task: KPI, evidence, the last runs, what happened."""
+    lines = [f"#{task.task_id} {task.title}", f"  status {task.status}, owner {task.owner}",
+             f"  KPI {task.kpi_name}: {task.current_value:.1%} "
+             f"(baseline {task.baseline_value:.1%}, target {task.target_value:.1%})"]
     if task.effect:
-        typer.echo(f"  effect: {task.effect.get('verdict')}")
-    for entry in history:
-        if entry["type"] == "status":
-            typer.echo(f"  {entry['at']} {entry['status']}: {entry['note']}")
+        lines.append(f"  effect: {task.effect.get('verdict')}")
+    evidence = task.evidence or {}
+    if evidence:
+        extra = evidence.get("extra_throughput_median_hours")
+        causes = ", ".join(f"{c['attribute']}={c['value']} ({c['cases']} cases, lift {c['lift']:.1f})"
+                           for c in evidence.get("root_causes", [])[:3])
+        lines.append(f"  evidence when raised: {evidence.get('cases')} cases"
+                     + (f", {extra:+.1f} h median throughput against conforming cases" if extra is not None
+                        else "")
+                     + (f"; root causes {causes}" if causes else ""))
+        if evidence.get("example_case_ids"):
+            lines.append(f"  example cases: {', '.join(evidence['example_case_ids'])}")
+    kpis = [entry for entry in history if entry["type"] == "kpi"][-kpi_runs:]
+    if kpis:
+        lines.append("  KPI by run: " + ", ".join(
+            f"{k['run_id']} {k['value']:.1%} ({k['cases']} of {k['cases_in_scope']})" for k in kpis))
+    lines += [f"  {_utc(entry['at'])} {entry['status']}: {entry['note']}"
+              for entry in history if entry["type"] == "status"]
+    return lines
+
+
+def _utc(moment: datetime) -> str:
+    """Stored in UTC; SQLite gives it back without a zone, PostgreSQL with one."""
+    aware = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{aware:%Y-%m-%d %H:%M} UTC"
 
 
 def _move(status: str, needs_reason: bool = False) -> Callable[..., None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest import mock
 
@@ -12,7 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from improvement.types import Task
 from kaizenflow.cli import app
+from kaizenflow.cli_tasks import task_lines
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
 runner = CliRunner()
@@ -78,6 +81,32 @@ def test_accepting_a_pattern_key_that_can_match_nothing_is_refused(tmp_path: Pat
     assert result.exit_code == 1
     assert f"pattern {pattern!r} is not kind:activity" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_a_task_reads_with_its_evidence_the_last_runs_kpi_and_times_in_utc() -> None:
+    task = Task(
+        task_id=4, fingerprint="f", process="p2p", pattern_key="wrong_order:Receive Invoice",
+        title="Do 'Receive Invoice' at its designed point", business_object=None, owner="lead@example.com",
+        kpi_name="share of cases with wrong order", baseline_value=0.04, current_value=0.03,
+        target_value=0.02, status="open", cases=60, created_run="r1", last_seen_run="r7",
+        evidence={"cases": 75, "extra_throughput_median_hours": 24.65, "example_case_ids": ["PR-8", "PR-34"],
+                  "root_causes": [{"attribute": "supplier", "value": "S-005", "cases": 29, "lift": 8.3155}]},
+    )
+    history: list[dict[str, object]] = [
+        {"type": "status", "at": datetime(2026, 12, 2, 1, 1, 50, 641676), "status": "open", "note": "raised"},
+        {"type": "status", "at": datetime(2026, 12, 3, 3, 0, tzinfo=timezone(timedelta(hours=2))),
+         "status": "acknowledged", "note": "lead: acknowledged"},
+        *({"type": "kpi", "run_id": f"r{n}", "value": 0.04 - n / 1000, "cases": 75 - n,
+           "cases_in_scope": 1863} for n in range(1, 8)),
+    ]
+    lines = task_lines(task, history)
+    assert lines[3] == ("  evidence when raised: 75 cases, +24.6 h median throughput against conforming "
+                        "cases; root causes supplier=S-005 (29 cases, lift 8.3)")
+    assert lines[4] == "  example cases: PR-8, PR-34"
+    assert lines[5].startswith("  KPI by run: r3 3.7% (72 of 1863), r4")  # the last five runs
+    assert lines[5].endswith("r7 3.3% (68 of 1863)")
+    assert lines[6:] == ["  2026-12-02 01:01 UTC open: raised",
+                         "  2026-12-03 01:00 UTC acknowledged: lead: acknowledged"]
 
 
 @pytest.mark.slow
