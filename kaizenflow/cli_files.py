@@ -81,17 +81,30 @@ def inspect(
     from mining.profile import profile_log
 
     profile = profile_log(_read(log, object_type))
-    data = profile.to_dict()
     if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        typer.echo(json.dumps(profile.to_dict(), indent=2, default=str))
         return
-    for key, value in data.items():
-        if isinstance(value, list | dict):
-            typer.echo(f"{key}:")
-            for item in value if isinstance(value, list) else value.items():
-                typer.echo(f"  {item}")
-        else:
-            typer.echo(f"{key}: {value}")
+    typer.echo("\n".join(profile_lines(log.name, profile)))
+
+
+def profile_lines(name: str, profile: Any) -> list[str]:
+    """``kaizen inspect`` for people: the sizes on one line, then a table of the attributes."""
+    sizes = {"cases": profile.cases, "events": profile.events, "activities": profile.activities,
+             "variants": profile.variants, "resources": profile.resources}
+    lines = [f"{name}: " + ", ".join(f"{count:,} {what}" for what, count in sizes.items())]
+    if profile.has_timestamps:
+        span = f" ({profile.span_days:,.1f} days)" if profile.span_days is not None else ""
+        lines.append(f"  from {profile.first_timestamp} to {profile.last_timestamp}{span}"
+                     + ("; events have start times" if profile.has_start_times else ""))
+    else:
+        lines.append("  no timestamps: events are ordered as in the file, timing figures are unavailable")
+    if profile.attributes:
+        width = max(len("attribute"), *(len(a.name) for a in profile.attributes))
+        lines.append(f"  {'attribute':<{width}}  level  type         distinct  missing  examples")
+        lines += [f"  {a.name:<{width}}  {a.level:<5}  {a.inferred_type:<11}  {a.cardinality:>8,}  "
+                  f"{a.missing:>7,}  {', '.join(a.examples)}" for a in profile.attributes]
+    lines += [f"  warning ({w.code}): {w.message}" for w in profile.warnings]
+    return lines
 
 
 def draw_map(
