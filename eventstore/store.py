@@ -283,6 +283,12 @@ class EventStore:
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
         return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
 
+    def case_attributes(self, process: str, window_days: float | None = None) -> pd.DataFrame:
+        """The business attributes of each case, as ``read_log`` gives them, without its events."""
+        with self._connect(read_only=True) as connection:
+            _select_cases(connection, process, window_days)
+            return _case_attributes(connection, process)
+
     def case_spans(self, process: str, window_days: float | None = None) -> pd.DataFrame:
         """Per case in the window: how many events it has, and its first and last time.
 

@@ -221,30 +221,43 @@ def tasks_list(
 def deviations(
     config: ConfigOption,
     process: Annotated[str | None, typer.Option(help="process (default: the first)")] = None,
+    pattern: Annotated[str | None, typer.Option(help="only this pattern (kind:activity)")] = None,
+    task: Annotated[int | None, typer.Option(help="only the cases a task is about: its pattern "
+                                                  "and business object")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deviations of the latest run: one row per case, kind and activity."""
+    """Deviations of the latest run: one row per case, kind and activity (and what a rule found)."""
+    from improvement.measurement import in_scope
     from kaizenflow import stages
     from kaizenflow.config import load_config
 
     loaded = load_config(config)
-    name = process or loaded.processes[0].name
-    loaded.process(name)
     store = stages.state_store(loaded)
     try:
+        about = store.task(task) if task is not None else None
+        name = about.process if about else process or loaded.processes[0].name
+        loaded.process(name)
         run_id = store.latest_run_id(name)
         found = store.run_deviations(run_id) if run_id else []
     finally:
         store.dispose()
     if run_id is None:
         _fail(f"process {name} has not run yet: run `kaizen run --config {config}` first")
+    wanted = about.pattern_key if about else pattern
+    if wanted is not None:
+        found = [d for d in found if f"{d.kind}:{d.activity}" == wanted]
+    if about is not None and about.business_object is not None:
+        attributes = stages.event_store(loaded).case_attributes(name, loaded.process(name).window_days)
+        cases = set(in_scope(attributes, about.business_object).astype(str))
+        found = [d for d in found if d.case_id in cases]
     if as_json:
         typer.echo(json.dumps({"process": name, "run_id": run_id,
                                "deviations": _to_plain(found)}, indent=2))
         return
     typer.echo(f"{'case':<16} {'kind':<22} activity")
     for deviation in found:
-        typer.echo(f"{deviation.case_id:<16} {deviation.kind:<22} {deviation.activity}")
+        detail = f"  ({deviation.detail})" if deviation.detail else ""
+        typer.echo(f"{deviation.case_id:<16} {deviation.kind:<22} {deviation.activity}{detail}")
 
 
 @app.command()

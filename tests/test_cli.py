@@ -13,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from eventstore import EventStore
 from improvement.types import Task
 from kaizenflow.cli import app
 from kaizenflow.cli_tasks import task_lines
@@ -125,6 +126,19 @@ def test_demo_then_listings_as_json(prefect_harness: None, tmp_path: Path) -> No
     listed = json.loads(runner.invoke(app, ["deviations", "--config", config, "--json"]).stdout)
     assert listed["run_id"] == headline["run_id"]
     assert {d["kind"] for d in listed["deviations"]} >= {"skipped", "repeated"}
+
+    scoped = next(t for t in tasks if t["business_object"])
+    attribute, _, value = scoped["business_object"].partition("=")
+    plants = EventStore(workdir / "state" / "events.duckdb").case_attributes("purchase-to-pay")[attribute]
+    of_task = json.loads(runner.invoke(app, ["deviations", "--config", config, "--task",
+                                             str(scoped["task_id"]), "--json"]).stdout)["deviations"]
+    key = scoped["pattern_key"]
+    same_pattern = [d for d in listed["deviations"] if f"{d['kind']}:{d['activity']}" == key]
+    assert of_task == [d for d in same_pattern if plants[d["case_id"]] == value]
+    assert 0 < len(of_task) < len(same_pattern)
+    by_pattern = json.loads(runner.invoke(app, ["deviations", "--config", config, "--pattern",
+                                                scoped["pattern_key"], "--json"]).stdout)["deviations"]
+    assert by_pattern == same_pattern
 
     where = json.loads(runner.invoke(app, ["report", "--config", config, "--json"]).stdout)
     assert where["latest"]["purchase-to-pay"] == headline["report"]

@@ -40,7 +40,8 @@ def test_inspect_reads_as_sizes_time_span_and_a_table_of_attributes(shared_data:
     result = runner.invoke(app, ["inspect", str(shared_data / "logs" / "helpdesk.xes.gz")])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "helpdesk.xes.gz: 4,580 cases, 21,348 events, 14 activities, 226 variants, 22 resources"
+    assert lines[0] == ("helpdesk.xes.gz: 4,580 cases, 21,348 events, 14 activities, 226 variants, "
+                        "22 resources")
     assert lines[1] == "  from 2010-01-13T08:40:25+00:00 to 2014-01-03T13:20:58+00:00 (1,451.2 days)"
     assert lines[2].split() == ["attribute", "level", "type", "distinct", "missing", "examples"]
     assert lines[3].split()[:5] == ["customer", "case", "categorical", "394", "0"]
