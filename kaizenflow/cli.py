@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -39,20 +40,35 @@ def _reported(command: F) -> F:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from conformance.models import ModelError
-        from eventstore import EventStoreError
-        from improvement.lifecycle import TransitionError
-        from kaizenflow.config import ConfigError
-        from kaizenflow.locking import RunLockedError
-        from sources.mapping import SourceError
-
         try:
             return command(*args, **kwargs)
-        except (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError,
-                RunLockedError, TransitionError) as error:
+        except _expected_errors() as error:
             _fail(str(error))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """Failures of input or state that a one-line reason explains; anything else is a bug."""
+    from conformance.models import ModelError
+    from eventstore import EventStoreError
+    from improvement.lifecycle import TransitionError
+    from kaizenflow.config import ConfigError
+    from kaizenflow.locking import RunLockedError
+    from sources.mapping import SourceError
+
+    return (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError, RunLockedError,
+            TransitionError)
+
+
+class _NoTracebackForExpectedErrors(logging.Filter):
+    """Prefect logs a failed task or flow with its traceback; for an expected failure the
+    traceback says nothing the one-line reason does not, so the line stays and it goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], _expected_errors()):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _prepare_prefect(state_directory: Path, verbose: bool) -> None:
@@ -73,6 +89,10 @@ def _quiet_prefect(verbose: bool) -> None:
     """Before anything imports Prefect (validating a schedule does): it sets up logging once."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        for name in ("prefect.flow_runs", "prefect.task_runs"):  # the run loggers, set up later
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoTracebackForExpectedErrors) for f in logger.filters):
+                logger.addFilter(_NoTracebackForExpectedErrors())
 
 
 def _to_plain(value: Any) -> Any:

@@ -41,6 +41,7 @@ def read_query(
     The watermark is always a bound parameter of a wrapping query, never pasted into SQL.
     Errors name the source but never the URL, which may hold a secret.
     """
+    _refuse_missing_sqlite_file(url, source)
     engine = sa.create_engine(url)
     try:
         statement, parameters = _statement(engine, query, increment)
@@ -54,6 +55,17 @@ def read_query(
         raise SourceError(f"source {source}: query failed: {reason}") from None
     finally:
         engine.dispose()
+
+
+def _refuse_missing_sqlite_file(url: str, source: str) -> None:
+    """SQLite creates a database file that is not there: a mistyped path would be read as an
+    empty database ("no such table"), and leave an empty file behind."""
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    if not Path(database).is_file():
+        raise SourceError(f"source {source}: SQLite database {database} does not exist")
 
 
 def _statement(

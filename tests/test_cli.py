@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +20,7 @@ from eventstore import EventStore
 from improvement.types import Task
 from kaizenflow.cli import app
 from kaizenflow.cli_tasks import task_lines
+from sample_logs import BPMN_PATH
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
 runner = CliRunner()
@@ -38,6 +42,28 @@ def test_an_invalid_configuration_fails_with_one_line_naming_the_key(tmp_path: P
     assert result.exit_code == 1
     assert result.stderr.strip().count("\n") == 0
     assert "processes.0.colour: unknown key" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_night_that_fails_on_bad_input_prints_no_traceback(prefect_harness: None, tmp_path: Path) -> None:
+    """Prefect logs the failed task; the reason is one line, and no traceback buries it."""
+    from prefect.settings import PREFECT_API_URL
+
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["connections"]["erp"]["url"] = "sqlite:///no-such-erp.db"
+    config = tmp_path / "kaizen.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    shutil.copy(BPMN_PATH, tmp_path / "purchase_to_pay.bpmn")
+    finished = subprocess.run(
+        [str(Path(sys.executable).with_name("kaizen")), "run", "--config", str(config)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+    )
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stdout + finished.stderr
+    assert finished.stderr.strip().splitlines()[-1] == (
+        f"kaizen: error: source requisitions: SQLite database {tmp_path / 'no-such-erp.db'} does not exist")
+    assert not (tmp_path / "no-such-erp.db").exists()
 
 
 def test_a_missing_configuration_file_is_named(tmp_path: Path) -> None:

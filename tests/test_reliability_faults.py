@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -222,8 +223,20 @@ def a_failing_query_is_a_source_error(url: str, missing_table_reason: str, stagi
 
 
 def test_a_failing_query_is_a_source_error_naming_the_source_on_sqlite(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "erp.db").close()
     a_failing_query_is_a_source_error(f"sqlite:///{tmp_path / 'erp.db'}", "no such table: no_such_tickets",
                                       tmp_path / "staging")
+
+
+def test_a_sqlite_database_that_is_not_there_is_named_and_not_created(tmp_path: Path) -> None:
+    from sources.mapping import EventMapping
+
+    mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
+    missing = tmp_path / "erp.db"
+    with pytest.raises(SourceError, match=f"^source tickets: SQLite database {missing} does not exist$"):
+        sources.sql.extract_sql(f"sqlite:///{missing}", "SELECT id, at FROM tickets", mapping, "p",
+                                staging=tmp_path / "staging")
+    assert not missing.exists()
 
 
 def test_a_failing_query_is_a_source_error_naming_the_source_on_postgresql(
