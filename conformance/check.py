@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -32,8 +33,7 @@ def map_activities(log: EventLog, mapping: Mapping[str, str]) -> EventLog:
         return log
     events = log.events.copy()
     events[ACTIVITY] = events[ACTIVITY].replace(dict(mapping))
-    return EventLog(events=events, case_attributes=log.case_attributes,
-                    has_timestamps=log.has_timestamps)
+    return replace(log, events=events)
 
 
 def open_cases(log: EventLog, horizon_days: float) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -12,13 +13,13 @@ from kaizenflow.events import member_of
 
 def result_patterns(
     result: ConformanceResult, case_attributes: pd.DataFrame, throughput_hours: pd.Series,
-    min_support: int = 5,
+    min_support: int = 5, case_costs: pd.Series | None = None,
 ) -> list[DeviationPattern]:
     """The patterns of a checking result; conforming are the cases with no deviation."""
     all_cases = case_attributes.index.astype(str)
     conforming = all_cases[~member_of(all_cases, result.deviation_table["case_id"].unique())]
     return deviation_patterns(result.deviation_table, result.cases, conforming, throughput_hours,
-                              case_attributes, min_support=min_support)
+                              case_attributes, min_support=min_support, case_costs=case_costs)
 
 
 def deviation_patterns(
@@ -30,6 +31,7 @@ def deviation_patterns(
     min_support: int = 5,
     max_root_causes: int = 5,
     examples: int = 5,
+    case_costs: pd.Series | None = None,
 ) -> list[DeviationPattern]:
     """One pattern per (kind, activity or rule), largest first.
 
@@ -38,12 +40,15 @@ def deviation_patterns(
     carry them than their share of all cases predicts, so that a rare value with a lucky
     lift does not outrank the supplier that causes most of the pattern. ``deviations`` is a
     deviation table (``conformance.types.DEVIATION_COLUMNS``) or the deviation objects.
+    ``case_costs`` (cost per case, NaN where unknown) adds the same comparison in money.
     """
     table = deviations if isinstance(deviations, pd.DataFrame) else deviation_table(deviations)
     if table.empty or total_cases == 0:
         return []
     frame = table[["case_id", "kind", "activity"]].astype(object).drop_duplicates()
     conforming_hours = throughput_hours.reindex(pd.Index(conforming_case_ids)).dropna()
+    conforming_costs = (case_costs.reindex(pd.Index(conforming_case_ids)).dropna()
+                        if case_costs is not None else None)
     overall = _value_counts(case_attributes)
     patterns = []
     for (kind, activity), group in frame.groupby(["kind", "activity"], sort=True):
@@ -65,10 +70,28 @@ def deviation_patterns(
                     root_causes(case_ids, case_attributes, min_support, overall)[:max_root_causes]
                 ),
                 example_case_ids=tuple(case_ids[:examples]),
+                **_extra_cost(case_ids, case_costs, conforming_costs),
             )
         )
     patterns.sort(key=lambda p: (-p.cases, p.kind, p.activity))
     return patterns
+
+
+def _extra_cost(
+    case_ids: Sequence[str], case_costs: pd.Series | None, conforming_costs: pd.Series | None
+) -> dict[str, float | None]:
+    """What the pattern's cases cost beyond conforming ones; nothing without costs on both sides."""
+    if case_costs is None or conforming_costs is None or conforming_costs.empty:
+        return {}
+    costs = case_costs.reindex(list(case_ids)).dropna()
+    if costs.empty:
+        return {}
+    baseline = float(conforming_costs.median())
+    return {
+        "extra_cost_median": float(costs.median()) - baseline,
+        "extra_cost_p90": float(costs.quantile(0.9)) - float(conforming_costs.quantile(0.9)),
+        "extra_cost_total": math.fsum((costs - baseline).tolist()),
+    }
 
 
 def _value_counts(case_attributes: pd.DataFrame) -> dict[str, dict[object, int]]:

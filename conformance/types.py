@@ -78,6 +78,12 @@ class DeviationPattern:
     extra_throughput_p90_hours: float | None
     root_causes: tuple[RootCause, ...] = ()
     example_case_ids: tuple[str, ...] = ()
+    #: With a cost per case (``cost`` in the configuration): the pattern's cases against
+    #: conforming ones, median and 90th percentile, and in all (each case's cost beyond the
+    #: conforming median, summed). None without costs.
+    extra_cost_median: float | None = None
+    extra_cost_p90: float | None = None
+    extra_cost_total: float | None = None
 
     @property
     def key(self) -> str:

@@ -21,7 +21,10 @@ from kaizenflow.events import (
     LOG_COLUMNS,
     RESOURCE,
     TIMESTAMP,
+    CaseCost,
     EventLog,
+    known_attribute,
+    numbers,
 )
 from sources.mapping import BATCH_COLUMNS
 
@@ -257,12 +260,15 @@ class EventStore:
         events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
         return events
 
-    def read_log(self, process: str, window_days: float | None = None) -> EventLog:
+    def read_log(
+        self, process: str, window_days: float | None = None, cost: CaseCost | None = None
+    ) -> EventLog:
         """The events of one process ordered by case, time and designed source order.
 
         With ``window_days``, only cases that started within that many days before the latest
         event: long histories stay bounded, and cases leaving the window leave the figures.
-        Only the columns mining needs are read, and the filter runs inside DuckDB.
+        Only the columns mining needs are read, and the filter runs inside DuckDB. With ``cost``,
+        each case's cost too (an event attribute is summed in DuckDB).
         """
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
@@ -276,12 +282,18 @@ class EventStore:
                 [process],
             )
             case_attributes = _case_attributes(connection, process)
+            costs = None
+            if cost is not None:
+                known_attribute(cost, case_attributes.columns, f"process {process}", empty=events.empty)
+                costs = (_summed_costs(connection, process, cost.attribute, case_attributes.index)
+                         if cost.per == "event" else numbers(case_attributes[cost.attribute]))
         events = events[LOG_COLUMNS]
         for column in (CASE_ID, ACTIVITY, RESOURCE):
             events[column] = events[column].astype("string")
         events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
-        return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
+        return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps,
+                        case_costs=costs)
 
     def case_attributes(self, process: str, window_days: float | None = None) -> pd.DataFrame:
         """The business attributes of each case, as ``read_log`` gives them, without its events."""
@@ -417,6 +429,22 @@ def _distinct_rows(connection: duckdb.DuckDBPyConnection) -> int:
 def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:
     rows = connection.execute("SELECT count(*) FROM events WHERE process = ?", [process]).fetchall()
     return int(rows[0][0])
+
+
+def _summed_costs(
+    connection: duckdb.DuckDBPyConnection, process: str, attribute: str, cases: pd.Index
+) -> pd.Series:
+    """Per case the sum of an event attribute's numeric values (NaN where none is a number)."""
+    path = '$."' + attribute.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    sums = _frame(
+        connection,
+        f"""
+        SELECT {CASE_ID}, sum(TRY_CAST(json_extract_string(attributes, ?) AS DOUBLE)) AS cost
+        FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ? GROUP BY {CASE_ID}
+        """,
+        [path, process],
+    )
+    return sums.set_index(CASE_ID)["cost"].astype("float64").reindex(cases)
 
 
 def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:

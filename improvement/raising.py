@@ -96,6 +96,9 @@ def propose_tasks(
                     "cases": pattern.cases,
                     "share": pattern.share,
                     "extra_throughput_median_hours": pattern.extra_throughput_median_hours,
+                    **({"extra_cost_median": pattern.extra_cost_median,
+                        "extra_cost_total": pattern.extra_cost_total}
+                       if pattern.extra_cost_median is not None else {}),
                     "example_case_ids": list(pattern.example_case_ids),
                     "root_causes": [
                         {"attribute": c.attribute, "value": c.value, "cases": c.cases,

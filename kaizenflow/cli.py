@@ -54,11 +54,12 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from eventstore import EventStoreError
     from improvement.lifecycle import TransitionError
     from kaizenflow.config import ConfigError
+    from kaizenflow.events import UnknownAttributeError
     from kaizenflow.locking import RunLockedError
     from sources.mapping import SourceError
 
     return (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError, RunLockedError,
-            TransitionError)
+            TransitionError, UnknownAttributeError)
 
 
 class _NoTracebackForExpectedErrors(logging.Filter):

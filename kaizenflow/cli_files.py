@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -15,19 +16,28 @@ ObjectTypeOption = Annotated[
 ]
 
 
-def _read(path: Path, object_type: str | None) -> Any:
+class CostPer(StrEnum):
+    event = "event"
+    case = "case"
+
+
+def _read(path: Path, object_type: str | None, cost: Any = None) -> Any:
     from sources.files import events_to_log, read_events_file
 
     options: dict[str, object] = {"source": path.name}
     if object_type:
         options["object_type"] = object_type
-    return events_to_log(read_events_file(path, None, **options))
+    return events_to_log(read_events_file(path, None, **options), cost)
 
 
 def check(
     log: Annotated[Path, typer.Option("--log", help="event log file")],
     model: Annotated[Path, typer.Option("--model", help="designed model: BPMN, PNML or PTML")],
     object_type: ObjectTypeOption = None,
+    cost_attribute: Annotated[str | None, typer.Option(
+        "--cost-attribute", help="numeric attribute whose sum over a case's events is its cost")] = None,
+    cost_per: Annotated[CostPer, typer.Option(
+        "--cost-per", help="case: the attribute is the case's cost, not summed")] = CostPer.event,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Check any log against any model: fitness, precision, conforming cases and patterns."""
@@ -35,14 +45,18 @@ def check(
     from conformance.models import load_model
     from conformance.patterns import result_patterns
     from conformance.precision import variant_precision
+    from kaizenflow.events import CaseCost
     from mining.discovery import case_throughput_hours
 
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
-    events = _read(log, object_type)
+    per: Literal["event", "case"] = "case" if cost_per is CostPer.case else "event"
+    cost = CaseCost(cost_attribute, per) if cost_attribute else None
+    events = _read(log, object_type, cost)
     designed = load_model(model)
     # a one-off log is a closed export: no case is still running
     result = check_log(events, designed, open_case_horizon_days=1e-9)
-    patterns = result_patterns(result, events.case_attributes, case_throughput_hours(events))
+    patterns = result_patterns(result, events.case_attributes, case_throughput_hours(events),
+                               case_costs=events.case_costs)
     figures = {
         "log": str(log),
         "model": str(model),
@@ -57,7 +71,9 @@ def check(
         "has_timestamps": events.has_timestamps,
         "patterns": [
             {"kind": p.kind, "activity": p.activity, "cases": p.cases, "share": p.share,
-             "extra_throughput_median_hours": p.extra_throughput_median_hours}
+             "extra_throughput_median_hours": p.extra_throughput_median_hours,
+             **({"extra_cost_median": p.extra_cost_median, "extra_cost_p90": p.extra_cost_p90,
+                 "extra_cost_total": p.extra_cost_total} if cost else {})}
             for p in patterns
         ],
     }
@@ -68,8 +84,10 @@ def check(
     typer.echo(f"{log.name} against {model.name}: {result.cases:,} cases, {events.event_count:,} events")
     typer.echo(f"  fitness {fitness}, precision {figures['precision']:.4f}")
     typer.echo(f"  conforming cases {result.conforming_cases:,} ({result.conforming_share:.1%})")
-    for pattern in patterns[:10]:
-        typer.echo(f"  {pattern.kind:<22} {pattern.activity:<40} {pattern.cases:>6,} ({pattern.share:.1%})")
+    for p in patterns[:10]:
+        extra = (f"  extra cost {p.extra_cost_median:+,.2f} median, {p.extra_cost_total:+,.2f} in all"
+                 if p.extra_cost_median is not None and p.extra_cost_total is not None else "")
+        typer.echo(f"  {p.kind:<22} {p.activity:<40} {p.cases:>6,} ({p.share:.1%}){extra}")
 
 
 def inspect(

@@ -298,6 +298,14 @@ class Schedule(_Strict):
         return self
 
 
+class Cost(_Strict):
+    """What a case costs, for the cost of each deviation pattern: an attribute of the events
+    (summed over a case's events, ``per: event``) or of the case (``per: case``)."""
+
+    attribute: str = Field(min_length=1)
+    per: Literal["event", "case"] = "event"
+
+
 class Process(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     model: Path
@@ -317,6 +325,7 @@ class Process(_Strict):
     window_days: float | None = Field(
         default=None, gt=0, description="only cases that started this many days before the latest event"
     )
+    cost: Cost | None = None
     tasks: TaskRaising
     # a factory: building the default validates it, which imports Prefect, so not at import time
     schedule: Schedule = Field(default_factory=Schedule)

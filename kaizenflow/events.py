@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ class EventLog:
     events: pd.DataFrame
     case_attributes: pd.DataFrame
     has_timestamps: bool = True
+    #: Each case's cost (float, NaN where nothing says), when the process names a cost attribute.
+    case_costs: pd.Series | None = None
 
     @property
     def case_count(self) -> int:
@@ -44,6 +47,16 @@ class EventLog:
     @property
     def event_count(self) -> int:
         return len(self.events)
+
+
+@dataclass(frozen=True)
+class CaseCost:
+    """Where a case's cost comes from: a numeric attribute summed over the case's events (such as
+    the cost of each step), or read once per case (``per="case"``: its first value, like every
+    case attribute). Values that are not numbers count as unknown."""
+
+    attribute: str
+    per: Literal["event", "case"] = "event"
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,23 @@ def case_variants(events: pd.DataFrame) -> CaseVariants:
     return CaseVariants(case_ids, codes, sequences)
 
 
+class UnknownAttributeError(ValueError):
+    """A configured attribute that no event carries."""
+
+
+def known_attribute(cost: CaseCost, known: Iterable[str], where: str, empty: bool = False) -> None:
+    """A cost attribute no event carries is a mistake in the configuration, not a cost of zero."""
+    names = [str(name) for name in known]
+    if not empty and cost.attribute not in names:
+        raise UnknownAttributeError(f"cost attribute {cost.attribute!r}: no event of {where} carries it "
+                         f"(attributes: {', '.join(names) or 'none'})")
+
+
+def numbers(values: pd.Series) -> pd.Series:
+    """Text values as numbers; what is not a number becomes NaN (unknown), never zero."""
+    return pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
+
+
 def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
     """Which of the (string) ``ids`` are among ``values``, as a boolean array.
 
@@ -91,7 +121,9 @@ def cases_of(log: EventLog, cases: pd.Index) -> EventLog:
     """
     events = log.events.loc[member_of(log.events[CASE_ID], cases)].reset_index(drop=True)
     attributes = log.case_attributes.loc[member_of(log.case_attributes.index, cases)]
-    return EventLog(events=events, case_attributes=attributes, has_timestamps=log.has_timestamps)
+    costs = log.case_costs[member_of(log.case_costs.index, cases)] if log.case_costs is not None else None
+    return EventLog(events=events, case_attributes=attributes, has_timestamps=log.has_timestamps,
+                    case_costs=costs)
 
 
 def tuples_array(items: Iterable[tuple[str, ...]]) -> np.ndarray:

@@ -38,6 +38,7 @@ from improvement.store import LifecyclePolicy, StateStore
 from improvement.types import DISMISSED, DONE, TaskChange
 from kaizenflow.config import (
     CaseDurationRule,
+    ConfigError,
     ForbiddenActivityRule,
     FourEyesRule,
     KaizenConfig,
@@ -47,7 +48,7 @@ from kaizenflow.config import (
     SlaRule,
     Source,
 )
-from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog, member_of
+from kaizenflow.events import CASE_ID, TIMESTAMP, CaseCost, EventLog, UnknownAttributeError, member_of
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
@@ -199,7 +200,12 @@ def rule_specs(process: Process) -> list[RuleSpec]:
 
 
 def read_log(config: KaizenConfig, process: Process) -> EventLog:
-    log = event_store(config).read_log(process.name, window_days=process.window_days)
+    cost = CaseCost(process.cost.attribute, process.cost.per) if process.cost else None
+    try:
+        log = event_store(config).read_log(process.name, window_days=process.window_days, cost=cost)
+    except UnknownAttributeError as error:
+        position = config.processes.index(process)
+        raise ConfigError(f"processes.{position}.cost.attribute: {error}") from None
     return map_activities(log, process.activity_mapping)
 
 
@@ -218,7 +224,7 @@ def check(
 
 def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
     return result_patterns(result, log.case_attributes, case_throughput_hours(log),
-                           min_support=process.root_cause_min_support)
+                           min_support=process.root_cause_min_support, case_costs=log.case_costs)
 
 
 def record(

@@ -87,6 +87,7 @@ class PatternRow:
     causes: tuple[CauseRow, ...]
     examples: tuple[str, ...]
     alignments: tuple[CaseSteps, ...] = ()
+    extra_cost: str = ""  # "" when the process has no cost attribute
 
     @property
     def unaligned(self) -> tuple[str, ...]:
@@ -152,9 +153,17 @@ def pattern_rows(
                 causes=causes,
                 examples=pattern.example_case_ids,
                 alignments=case_steps(pattern.example_case_ids, alignments),
+                extra_cost=_extra_cost(pattern),
             )
         )
     return rows
+
+
+def _extra_cost(pattern: DeviationPattern) -> str:
+    if pattern.extra_cost_median is None or pattern.extra_cost_total is None:
+        return ""
+    return (f"{pattern.extra_cost_median:+,.2f} a case (median against conforming cases), "
+            f"{pattern.extra_cost_total:+,.2f} in all")
 
 
 def variant_rows(variants: Sequence[Variant], limit: int = MAX_VARIANTS) -> list[VariantRow]:

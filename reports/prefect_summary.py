@@ -80,6 +80,8 @@ def pattern_rows(summary: RunSummary) -> list[dict[str, str | int | float | None
                 "extra_median_hours": None
                 if pattern.extra_throughput_median_hours is None
                 else round(pattern.extra_throughput_median_hours, 1),
+                "extra_cost_median": None
+                if pattern.extra_cost_median is None else round(pattern.extra_cost_median, 2),
                 "top_root_cause": f"{cause.attribute}={cause.value}" if cause else "",
                 "root_cause_support": round(cause.support, 3) if cause else None,
             }

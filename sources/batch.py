@@ -14,7 +14,10 @@ from kaizenflow.events import (
     LOG_COLUMNS,
     RESOURCE,
     TIMESTAMP,
+    CaseCost,
     EventLog,
+    known_attribute,
+    numbers,
 )
 from sources.mapping import BATCH_COLUMNS, EventMapping, SourceError, map_rows
 from sources.timestamps import Locate, iso_utc
@@ -92,7 +95,7 @@ def _natural_keys(rows: pd.DataFrame, mapping: EventMapping, has_time: bool) -> 
     return content + _SEP + occurrence
 
 
-def events_to_log(batch: pd.DataFrame) -> EventLog:
+def events_to_log(batch: pd.DataFrame, cost: CaseCost | None = None) -> EventLog:
     """The ordered EventLog of one canonical batch, for commands that read a file without a store.
 
     Events are ordered by case, then time; ties (and every event of a log without times) keep
@@ -113,15 +116,22 @@ def events_to_log(batch: pd.DataFrame) -> EventLog:
         events[column] = events[column].astype("string")
     events[TIMESTAMP] = timestamps.loc[positions].reset_index(drop=True)
     attributes = frame.loc[positions, ATTRIBUTES].reset_index(drop=True)
-    return EventLog(
-        events=events,
-        case_attributes=_case_attributes(events[CASE_ID], attributes),
-        has_timestamps=has_timestamps,
-    )
-
-
-def _case_attributes(cases: pd.Series, attributes: pd.Series) -> pd.DataFrame:
     records = [json.loads(text) if text and text != "{}" else {} for text in attributes.fillna("{}")]
+    case_attributes = _case_attributes(events[CASE_ID], records)
+    costs = None
+    if cost is not None:
+        known_attribute(cost, case_attributes.columns, "the log", empty=events.empty)
+        if cost.per == "case":
+            costs = numbers(case_attributes[cost.attribute])
+        else:  # summed over the events that carry a number, as the event store sums them
+            values = numbers(pd.Series([r.get(cost.attribute) for r in records], dtype=object))
+            costs = values.groupby(events[CASE_ID].to_numpy(), sort=True).sum(min_count=1)
+            costs = costs.reindex(case_attributes.index)
+    return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps,
+                    case_costs=costs)
+
+
+def _case_attributes(cases: pd.Series, records: list[dict[str, object]]) -> pd.DataFrame:
     table = pd.DataFrame.from_records(records, index=pd.Index(cases, name=CASE_ID))
     if table.columns.empty:
         unique = pd.Index(cases.unique(), name=CASE_ID).sort_values()

@@ -29,6 +29,28 @@ def test_check_reports_fitness_and_conforming_cases_as_json(shared_data: Path) -
     assert figures["patterns"] and {"kind", "activity", "cases", "share"} <= set(figures["patterns"][0])
 
 
+def test_check_with_a_cost_attribute_prices_each_pattern(shared_data: Path) -> None:
+    """The broken running example: the one conforming case costs 950; 'decide' is skipped in two
+    cases costing 750 and 550 (their events' costs summed)."""
+    result = runner.invoke(app, ["check", "--log", str(shared_data / "logs" / "running_example_broken.csv"),
+                                 "--model", str(shared_data / "models" / "running-example.pnml"),
+                                 "--cost-attribute", "costs", "--json"])
+    assert result.exit_code == 0, result.output
+    patterns = {(p["kind"], p["activity"]): p for p in json.loads(result.stdout)["patterns"]}
+    skipped = patterns[("skipped", "decide")]
+    assert skipped["cases"] == 2
+    assert (skipped["extra_cost_median"], skipped["extra_cost_total"]) == (-300.0, -600.0)
+
+
+def test_check_names_a_cost_attribute_the_log_lacks(shared_data: Path) -> None:
+    result = runner.invoke(app, ["check", "--log", str(shared_data / "logs" / "running_example_broken.csv"),
+                                 "--model", str(shared_data / "models" / "running-example.pnml"),
+                                 "--cost-attribute", "Costs"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("kaizen: error: cost attribute 'Costs': no event of the log carries it "
+                                     "(attributes: Resource, costs)")
+
+
 def test_inspect_profiles_a_log(shared_data: Path) -> None:
     result = runner.invoke(app, ["inspect", str(shared_data / "logs" / "running-example.xes"), "--json"])
     assert result.exit_code == 0, result.output

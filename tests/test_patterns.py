@@ -42,3 +42,22 @@ def test_patterns_group_by_kind_and_activity_and_measure_extra_time() -> None:
     assert found[0].share == 0.5
     assert found[0].extra_throughput_median_hours == pytest.approx(40.0 - 15.0)
     assert found[0].example_case_ids == ("c1", "c2")
+
+
+def test_with_costs_a_pattern_says_what_its_cases_cost_beyond_conforming_ones() -> None:
+    deviations = [Deviation("c1", "repeated", "pay"), Deviation("c2", "repeated", "pay"),
+                  Deviation("c5", "repeated", "pay")]
+    hours = pd.Series({f"c{i}": 1.0 for i in range(1, 6)})
+    costs = pd.Series({"c1": 300.0, "c2": 500.0, "c3": 100.0, "c4": 200.0, "c5": float("nan")})
+    table = pd.DataFrame(index=pd.Index([f"c{i}" for i in range(1, 6)], name="case_id"))
+    [pattern] = deviation_patterns(deviations, 5, ["c3", "c4"], hours, table, case_costs=costs)
+    assert pattern.extra_cost_median == pytest.approx(400.0 - 150.0)  # c5's cost is unknown
+    assert pattern.extra_cost_p90 == pytest.approx(480.0 - 190.0)
+    assert pattern.extra_cost_total == pytest.approx((300.0 - 150.0) + (500.0 - 150.0))
+
+
+def test_without_costs_a_pattern_has_no_cost_figures() -> None:
+    deviations = [Deviation("c1", "skipped", "approve")]
+    table = pd.DataFrame(index=pd.Index(["c1", "c2"], name="case_id"))
+    [pattern] = deviation_patterns(deviations, 2, ["c2"], pd.Series({"c1": 2.0, "c2": 1.0}), table)
+    assert (pattern.extra_cost_median, pattern.extra_cost_p90, pattern.extra_cost_total) == (None, None, None)
