@@ -73,9 +73,11 @@ def task_lines(task: Any, history: list[dict[str, Any]], kpi_runs: int = 5) -> l
         extra = evidence.get("extra_throughput_median_hours")
         causes = ", ".join(f"{c['attribute']}={c['value']} ({c['cases']} cases, lift {c['lift']:.1f})"
                            for c in evidence.get("root_causes", [])[:3])
+        cost = evidence.get("extra_cost_median")
         lines.append(f"  evidence when raised: {evidence.get('cases')} cases"
                      + (f", {extra:+.1f} h median throughput against conforming cases" if extra is not None
                         else "")
+                     + (f", {cost:+,.2f} median cost" if cost is not None else "")
                      + (f"; root causes {causes}" if causes else ""))
         if evidence.get("example_case_ids"):
             lines.append(f"  example cases: {', '.join(evidence['example_case_ids'])}")

@@ -116,7 +116,8 @@ def test_a_task_reads_with_its_evidence_the_last_runs_kpi_and_times_in_utc() -> 
         title="Do 'Receive Invoice' at its designed point", business_object=None, owner="lead@example.com",
         kpi_name="share of cases with wrong order", baseline_value=0.04, current_value=0.03,
         target_value=0.02, status="open", cases=60, created_run="r1", last_seen_run="r7",
-        evidence={"cases": 75, "extra_throughput_median_hours": 24.65, "example_case_ids": ["PR-8", "PR-34"],
+        evidence={"cases": 75, "extra_throughput_median_hours": 24.65, "extra_cost_median": 1200.0,
+                  "example_case_ids": ["PR-8", "PR-34"],
                   "root_causes": [{"attribute": "supplier", "value": "S-005", "cases": 29, "lift": 8.3155}]},
     )
     history: list[dict[str, object]] = [
@@ -128,7 +129,7 @@ def test_a_task_reads_with_its_evidence_the_last_runs_kpi_and_times_in_utc() -> 
     ]
     lines = task_lines(task, history)
     assert lines[3] == ("  evidence when raised: 75 cases, +24.6 h median throughput against conforming "
-                        "cases; root causes supplier=S-005 (29 cases, lift 8.3)")
+                        "cases, +1,200.00 median cost; root causes supplier=S-005 (29 cases, lift 8.3)")
     assert lines[4] == "  example cases: PR-8, PR-34"
     assert lines[5].startswith("  KPI by run: r3 3.7% (72 of 1863), r4")  # the last five runs
     assert lines[5].endswith("r7 3.3% (68 of 1863)")
