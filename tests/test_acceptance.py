@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_nights import stage_night
 from typer.testing import CliRunner
 
 from conformance.types import ConformanceResult, Deviation
@@ -35,15 +36,8 @@ def config(tmp_path: Path) -> KaizenConfig:
 
 
 def night(config: KaizenConfig, number: int) -> tuple[ConformanceResult, list[Deviation], dict[int, str]]:
-    """One night as the flow runs it, without Prefect: what counts, what was set aside, task changes."""
-    process = config.processes[0]
-    run_id = f"night-{number}"
-    stages.load(config, process, run_id, [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
-    result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
-    changes = stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
-                            stages.patterns(process, log, result), accepted)
+    """What counts, what was set aside, and what happened to each task (by number)."""
+    result, accepted, changes = stage_night(config, f"night-{number}")
     return result, accepted, {c.task.task_id: c.change for c in changes}
 
 

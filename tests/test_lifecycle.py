@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_nights import stage_night
 
 from improvement.types import CLOSED, DONE, NOT_EFFECTIVE, OPEN, VERIFIED_EFFECTIVE
 from kaizenflow import stages
@@ -24,14 +25,7 @@ EARLY_INVOICES: Key = ("wrong_order:Receive Invoice", None)
 
 def night(config: KaizenConfig, number: int) -> dict[Key, str]:
     """One night without Prefect; returns what happened to each task."""
-    process = config.processes[0]
-    run_id = f"night-{number}"
-    stages.load(config, process, run_id, [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
-    result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
-    changes = stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
-                            stages.patterns(process, log, result), accepted)
+    _, _, changes = stage_night(config, f"night-{number}")
     return {(c.task.pattern_key, c.task.business_object): c.change for c in changes}
 
 
