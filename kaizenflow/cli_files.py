@@ -6,9 +6,12 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+
+if TYPE_CHECKING:  # at run time imported where needed: `kaizen --help` stays fast
+    from kaizenflow.events import CaseCost, EventLog
 
 LogArgument = Annotated[Path, typer.Argument(help="event log: CSV, Parquet, XES, XES.gz or OCEL 2.0")]
 ObjectTypeOption = Annotated[
@@ -21,7 +24,7 @@ class CostPer(StrEnum):
     case = "case"
 
 
-def _read(path: Path, object_type: str | None, cost: Any = None) -> Any:
+def _read(path: Path, object_type: str | None, cost: CaseCost | None = None) -> EventLog:
     from sources.files import events_to_log, read_events_file
 
     options: dict[str, object] = {"source": path.name}
