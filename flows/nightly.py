@@ -16,6 +16,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from conformance.alignments import cached_aligner
@@ -35,10 +36,18 @@ from reports.exports import summary_record, write_exports
 from reports.html import write_run_report
 from reports.model_overlay import designed_model_svg, deviation_counts
 from reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
+from sources.mapping import SourceError
 from sources.staging import Extracted, discard
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE,
+def worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
+    """Retry what may pass (the database could not be reached), not what would fail the same way
+    again: a bad row, a refused query or a missing file (a whole source read three times)."""
+    error = state.data
+    return not isinstance(error, SourceError) or error.transient
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=worth_retrying, cache_policy=NO_CACHE,
       task_run_name="extract-{source.name}")
 def extract_source(config: KaizenConfig, process: Process, source: Source) -> Extracted:
     return stages.extract(config, process, source)

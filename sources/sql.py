@@ -52,9 +52,16 @@ def read_query(
         # pandas wraps the driver's error with the whole SQL and parameters: report the cause only
         cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) and error.__cause__ else error
         reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
-        raise SourceError(f"source {source}: query failed: {reason}") from None
+        raise SourceError(f"source {source}: query failed: {reason}", transient=_may_pass(cause)) from None
     finally:
         engine.dispose()
+
+
+def _may_pass(error: BaseException) -> bool:
+    """Whether reading again may succeed: the driver lost or never reached the database (DBAPI's
+    OperationalError, which SQLite also raises for a missing table) rather than refused the query."""
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
+        getattr(error, "connection_invalidated", False))
 
 
 def _refuse_missing_sqlite_file(url: str, source: str) -> None:

@@ -21,12 +21,15 @@ import sqlalchemy as sa
 import typer
 import yaml
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, StateType
+from prefect.states import Failed
 from typer.testing import CliRunner
 
 from flows.deploy import Schedule, deployments_for, read_schedules, scheduled_nightly
+from flows.nightly import extract_source, nightly, worth_retrying
 from kaizenflow import cli_serve
 from kaizenflow.config import ConfigError, Process
 from kaizenflow.demo import prepare_demo
+from sources.mapping import SourceError
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEPLOYMENT = "kaizen-scheduled/nightly-purchase-to-pay"
@@ -109,9 +112,21 @@ def test_deployments_follow_the_schedule_of_the_configuration(demo_config: Path)
 
 
 @pytest.mark.slow
-def test_a_night_that_overruns_its_time_box_ends_timed_out(prefect_harness: None, demo_config: Path) -> None:
-    """Otherwise a hung night would hold the deployment's only slot and cancel every later one."""
-    state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=0.5, return_state=True)
+def test_a_night_that_overruns_its_time_box_ends_timed_out(
+    prefect_harness: None, demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise a hung night would hold the deployment's only slot and cancel every later one.
+
+    A stage hangs: the demo night itself now takes about as long as the shortest box (1 s), so
+    it finished first on a fast machine, and the alarm went off later in another test.
+    """
+    from kaizenflow import stages
+
+    def hung(*arguments: object) -> None:
+        time.sleep(30)
+
+    monkeypatch.setattr(stages, "read_log", hung)
+    state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=5, return_state=True)
     assert state.is_failed() and state.name == "TimedOut"
 
 
@@ -138,6 +153,47 @@ def test_a_night_stopped_while_prefect_creates_a_task_run_still_ends_timed_out(
     state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=5, return_state=True)
     assert state.is_failed() and state.name == "TimedOut"
     assert "overran its time box" in str(state.message) + repr(state.data)
+
+
+@pytest.mark.parametrize(("error", "retried"), [
+    (SourceError("source s: row 7, field at: no timestamp"), False),
+    (SourceError("source s: query failed: connection refused", transient=True), True),
+    (OSError("disk full"), True),
+])
+def test_extraction_is_retried_only_when_reading_again_may_pass(error: Exception, retried: bool) -> None:
+    assert worth_retrying(extract_source, None, Failed(data=error)) is retried
+
+
+@pytest.mark.slow
+def test_a_source_with_a_bad_row_fails_the_night_without_reading_it_again(
+    prefect_harness: None, demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaizenflow import stages
+
+    attempts: list[str] = []
+
+    def bad_row(config: object, process: object, source: Any) -> None:
+        attempts.append(source.name)
+        raise SourceError(f"source {source.name}: row 7, field created_at: not a timestamp")
+
+    monkeypatch.setattr(stages, "extract", bad_row)
+    state = nightly(str(demo_config), "purchase-to-pay", return_state=True)
+    assert state.is_failed() and "row 7, field created_at" in str(state.message)
+    assert attempts == ["requisitions"]
+
+
+def test_a_database_that_cannot_be_reached_is_a_transient_source_error(tmp_path: Path) -> None:
+    import sources.sql
+    from sources.mapping import EventMapping
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
+    with pytest.raises(SourceError) as raised:
+        sources.sql.extract_sql(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", "SELECT 1",
+                                mapping, "p", staging=tmp_path)
+    assert raised.value.transient
 
 
 @pytest.mark.slow
