@@ -28,11 +28,11 @@ def best_of(work: Callable[[], object], times: int = 3) -> float:
     return min(seconds)
 
 
-def import_seconds(module: str) -> float:
-    """A fresh interpreter importing ``module``, less one importing NumPy only."""
+def import_seconds(module: str, baseline: str = "numpy") -> float:
+    """A fresh interpreter importing ``module``, less one importing ``baseline`` only."""
     def run(code: str) -> float:
         return best_of(lambda: subprocess.run([sys.executable, "-c", code], check=True))
-    return run(f"import numpy, {module}") - run("import numpy")
+    return run(f"import {baseline}, {module}") - run(f"import {baseline}")
 
 
 def membership(cases: int = 166_985) -> tuple[float, float]:
@@ -118,6 +118,9 @@ def main() -> None:
     print(f"import scipy.stats (beyond numpy): {import_seconds('scipy.stats'):.2f} s")
     print(f"import prefect (beyond numpy): {import_seconds('prefect'):.2f} s")
     print(f"import pm4py (beyond numpy): {import_seconds('pm4py'):.2f} s")
+    # what a warm conformance check in benchmarks/conformance.py imports before reading its file
+    print(f"import pyarrow.parquet (beyond pandas, pyarrow): "
+          f"{import_seconds('pyarrow.parquet', 'pandas, pyarrow'):.3f} s")
     isin, arrow = membership()
     print(f"membership of 166,985 case ids in half of them: Index.isin {isin:.2f} s, member_of {arrow:.3f} s")
     orm, driver = deviation_rows()

@@ -23,8 +23,8 @@ from kaizenflow.events import (
     TIMESTAMP,
     CaseCost,
     EventLog,
-    known_attribute,
     numbers,
+    require_attribute,
 )
 from sources.mapping import BATCH_COLUMNS
 
@@ -284,7 +284,7 @@ class EventStore:
             case_attributes = _case_attributes(connection, process)
             costs = None
             if cost is not None:
-                known_attribute(cost, case_attributes.columns, f"process {process}", empty=events.empty)
+                require_attribute(cost, case_attributes.columns, f"process {process}", empty=events.empty)
                 costs = (_summed_costs(connection, process, cost.attribute, case_attributes.index)
                          if cost.per == "event" else numbers(case_attributes[cost.attribute]))
         events = events[LOG_COLUMNS]

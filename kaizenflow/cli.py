@@ -256,8 +256,8 @@ def deviations(
     store = stages.state_store(loaded)
     try:
         about = store.task(task) if task is not None else None
-        name = about.process if about else process or loaded.processes[0].name
-        loaded.process(name)
+        configured = loaded.process(about.process if about else process or loaded.processes[0].name)
+        name = configured.name
         run_id = store.latest_run_id(name)
         found = store.run_deviations(run_id) if run_id else []
     finally:
@@ -268,7 +268,7 @@ def deviations(
     if wanted is not None:
         found = [d for d in found if f"{d.kind}:{d.activity}" == wanted]
     if about is not None and about.business_object is not None:
-        attributes = stages.event_store(loaded).case_attributes(name, loaded.process(name).window_days)
+        attributes = stages.event_store(loaded).case_attributes(name, configured.window_days)
         cases = set(in_scope(attributes, about.business_object).astype(str))
         found = [d for d in found if d.case_id in cases]
     if as_json:

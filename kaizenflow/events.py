@@ -89,7 +89,7 @@ class UnknownAttributeError(ValueError):
     """A configured attribute that no event carries."""
 
 
-def known_attribute(cost: CaseCost, known: Iterable[str], where: str, empty: bool = False) -> None:
+def require_attribute(cost: CaseCost, known: Iterable[str], where: str, empty: bool = False) -> None:
     """A cost attribute no event carries is a mistake in the configuration, not a cost of zero."""
     names = [str(name) for name in known]
     if not empty and cost.attribute not in names:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import pandas as pd
-
 from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
@@ -26,7 +24,7 @@ from conformance.rules import (
     Sla,
     parse_condition,
 )
-from conformance.types import ConformanceResult, Deviation, DeviationPattern, deviation_table
+from conformance.types import ConformanceResult, Deviation, DeviationPattern
 from eventstore import AppendResult, EventStore
 from eventstore.alignment_cache import AlignmentCacheFile
 from improvement.acceptance import set_aside_accepted
@@ -265,9 +263,9 @@ def record(
     try:
         starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
         latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
-        shown = cases_with_pattern(
-            pd.concat([result.deviation_table, deviation_table(accepted)], ignore_index=True)
-        ) if accepted else pattern_cases
+        shown = dict(pattern_cases)
+        for key, cases in cases_with_pattern(accepted).items():
+            shown[key] = shown.get(key, set()) | cases
         measurements = {
             task.task_id: measure(
                 task.pattern_key, task.business_object, shown, finished_attributes,

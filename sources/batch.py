@@ -16,8 +16,8 @@ from kaizenflow.events import (
     TIMESTAMP,
     CaseCost,
     EventLog,
-    known_attribute,
     numbers,
+    require_attribute,
 )
 from sources.mapping import BATCH_COLUMNS, EventMapping, SourceError, map_rows
 from sources.timestamps import Locate, iso_utc
@@ -120,7 +120,7 @@ def events_to_log(batch: pd.DataFrame, cost: CaseCost | None = None) -> EventLog
     case_attributes = _case_attributes(events[CASE_ID], records)
     costs = None
     if cost is not None:
-        known_attribute(cost, case_attributes.columns, "the log", empty=events.empty)
+        require_attribute(cost, case_attributes.columns, "the log", empty=events.empty)
         if cost.per == "case":
             costs = numbers(case_attributes[cost.attribute])
         else:  # summed over the events that carry a number, as the event store sums them
