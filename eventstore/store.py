@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kaizenflow.events import (
     ACTIVITY,
@@ -27,6 +28,12 @@ from kaizenflow.events import (
     require_attribute,
 )
 from sources.mapping import BATCH_COLUMNS
+
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    # The window DuckDB hands over is Arrow memory. In the C library's allocator, the pages it
+    # frees are reused by the pandas and NumPy work after it; pyarrow's default (mimalloc) kept
+    # them, and the next stages' memory came on top (the night benchmark's peak memory).
+    pa.set_memory_pool(pa.system_memory_pool())
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -272,22 +279,27 @@ class EventStore:
         """
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
-            events = _frame(
-                connection,
-                f"""
-                SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}
-                FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ?
-                ORDER BY {CASE_ID}, {TIMESTAMP}, source_rank, batch_id, position
-                """,
-                [process],
-            )
             case_attributes = _case_attributes(connection, process)
             costs = None
             if cost is not None:
-                require_attribute(cost, case_attributes.columns, f"process {process}", empty=events.empty)
+                require_attribute(cost, case_attributes.columns, f"process {process}",
+                                  empty=case_attributes.empty)
                 costs = (_summed_costs(connection, process, cost.attribute, case_attributes.index)
                          if cost.per == "event" else numbers(case_attributes[cost.attribute]))
-        events = events[LOG_COLUMNS]
+            # after the attributes, whose aggregation is DuckDB's largest: no events are held yet
+            table = connection.sql(
+                f"""
+                SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
+                FROM events SEMI JOIN selected_cases USING ({CASE_ID})
+                LEFT JOIN (SELECT batch_id, row_number() OVER (ORDER BY batch_id) AS batch_rank
+                           FROM (SELECT DISTINCT batch_id FROM batches WHERE process = $process))
+                     USING (batch_id)
+                WHERE process = $process
+                """,
+                params={"process": process},
+            ).to_arrow_table()
+        events = _in_log_order(table).to_pandas()
+        del table
         for column in (CASE_ID, ACTIVITY, RESOURCE):
             events[column] = events[column].astype("string")
         events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
@@ -320,6 +332,18 @@ class EventStore:
             )
         spans[CASE_ID] = spans[CASE_ID].astype(str)
         return spans.set_index(CASE_ID)
+
+
+def _in_log_order(table: pa.Table) -> pa.Table:
+    """The events by case, time, designed source order, batch and position in it, contiguous.
+
+    Sorted by Arrow once DuckDB has let go of its memory: DuckDB's own ORDER BY held several
+    times the events' size until its connection closed, Arrow's sort needs about their size
+    again. Contiguous, so that no later step combines the chunks again.
+    """
+    keys = (CASE_ID, TIMESTAMP, "source_rank", "batch_rank", "position")
+    order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])  # nulls last
+    return table.select(list(LOG_COLUMNS)).take(order).combine_chunks()
 
 
 def _select_cases(connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None) -> None:

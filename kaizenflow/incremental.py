@@ -68,7 +68,9 @@ def check_changed_cases(
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
     if len(todo):
-        changed = replace(cases_of(log, todo), has_timestamps=has_timestamps)
+        # a whole window (a first night, a new model) is checked as read, not copied first
+        whole = not unchanged.any() and len(log.case_attributes) == len(todo)
+        changed = replace(log if whole else cases_of(log, todo), has_timestamps=has_timestamps)
         running = set(todo[is_running.to_numpy()[~unchanged]].tolist())
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
