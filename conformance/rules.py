@@ -206,9 +206,10 @@ def check_sla(log: EventLog, rule: Sla) -> list[Deviation]:
 
 
 def check_segregation(log: EventLog, rule: SegregationOfDuties) -> list[Deviation]:
-    events = log.events.loc[log.events[RESOURCE].notna()]
-    first = events.loc[events[ACTIVITY] == rule.first_activity, [CASE_ID, RESOURCE]]
-    second = events.loc[events[ACTIVITY] == rule.second_activity, [CASE_ID, RESOURCE]]
+    events = log.events  # selected by activity first: the log is not copied whole
+    known = events[RESOURCE].notna()
+    first = events.loc[known & (events[ACTIVITY] == rule.first_activity), [CASE_ID, RESOURCE]]
+    second = events.loc[known & (events[ACTIVITY] == rule.second_activity), [CASE_ID, RESOURCE]]
     both = first.drop_duplicates().merge(second.drop_duplicates(), on=[CASE_ID, RESOURCE])
     both = both.drop_duplicates(CASE_ID).sort_values(CASE_ID)
     return [

@@ -22,11 +22,17 @@ from kaizenflow.events import tuples_array
 
 _SCHEMA = """
 DROP TABLE IF EXISTS case_checks;  -- the first layout (one JSON list of deviations a case)
-CREATE TABLE IF NOT EXISTS case_results (
+DROP TABLE IF EXISTS case_results;  -- the second (each case its variant's text)
+CREATE TABLE IF NOT EXISTS ledger_variants (
+    process    VARCHAR NOT NULL,
+    variant_id BIGINT NOT NULL,
+    variant    VARCHAR NOT NULL  -- a JSON list of the activities
+);
+CREATE TABLE IF NOT EXISTS ledger_cases (
     process    VARCHAR NOT NULL,
     case_id    VARCHAR NOT NULL,
     events     BIGINT NOT NULL,
-    variant    VARCHAR NOT NULL,
+    variant_id BIGINT NOT NULL,
     running    BOOLEAN NOT NULL,
     pending    BOOLEAN NOT NULL,
     checked    BOOLEAN NOT NULL,
@@ -65,18 +71,22 @@ class CaseLedger:
                 "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
             ).fetchall()
             if stored != [(fingerprint,)]:
-                return pd.Series(dtype="int64", index=pd.Index([], dtype=object, name="case_id")), \
-                    CaseChecks.empty()
+                return _nothing_kept()
             cases = connection.sql(
-                "SELECT * EXCLUDE (process) FROM case_results WHERE process = ?", params=[process]
+                "SELECT * EXCLUDE (process) FROM ledger_cases WHERE process = ?", params=[process]
+            ).to_arrow_table().to_pandas()
+            variants = connection.sql(
+                "SELECT variant_id, variant FROM ledger_variants WHERE process = ?", params=[process]
             ).to_arrow_table().to_pandas()
             deviations = connection.sql(
                 f"SELECT {', '.join(DEVIATION_COLUMNS)} FROM case_deviations WHERE process = ?",
                 params=[process],
             ).to_arrow_table().to_pandas()
         cases = cases.set_index(pd.Index(cases.pop("case_id").astype(object), name="case_id"))
-        texts, distinct = pd.factorize(cases["variant"])
-        cases["variant"] = tuples_array(tuple(json.loads(text)) for text in distinct)[texts]
+        positions = pd.Index(variants["variant_id"]).get_indexer(cases.pop("variant_id"))
+        if (positions < 0).any():  # derived data, damaged: the night checks every case again
+            return _nothing_kept()
+        cases["variant"] = tuples_array(tuple(json.loads(text)) for text in variants["variant"])[positions]
         events = cases.pop("events").astype("int64")
         return events, CaseChecks(cases[list(CASE_CHECK_COLUMNS)].astype(_FIGURES),
                                   deviations.astype(object))
@@ -88,16 +98,18 @@ class CaseLedger:
 
         ``events`` holds the event count of each updated case.
         """
-        texts, distinct = pd.factorize(updated.cases["variant"])
-        variant_texts = np.array([json.dumps(list(variant)) for variant in distinct], dtype=object)
-        results = updated.cases.assign(
-            variant=variant_texts[texts] if len(texts) else [],
-            events=events.reindex(updated.cases.index).astype("int64"),
+        codes, distinct = pd.factorize(updated.cases["variant"])
+        variants = pd.DataFrame({
+            "code": np.arange(len(distinct), dtype=np.int64),
+            "variant": pd.Series([json.dumps(list(variant)) for variant in distinct], dtype=object),
+        })
+        results = updated.cases.drop(columns="variant").assign(
+            code=codes.astype(np.int64), events=events.reindex(updated.cases.index).astype("int64"),
         ).rename_axis("case_id").reset_index()
-        results.insert(0, "process", process)
         deviations = updated.deviations.assign(process=process)
         keeping = pd.DataFrame({"case_id": pd.Series(keep.unique(), dtype="string")})
         with self._connect() as connection:
+            connection.register("updated_variants", variants)
             connection.register("updated_results", results)
             connection.register("updated_deviations", deviations)
             connection.register("kept_cases", keeping)
@@ -107,18 +119,36 @@ class CaseLedger:
                     "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
                 ).fetchall()
                 if stored != [(fingerprint,)]:
-                    for table in ("case_results", "case_deviations", "ledger_fingerprints"):
+                    for table in ("ledger_cases", "ledger_variants", "case_deviations",
+                                  "ledger_fingerprints"):
                         connection.execute(f"DELETE FROM {table} WHERE process = ?", [process])
                     connection.execute("INSERT INTO ledger_fingerprints VALUES (?, ?)",
                                        [process, fingerprint])
-                for table in ("case_results", "case_deviations"):
+                for table in ("ledger_cases", "case_deviations"):
                     connection.execute(
                         f"DELETE FROM {table} WHERE process = ? AND (case_id IN (SELECT case_id FROM "
                         "updated_results) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
                     )
+                # each variant's text once (a case holds its number): variants new tonight get the
+                # next numbers, and those no case has any more are forgotten
                 connection.execute(
-                    "INSERT INTO case_results SELECT process, case_id, events, variant, running, pending, "
-                    "checked, cost, bwc, fitness FROM updated_results"
+                    "INSERT INTO ledger_variants SELECT $process, "
+                    "(SELECT coalesce(max(variant_id), 0) FROM ledger_variants WHERE process = $process) "
+                    "+ row_number() OVER (ORDER BY code), variant FROM updated_variants "
+                    "WHERE variant NOT IN (SELECT variant FROM ledger_variants WHERE process = $process)",
+                    {"process": process},
+                )
+                connection.execute(
+                    "INSERT INTO ledger_cases SELECT $process, r.case_id, r.events, v.variant_id, r.running, "
+                    "r.pending, r.checked, r.cost, r.bwc, r.fitness FROM updated_results AS r "
+                    "JOIN updated_variants AS u USING (code) "
+                    "JOIN ledger_variants AS v ON v.process = $process AND v.variant = u.variant",
+                    {"process": process},
+                )
+                connection.execute(
+                    "DELETE FROM ledger_variants WHERE process = $process AND variant_id NOT IN "
+                    "(SELECT variant_id FROM ledger_cases WHERE process = $process)",
+                    {"process": process},
                 )
                 connection.execute(
                     f"INSERT INTO case_deviations SELECT process, {', '.join(DEVIATION_COLUMNS)} "
@@ -129,5 +159,9 @@ class CaseLedger:
                 connection.execute("ROLLBACK")
                 raise
             finally:
-                for view in ("updated_results", "updated_deviations", "kept_cases"):
+                for view in ("updated_variants", "updated_results", "updated_deviations", "kept_cases"):
                     connection.unregister(view)
+
+
+def _nothing_kept() -> tuple[pd.Series, CaseChecks]:
+    return pd.Series(dtype="int64", index=pd.Index([], dtype=object, name="case_id")), CaseChecks.empty()

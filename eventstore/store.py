@@ -286,7 +286,10 @@ class EventStore:
                                   empty=case_attributes.empty)
                 costs = (_summed_costs(connection, process, cost.attribute, case_attributes.index)
                          if cost.per == "event" else numbers(case_attributes[cost.attribute]))
-            # after the attributes, whose aggregation is DuckDB's largest: no events are held yet
+        # A connection of their own: the memory DuckDB aggregated the attributes in is returned
+        # when it closes, before the events are fetched.
+        with self._connect(read_only=True) as connection:
+            _select_cases(connection, process, window_days)
             table = connection.sql(
                 f"""
                 SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position

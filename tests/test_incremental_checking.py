@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import yaml
 
 from conformance.alignments import cached_aligner
-from conformance.types import ConformanceResult
+from conformance.types import CaseChecks, ConformanceResult
+from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, load_config
 from kaizenflow.demo import DEMO_DATABASE, prepare_demo
+from kaizenflow.events import tuples_array
 from kaizenflow.incremental import case_ledger, check_changed_cases
 from sample_logs import append_days
 
@@ -108,3 +111,26 @@ def test_the_changed_cases_keep_every_attribute_column_of_the_window() -> None:
     assert tonight.events.index.tolist() == [0, 1]
     assert list(tonight.case_attributes.columns) == ["amount"]
     assert tonight.case_attributes.index.tolist() == ["c2"]
+
+
+def _case_checks(variants: dict[str, tuple[str, ...]]) -> CaseChecks:
+    cases = pd.DataFrame({
+        "variant": tuples_array(variants.values()), "running": False, "pending": False, "checked": True,
+        "cost": 0.0, "bwc": 10.0, "fitness": 1.0,
+    }, index=pd.Index(list(variants), dtype=object, name="case_id"))
+    return CaseChecks(cases, CaseChecks.empty().deviations)
+
+
+def test_the_ledger_keeps_each_variant_once_and_forgets_those_no_case_has(tmp_path: Path) -> None:
+    ledger = CaseLedger(tmp_path / "case_checks.duckdb")
+    tonight = {"c1": ("a", "b"), "c2": ("a", "b"), "c3": ("a", "c")}
+    ledger.save("p", "f", pd.Series(2, index=list(tonight)), _case_checks(tonight),
+                keep=pd.Index(list(tonight)))
+    ledger.save("p", "f", pd.Series([3], index=["c4"]), _case_checks({"c4": ("a", "c", "d")}),
+                keep=pd.Index(["c1", "c2", "c4"]))  # c3 left the window
+    events, kept = ledger.load("p", "f")
+    assert kept.cases["variant"].to_dict() == {"c1": ("a", "b"), "c2": ("a", "b"), "c4": ("a", "c", "d")}
+    assert events.to_dict() == {"c1": 2, "c2": 2, "c4": 3}
+    with duckdb.connect(str(ledger.path), read_only=True) as connection:
+        stored = connection.execute("SELECT variant FROM ledger_variants ORDER BY variant_id").fetchall()
+    assert stored == [('["a", "b"]',), ('["a", "c", "d"]',)]
