@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import io
 from _csv import Reader
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sources.mapping import EventMapping, SourceError
 from sources.tabular import UNNAMED, Layout, check_columns, recognise, to_batch
 
 _DELIMITERS = ",;\t|"
 _SAMPLE = 64 * 1024
+_BLOCK_ROWS = 100_000
 
 
 def read_csv_events(
@@ -42,22 +48,45 @@ def read_csv_events(
     path = Path(path)
     where = str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise SourceError(f"{where}: cannot read it ({error.strerror or error})") from None
-    text = _decode(where, raw, encoding)
-    if not text.strip():
+        with _open_text(where, path, encoding) as stream:
+            return _read(where, path, stream, mapping, process, delimiter, timestamp_format, timezone, source)
+    except UnicodeDecodeError:
+        _decode(where, path.read_bytes(), encoding)  # raises the error naming line and byte offset
+        raise
+
+
+def _read(
+    where: str, path: Path, stream: TextIO, mapping: EventMapping | None, process: str,
+    delimiter: str | None, timestamp_format: str | None, timezone: str, source: str | None,
+) -> pd.DataFrame:
+    """The file read as a stream: memory follows its values, not its text and rows of Python objects."""
+    sample = stream.read(_SAMPLE + 1)
+    if not sample.strip() and not any(block.strip() for block in iter(lambda: stream.read(_SAMPLE), "")):
         raise SourceError(f"{where}: the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or _detect(text), strict=True)
+    stream.seek(0)
+    if stream.read(1) != "\ufeff":  # a byte-order mark in an encoding that keeps it
+        stream.seek(0)
+    reader = csv.reader(stream, delimiter=delimiter or _detect(sample.removeprefix("\ufeff")), strict=True)
     header, header_line = _header(where, reader)
     layout = (recognise(header, where, source or path.name, timezone, f"line {header_line} (header)")
               if mapping is None else Layout(mapping))
     check_columns(layout, header, where, f"line {header_line} (header)")
-    records, lines = _records(where, reader, header)
-    if not records:
+    table, lines = _records(where, reader, header)
+    if table.empty:
         raise SourceError(f"{where}: no events: the file has a header (line {header_line}) and no rows")
-    table = pd.DataFrame(records, columns=header, dtype=object)
     return to_batch(table, layout, process, where, lambda i: f"line {lines[i]}", timestamp_format)
+
+
+@contextmanager
+def _open_text(where: str, path: Path, encoding: str | None) -> Iterator[TextIO]:
+    try:
+        stream = open(path, encoding=encoding or "utf-8-sig", newline="")
+    except LookupError:
+        raise SourceError(f"{where}: unknown encoding {encoding!r}") from None
+    except OSError as error:
+        raise SourceError(f"{where}: cannot read it ({error.strerror or error})") from None
+    with stream:
+        yield stream
 
 
 def _decode(where: str, raw: bytes, encoding: str | None) -> str:
@@ -77,7 +106,11 @@ def _decode(where: str, raw: bytes, encoding: str | None) -> str:
 
 
 def _detect(text: str) -> str:
-    """csv.Sniffer's choice when it parses the sample into rows of equal width, else the best that does."""
+    """csv.Sniffer's choice when it parses the sample into rows of equal width, else the best that does.
+
+    ``text`` is the file's beginning: up to one character more than the sample, to tell whether
+    the file goes on after it.
+    """
     sample = text[:_SAMPLE]
     if len(text) > _SAMPLE and "\n" in sample:
         sample = sample[: sample.rfind("\n") + 1]
@@ -111,12 +144,24 @@ def _header(where: str, reader: Reader) -> tuple[list[str], int]:
     return header, reader.line_num
 
 
-def _records(where: str, reader: Reader, header: list[str]) -> tuple[list[list[str]], list[int]]:
-    """Rows with the physical line each starts on (a quoted field may hold line breaks)."""
-    records: list[list[str]] = []
-    lines: list[int] = []
+def _records(where: str, reader: Reader, header: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows as text columns, with the physical line each starts on (a quoted field may hold
+    line breaks). Values become Arrow text a block of rows at a time: the whole file held as
+    rows of Python strings took many times its size (the ingestion benchmark's CSV peak)."""
+    blocks: list[list[pa.Array]] = [[] for _ in header]
+    values: list[list[str]] = [[] for _ in header]
+    lines: list[np.ndarray] = []
+    starts: list[int] = []
     last = reader.line_num
     width = len(header)
+
+    def keep() -> None:
+        for column, texts in zip(blocks, values, strict=True):
+            column.append(pa.array(texts, type=pa.string()))
+            texts.clear()
+        lines.append(np.array(starts, dtype=np.int64))
+        starts.clear()
+
     try:
         for record in reader:
             start, last = last + 1, reader.line_num
@@ -127,9 +172,17 @@ def _records(where: str, reader: Reader, header: list[str]) -> tuple[list[list[s
                     f"{where}: line {start}: {len(record)} field(s) where the header has {width}; is "
                     f"{reader.dialect.delimiter!r} the delimiter, and are values holding it quoted?"
                 )
-            records.append(record)
-            lines.append(start)
+            for texts, value in zip(values, record, strict=True):
+                texts.append(value)
+            starts.append(start)
+            if len(starts) == _BLOCK_ROWS:
+                keep()
     except csv.Error as error:
         raise SourceError(f"{where}: line {last + 1}: malformed CSV ({error}); a quote opened on "
                           "this line may never be closed") from None
-    return records, lines
+    keep()
+    table = pd.DataFrame({
+        name: pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(column, type=pa.string())))
+        for name, column in zip(header, blocks, strict=True)
+    })
+    return table, np.concatenate(lines)
