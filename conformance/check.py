@@ -32,7 +32,16 @@ def map_activities(log: EventLog, mapping: Mapping[str, str]) -> EventLog:
     if not mapping:
         return log
     events = log.events.copy()
-    events[ACTIVITY] = events[ACTIVITY].replace(dict(mapping))
+    values = events[ACTIVITY]
+    if isinstance(values.dtype, pd.CategoricalDtype):  # as the event store gives them
+        renamed = pd.Index([mapping.get(name, name) for name in values.cat.categories],
+                           dtype=values.cat.categories.dtype)
+        names = renamed.unique().sort_values()  # two log names may map to one model name
+        codes = values.cat.codes.to_numpy()
+        new_codes = np.where(codes >= 0, names.get_indexer(renamed)[codes], -1)
+        events[ACTIVITY] = pd.Categorical.from_codes(new_codes, categories=names)
+    else:
+        events[ACTIVITY] = values.replace(dict(mapping))
     return replace(log, events=events)
 
 

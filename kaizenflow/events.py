@@ -30,7 +30,9 @@ class EventLog:
 
     ``events`` has the columns of ``LOG_COLUMNS``; ``timestamp`` is tz-aware UTC, or all NaT
     when the source only knows the order of events (``has_timestamps`` is then False and timing
-    figures are reported as unavailable, never invented). ``case_attributes`` is indexed by
+    figures are reported as unavailable, never invented). ``activity`` and ``resource`` are text,
+    or categories in text order as the event store gives them (a few names repeated a million
+    times), so analyses must not count absent categories. ``case_attributes`` is indexed by
     case id, one string column per business attribute (supplier, plant, ...).
     """
 

@@ -102,6 +102,7 @@ def _sort_key(column: pd.Series) -> pd.Series:
 
 def _counts(values: pd.Series) -> dict[str, int]:
     counts = values.value_counts(sort=False)
+    counts = counts[counts > 0]  # a categorical column counts its absent categories too
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
 
 

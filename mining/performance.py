@@ -142,7 +142,8 @@ def _activities(
     log: EventLog, waits: pd.DataFrame, processing: pd.Series | None
 ) -> tuple[ActivityTiming, ...]:
     events = log.events
-    table = pd.DataFrame({"events": events[ACTIVITY].value_counts(sort=False)})
+    counts = events[ACTIVITY].value_counts(sort=False)
+    table = pd.DataFrame({"events": counts[counts > 0]})  # a categorical counts absent categories too
     table["wait"] = waits.groupby("target")["wait_hours"].median()
     table["median"] = table["mean"] = float("nan")
     if processing is not None:

@@ -136,6 +136,7 @@ def _attribute(
 ) -> AttributeProfile:
     present = values.dropna()
     counts = present.value_counts()
+    counts = counts[counts > 0]  # a categorical column counts its absent categories too
     counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
     return AttributeProfile(
         name=name, level=level, inferred_type=_infer_type(present, counts.index),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from eventlogs import log_from_rows, sequential_model
@@ -92,6 +94,16 @@ def test_activity_mapping_renames_log_activities_to_model_names() -> None:
     log = log_from_rows(case("c1", "A-start b c"))
     mapped = map_activities(log, {"A-start": "a"})
     assert check_log(mapped, MODEL).conforming_cases == 1
+
+
+def test_activity_mapping_renames_categorical_activities_as_text_ones() -> None:
+    """The event store gives activities as categories; two log names may map to one model name."""
+    log = log_from_rows(case("c1", "A-start b c") + case("c2", "A-begin b x"))
+    mapping = {"A-start": "a", "A-begin": "a", "x": "c"}
+    as_categories = replace(log, events=log.events.assign(activity=log.events["activity"].astype("category")))
+    mapped = map_activities(as_categories, mapping).events["activity"]
+    assert mapped.astype(str).tolist() == map_activities(log, mapping).events["activity"].tolist()
+    assert list(mapped.cat.categories) == ["a", "b", "c"]
 
 
 def test_equally_cheap_explanations_are_chosen_the_same_way_every_time() -> None:
