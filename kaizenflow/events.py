@@ -104,6 +104,13 @@ def numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
 
 
+def value_counts(values: pd.Series) -> pd.Series:
+    """How often each value occurs (unsorted), counting only values that do occur: a categorical
+    column (activities, resources from the event store) would count its absent categories too."""
+    counts = values.value_counts(sort=False)
+    return counts[counts > 0]
+
+
 def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
     """Which of the (string) ``ids`` are among ``values``, as a boolean array.
 

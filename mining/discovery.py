@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences
+from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences, value_counts
 from mining.types import MapEdge, ProcessMap, Throughput, Variant
 
 
@@ -101,8 +101,7 @@ def _sort_key(column: pd.Series) -> pd.Series:
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
-    counts = values.value_counts(sort=False)
-    counts = counts[counts > 0]  # a categorical column counts its absent categories too
+    counts = value_counts(values)
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
 
 

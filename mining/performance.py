@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog
+from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, value_counts
 from mining.calendar import BusinessCalendar, working_hours
 from mining.discovery import throughput
 from mining.steps import processing_hours, steps
@@ -142,8 +142,7 @@ def _activities(
     log: EventLog, waits: pd.DataFrame, processing: pd.Series | None
 ) -> tuple[ActivityTiming, ...]:
     events = log.events
-    counts = events[ACTIVITY].value_counts(sort=False)
-    table = pd.DataFrame({"events": counts[counts > 0]})  # a categorical counts absent categories too
+    table = pd.DataFrame({"events": value_counts(events[ACTIVITY])})
     table["wait"] = waits.groupby("target")["wait_hours"].median()
     table["median"] = table["mean"] = float("nan")
     if processing is not None:

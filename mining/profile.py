@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, EVENT_ID, RESOURCE, TIMESTAMP, EventLog
+from kaizenflow.events import ACTIVITY, CASE_ID, EVENT_ID, RESOURCE, TIMESTAMP, EventLog, value_counts
 from mining.discovery import case_variants
 from mining.steps import START_TIMESTAMP, has_start_times
 
@@ -135,8 +135,7 @@ def _attribute(
     name: str, level: Literal["case", "event"], values: pd.Series, examples: int
 ) -> AttributeProfile:
     present = values.dropna()
-    counts = present.value_counts()
-    counts = counts[counts > 0]  # a categorical column counts its absent categories too
+    counts = value_counts(present)
     counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
     return AttributeProfile(
         name=name, level=level, inferred_type=_infer_type(present, counts.index),
