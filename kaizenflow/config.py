@@ -418,7 +418,9 @@ class Storage(_Strict):
 class KaizenConfig(_Strict):
     """A whole configuration; relative paths are resolved against ``base_dir``."""
 
-    connections: dict[str, Connection]
+    connections: dict[str, Connection] = Field(
+        default_factory=dict, description="databases the SQL sources read; none when every source is a file",
+    )
     processes: list[Process] = Field(min_length=1)
     storage: Storage = Storage()
     execution: Execution = Execution()
@@ -441,7 +443,7 @@ class KaizenConfig(_Strict):
                 if source.connection is not None and source.connection not in self.connections:
                     raise ValueError(
                         f"processes.{i}.sources.{j}.connection: unknown connection "
-                        f"{source.connection!r} (known: {', '.join(sorted(self.connections))})"
+                        f"{source.connection!r} (known: {', '.join(sorted(self.connections)) or 'none'})"
                     )
         return self
 

@@ -56,6 +56,17 @@ def test_an_unknown_connection_is_refused(tmp_path: Path) -> None:
         load_config(write(tmp_path, data))
 
 
+def test_a_process_reading_only_files_needs_no_connections(tmp_path: Path) -> None:
+    data = example()
+    del data["connections"]
+    data["processes"][0]["sources"] = [{"name": "export", "file": "exports/p2p.csv"}]
+    assert load_config(write(tmp_path, data)).connections == {}
+    data["processes"][0]["sources"][0] = {**example()["processes"][0]["sources"][0]}
+    with pytest.raises(ConfigError, match=r"processes\.0\.sources\.0\.connection: unknown connection "
+                                          r"'erp' \(known: none\)"):
+        load_config(write(tmp_path, data))
+
+
 def test_a_password_in_clear_is_refused_and_not_repeated(tmp_path: Path) -> None:
     data = example()
     data["connections"]["erp"] = {"url": "postgresql://app:s3cret-pw@db/erp"}
