@@ -18,9 +18,9 @@ from conformance.types import CaseChecks, ConformanceResult, VariantAlignment, d
 from kaizenflow.events import (
     ACTIVITY,
     CASE_ID,
-    TIMESTAMP,
     CaseVariants,
     EventLog,
+    case_times,
     case_variants,
     member_of,
     tuples_array,
@@ -52,7 +52,7 @@ def open_cases(log: EventLog, horizon_days: float) -> set[str]:
     """
     if not log.has_timestamps or log.events.empty:
         return set()
-    last = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].max()
+    last = case_times(log.events)["last"]
     cutoff = last.max() - timedelta(days=horizon_days)
     return set(last.index[last > cutoff].astype(str))
 
@@ -93,6 +93,8 @@ def check_cases(
         def aligner(model: DesignedModel, variants: Variants) -> list[VariantAlignment]:
             return align_variants(model, variants, timeout_seconds)
 
+    # the rules first: their working memory is given back before the per-case frames are built
+    breaches = check_rules(log, rules, open_cases=frozenset(running))
     variants = case_variants(log.events)
     case_ids = variants.case_ids.astype(str)
     ordered, codes = _longest_first(variants)
@@ -134,7 +136,6 @@ def check_cases(
         "activity": pd.Series([activity for _, _, activity in found], dtype=object),
     }), on="key")
     deviations = moves[[CASE_ID, "kind", "activity"]].assign(detail="")
-    breaches = check_rules(log, rules, open_cases=frozenset(running))
     if breaches:  # concatenating an empty frame would change the columns' types
         deviations = pd.concat([deviations, deviation_table(breaches)], ignore_index=True)
     return CaseChecks(cases, deviations.astype(object)), alignments

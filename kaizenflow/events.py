@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,6 +122,57 @@ def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
     return np.asarray(pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def case_codes(events: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Each event's case as a number and the case ids by number, in first-seen order (as
+    ``pd.factorize`` numbers them). A log in case order (as the event store gives it) is numbered
+    where the case changes, without hashing its text: on a million events, hashing took 29 MB
+    (the night's peak); other logs are hashed by Arrow."""
+    cases = _case_text(events)
+    if _in_case_order(cases):
+        starts = _case_starts(cases)
+        codes = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.append(starts, len(cases))))
+        ids = cases.take(pa.array(starts))
+    else:
+        encoded = pc.dictionary_encode(cases)
+        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        ids = encoded.dictionary
+    return codes, _labels(ids)
+
+
+def case_times(events: pd.DataFrame) -> pd.DataFrame:
+    """Each case's first and last event time (columns ``first``, ``last``), indexed by case id in text
+    order, as grouping on the case column gives them. A log in case and time order (as the event
+    store gives it) has them where each case starts and ends; others are grouped on case numbers.
+    Grouping the text of a million events took three times the memory (the night's peak)."""
+    cases, times = _case_text(events), events[TIMESTAMP]
+    if len(cases) and _in_case_order(cases) and bool(times.notna().all()):
+        starts = _case_starts(cases)
+        moments = pa.array(times)
+        later = pc.less_equal(moments[:-1], moments[1:]).to_numpy(zero_copy_only=False, writable=True)
+        later[starts[1:] - 1] = True  # a new case may start earlier than the last one ended
+        if later.all():
+            ends = np.append(starts[1:], len(cases)) - 1
+            return pd.DataFrame({"first": times.iloc[starts].array, "last": times.iloc[ends].array},
+                                index=_labels(cases.take(pa.array(starts))))
+    codes, ids = case_codes(events)
+    known = codes >= 0
+    spans = times[known].groupby(codes[known]).agg(["min", "max"])
+    spans.index = pd.Index(ids.take(spans.index.to_numpy()), name=CASE_ID)
+    spans.columns = ["first", "last"]
+    return spans if spans.index.is_monotonic_increasing else spans.sort_index()
+
+
+def _labels(ids: pa.Array) -> pd.Index:
+    return pd.Index(ids.cast(pa.large_string()).to_pandas(), dtype="string", name=CASE_ID)
+
+
+def positions_in(ids: pd.Index, index: pd.Index) -> np.ndarray:
+    """Where each of ``ids`` is in ``index`` (-1 where it is not), through Arrow as ``member_of``."""
+    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, index))
+    found = pc.index_in(left, value_set=right)
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def cases_of(log: EventLog, cases: pd.Index) -> EventLog:
     """The events and attributes of the given cases only, in the log's order.
 
@@ -161,20 +212,36 @@ def _cases_in_order(events: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndar
     enough. Otherwise events are put in case order first, keeping each case's events in order.
     """
     activity_codes, activities = pd.factorize(events[ACTIVITY])
-    cases = pa.array(events[CASE_ID].astype("string"))
-    if isinstance(cases, pa.ChunkedArray):
-        cases = cases.combine_chunks()
-    if len(cases) > 1 and pc.all(pc.less_equal(cases[:-1], cases[1:])).as_py() is not True:
+    cases = _case_text(events)
+    if not _in_case_order(cases):
         case_codes, _ = pd.factorize(events[CASE_ID], sort=True)
         order = np.argsort(case_codes, kind="stable")
         cases = cases.take(pa.array(order))
         activity_codes = activity_codes[order]
     if not len(cases):
         return pd.Index([], dtype=object, name=CASE_ID), np.zeros(0, np.int64), activity_codes, activities
-    changes = pc.not_equal(cases[1:], cases[:-1]).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
+    starts = _case_starts(cases)
     case_ids = pd.Index(cases.take(pa.array(starts)).to_pylist(), dtype=object, name=CASE_ID)
     return case_ids, starts, activity_codes, activities
+
+
+def _case_text(events: pd.DataFrame) -> pa.Array:
+    cases = pa.array(events[CASE_ID].astype("string"))
+    return cases.combine_chunks() if isinstance(cases, pa.ChunkedArray) else cases
+
+
+def _in_case_order(cases: pa.Array) -> bool:
+    """Whether each case's events come together, the cases in text order."""
+    return len(cases) < 2 or (
+        cases.null_count == 0 and pc.all(pc.less_equal(cases[:-1], cases[1:])).as_py() is True)
+
+
+def _case_starts(cases: pa.Array) -> np.ndarray:
+    """Where each case's events start, in events in case order."""
+    if not len(cases):
+        return np.zeros(0, dtype=np.int64)
+    changes = pc.not_equal(cases[1:], cases[:-1]).to_numpy(zero_copy_only=False)
+    return np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
 
 
 _MODULI = (2_147_483_647, 2_147_483_629)  # primes below 2**31: no product leaves int64
@@ -186,23 +253,51 @@ def _group_equal_sequences(activity_codes: np.ndarray, starts: np.ndarray, lengt
 
     Cases are grouped by two polynomial hashes of their sequence, then every case is compared
     event by event with its group's first case, so a hash collision can never merge two variants
-    (should one ever happen, the cases are grouped by their sequences one by one instead).
+    (should one ever happen, the cases are grouped by their sequences one by one instead). Both
+    go a block of cases at a time: over a whole million-event log, each of their temporary
+    arrays took 8 MB (the night's peak memory).
     """
-    offsets = np.arange(len(activity_codes), dtype=np.int64) - np.repeat(starts, lengths)
-    values = activity_codes.astype(np.int64) + 1
-    hashes = []
+    longest = int(lengths.max())
+    powers = []
     for modulus, base in zip(_MODULI, _BASES, strict=True):
-        powers = np.ones(int(lengths.max()), dtype=np.int64)
-        for i in range(1, len(powers)):
-            powers[i] = powers[i - 1] * base % modulus
-        hashes.append(np.add.reduceat(values * powers[offsets] % modulus, starts) % modulus)
+        power = np.ones(longest, dtype=np.int64)
+        for i in range(1, longest):
+            power[i] = power[i - 1] * base % modulus
+        powers.append(power)
+    hashes = [np.empty(len(starts), dtype=np.int64) for _ in _MODULI]
+    for cases, events, block_starts, offsets in _case_blocks(starts, lengths):
+        values = activity_codes[events].astype(np.int64) + 1
+        for found, power, modulus in zip(hashes, powers, _MODULI, strict=True):
+            found[cases] = np.add.reduceat(values * power[offsets] % modulus, block_starts) % modulus
     codes = np.asarray(pd.factorize(hashes[0] * (1 << 31) + hashes[1])[0], dtype=np.int64)
     representative = np.unique(codes, return_index=True)[1][codes]
-    if (lengths[representative] == lengths).all() and (
-        activity_codes == activity_codes[np.repeat(starts[representative], lengths) + offsets]
-    ).all():
+    same = bool((lengths[representative] == lengths).all())
+    if same:
+        for cases, events, _, offsets in _case_blocks(starts, lengths):
+            compared = activity_codes[np.repeat(starts[representative[cases]], lengths[cases]) + offsets]
+            if not (activity_codes[events] == compared).all():
+                same = False
+                break
+    if same:
         return codes
     numbering: dict[bytes, int] = {}
     return np.fromiter((numbering.setdefault(activity_codes[a:a + n].tobytes(), len(numbering))
                         for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)),
                        dtype=np.int64, count=len(starts))
+
+
+_CASES_AT_ONCE = 20_000
+
+
+def _case_blocks(
+    starts: np.ndarray, lengths: np.ndarray
+) -> Iterator[tuple[slice, slice, np.ndarray, np.ndarray]]:
+    """Consecutive blocks of cases: which cases, which events, where each case starts within the
+    block's events, and each event's position within its case."""
+    for first in range(0, len(starts), _CASES_AT_ONCE):
+        cases = slice(first, first + _CASES_AT_ONCE)
+        block_lengths = lengths[cases]
+        begin = int(starts[first])
+        block_starts = starts[cases] - begin
+        offsets = np.arange(int(block_lengths.sum()), dtype=np.int64) - np.repeat(block_starts, block_lengths)
+        yield cases, slice(begin, begin + len(offsets)), block_starts, offsets

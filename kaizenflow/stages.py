@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import pandas as pd
+
 from conformance.alignments import Aligner
 from conformance.check import check_log, map_activities
 from conformance.models import DesignedModel, load_model
@@ -46,7 +48,14 @@ from kaizenflow.config import (
     SlaRule,
     Source,
 )
-from kaizenflow.events import CASE_ID, TIMESTAMP, CaseCost, EventLog, UnknownAttributeError, member_of
+from kaizenflow.events import (
+    TIMESTAMP,
+    CaseCost,
+    EventLog,
+    UnknownAttributeError,
+    case_times,
+    member_of,
+)
 from kaizenflow.summary import RunSummary
 from mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from mining.discovery import throughput as throughput_of
@@ -245,8 +254,10 @@ def record(
     raising = process.tasks
     is_finished = ~member_of(log.case_attributes.index.astype(str), result.incomplete_case_ids)
     finished_attributes = log.case_attributes[is_finished]
-    finished = set(finished_attributes.index.astype(str).tolist())
     pattern_cases = cases_with_pattern(result.deviation_table)
+    # which cases with a pattern are finished (not a set of every finished case: 166,666 strings)
+    deviating = pd.Index(sorted(set().union(*pattern_cases.values())), dtype=object)
+    finished = set(deviating[member_of(deviating, finished_attributes.index)].tolist())
     policy = RaisingPolicy(
         min_cases=raising.min_cases, min_share=raising.min_share,
         target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
@@ -256,12 +267,12 @@ def record(
     proposals = propose_tasks(
         process.name, found,
         {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
-        finished_attributes, len(finished), policy,
+        finished_attributes, len(finished_attributes), policy,
     )
     timing = throughput_of(log)
     store = state_store(config)
     try:
-        starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
+        starts = case_times(log.events)["first"]
         latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
         shown = dict(pattern_cases)
         for key, cases in cases_with_pattern(accepted).items():
@@ -450,7 +461,7 @@ def drift(log: EventLog, newest_days: float = 7, previous_days: float = 28) -> l
     """
     if not log.has_timestamps or log.events.empty:
         return []
-    starts = log.events.groupby(CASE_ID, observed=True)[TIMESTAMP].min()
+    starts = case_times(log.events)["first"]
     latest = starts.max()
     newest = starts.index[starts > latest - timedelta(days=newest_days)]
     previous = starts.index[(starts <= latest - timedelta(days=newest_days))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kaizenflow.events import CASE_ID, TIMESTAMP, EventLog
+from kaizenflow.events import EventLog, case_times
 from mining.calendar import BusinessCalendar
 from mining.performance import NO_TIMESTAMPS
 from mining.steps import steps
@@ -89,9 +89,9 @@ def find_bottlenecks(
 
 def cases_in_progress(log: EventLog, moments: pd.Series) -> np.ndarray:
     """How many cases had started but not finished (first event <= t < last event) at each moment."""
-    spans = log.events.groupby(CASE_ID, sort=False, observed=True)[TIMESTAMP].agg(["min", "max"])
-    started = np.sort(spans["min"].to_numpy(dtype="datetime64[us]"))
-    finished = np.sort(spans["max"].to_numpy(dtype="datetime64[us]"))
+    spans = case_times(log.events)
+    started = np.sort(spans["first"].to_numpy(dtype="datetime64[us]"))
+    finished = np.sort(spans["last"].to_numpy(dtype="datetime64[us]"))
     at = moments.to_numpy(dtype="datetime64[us]")
     return np.searchsorted(started, at, side="right") - np.searchsorted(finished, at, side="right")
 

@@ -7,7 +7,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences, value_counts
+from kaizenflow.events import (
+    ACTIVITY,
+    TIMESTAMP,
+    EventLog,
+    case_codes,
+    case_sequences,
+    case_times,
+    value_counts,
+)
 from mining.types import MapEdge, ProcessMap, Throughput, Variant
 
 
@@ -20,8 +28,8 @@ def case_throughput_hours(log: EventLog) -> pd.Series:
     """Hours from first to last event of each case; empty when the log has no timestamps."""
     if not log.has_timestamps:
         return pd.Series(dtype="float64")
-    spans = log.events.groupby(CASE_ID, sort=True, observed=True)[TIMESTAMP].agg(["min", "max"])
-    return (spans["max"] - spans["min"]).dt.total_seconds() / 3600
+    spans = case_times(log.events)
+    return (spans["last"] - spans["first"]).dt.total_seconds() / 3600
 
 
 def discover_process_map(log: EventLog) -> ProcessMap:
@@ -32,13 +40,13 @@ def discover_process_map(log: EventLog) -> ProcessMap:
     """
     events = log.events
     activity_codes, activities = pd.factorize(events[ACTIVITY], sort=True)
-    case_codes = pd.factorize(events[CASE_ID])[0]
-    same_case = case_codes[1:] == case_codes[:-1]
+    case_of_event = case_codes(events)[0]
+    same_case = case_of_event[1:] == case_of_event[:-1]
     waits = ((events[TIMESTAMP].shift(-1) - events[TIMESTAMP]).dt.total_seconds() / 3600).to_numpy()
     pairs = pd.DataFrame({
         "edge": activity_codes[:-1][same_case].astype(np.int64) * len(activities)
         + activity_codes[1:][same_case],
-        "case": case_codes[:-1][same_case], "wait_hours": waits[:-1][same_case],
+        "case": case_of_event[:-1][same_case], "wait_hours": waits[:-1][same_case],
     })
     stats = pairs.groupby("edge", sort=True).agg(
         frequency=("case", "size"),

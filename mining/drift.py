@@ -16,7 +16,7 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences
+from kaizenflow.events import ACTIVITY, CASE_ID, EventLog, case_sequences, case_times
 from mining.comparison import VariantDifference, VariantShare, compare_variants
 from mining.steps import distinct, step_codes
 
@@ -56,7 +56,7 @@ def case_periods(log: EventLog, period: Literal["day", "week", "month"] = "week"
     """
     if not log.has_timestamps:
         return pd.Series(dtype="object")
-    first = log.events.groupby(CASE_ID, sort=True, observed=True)[TIMESTAMP].min()
+    first = case_times(log.events)["first"]
     local = first.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
     if period == "week":
         local = local - pd.to_timedelta(local.dt.day_of_week, unit="D")

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, RESOURCE, TIMESTAMP, EventLog
+from kaizenflow.events import ACTIVITY, CASE_ID, RESOURCE, TIMESTAMP, EventLog, case_codes
 from mining.steps import distinct_per_case, step_positions
 
 
@@ -107,7 +107,7 @@ def workload(
 def _handovers(log: EventLog, actor: np.ndarray, names: list[str]) -> tuple[Handover, ...]:
     """Hand-overs from integer actor codes per event (-1: no actor, left out)."""
     source, target = step_positions(log.events)
-    case, _ = pd.factorize(log.events[CASE_ID])
+    case, _ = case_codes(log.events)
     known = (actor[source] >= 0) & (actor[target] >= 0)
     width = max(len(names), 1)
     pair = actor[source][known].astype(np.int64) * width + actor[target][known]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, value_counts
+from kaizenflow.events import ACTIVITY, EventLog, case_codes, case_times, value_counts
 from mining.calendar import BusinessCalendar, working_hours
 from mining.discovery import throughput
 from mining.steps import processing_hours, steps
@@ -78,8 +78,8 @@ def case_working_hours(log: EventLog, calendar: BusinessCalendar) -> pd.Series:
     """Working hours from first to last event of each case; empty when the log has no timestamps."""
     if not log.has_timestamps:
         return pd.Series(dtype="float64")
-    spans = log.events.groupby(CASE_ID, sort=True, observed=True)[TIMESTAMP].agg(["min", "max"])
-    return pd.Series(working_hours(spans["min"], spans["max"], calendar), index=spans.index)
+    spans = case_times(log.events)
+    return pd.Series(working_hours(spans["first"], spans["last"], calendar), index=spans.index)
 
 
 def analyse_performance(log: EventLog, calendar: BusinessCalendar | None = None) -> Performance:
@@ -122,7 +122,7 @@ def _waiting_and_processing(
     """
     if processing is None:
         return None
-    case, cases = pd.factorize(log.events[CASE_ID])
+    case, cases = case_codes(log.events)
     worked = np.bincount(case, weights=processing.fillna(0.0).to_numpy(), minlength=len(cases))
     step_case = case[waits["target_position"].to_numpy()]
     waited = np.bincount(step_case, weights=waits["wait_hours"].to_numpy(), minlength=len(cases))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, EventLog
+from kaizenflow.events import ACTIVITY, EventLog, case_codes
 from mining.discovery import case_throughput_hours
 
 
@@ -50,10 +50,10 @@ class Rework:
 def analyse_rework(log: EventLog) -> Rework:
     """Per activity and overall, from one count of events per (case, activity)."""
     events = log.events
-    case_codes, case_ids = pd.factorize(events[CASE_ID])
+    case_of_event, case_ids = case_codes(events)
     activity_codes, activities = pd.factorize(events[ACTIVITY])
     width = max(len(activities), 1)
-    keys, counts = np.unique(case_codes.astype(np.int64) * width + activity_codes, return_counts=True)
+    keys, counts = np.unique(case_of_event.astype(np.int64) * width + activity_codes, return_counts=True)
     pairs = pd.DataFrame({"case": keys // width, "activity": keys % width, "repeated": counts > 1})
     hours = case_throughput_hours(log)
     case_hours = hours.reindex(case_ids).to_numpy() if len(hours) else np.full(len(case_ids), np.nan)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog
+from kaizenflow.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_codes
 from mining.calendar import BusinessCalendar, working_hours
 
 #: Optional column of the events frame: when the activity instance started (tz-aware UTC).
@@ -22,7 +22,7 @@ START_TIMESTAMP = "start_timestamp"
 
 def step_positions(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions (into ``events``) of each step's earlier and later event."""
-    codes, _ = pd.factorize(events[CASE_ID])
+    codes, _ = case_codes(events)
     later = np.flatnonzero(codes[1:] == codes[:-1]) + 1
     return later - 1, later
 
@@ -53,7 +53,7 @@ def step_codes(events: pd.DataFrame) -> StepCodes:
     """The steps of ``events`` as case and edge codes."""
     source, target = step_positions(events)
     activity, activities = pd.factorize(events[ACTIVITY])
-    case, cases = pd.factorize(events[CASE_ID])
+    case, cases = case_codes(events)
     width = max(len(activities), 1)
     edge = activity[source].astype(np.int64) * width + activity[target]
     return StepCodes(case=case[target].astype(np.int64), edge=edge, cases=pd.Index(cases),

@@ -52,3 +52,20 @@ def test_a_hash_collision_never_merges_two_variants(monkeypatch: pytest.MonkeyPa
 def test_an_empty_log_has_no_variants() -> None:
     variants = case_variants(_events({}))
     assert len(variants.case_ids) == 0 and variants.sequences == [] and len(variants.codes) == 0
+
+
+@pytest.mark.parametrize("colliding", [False, True], ids=["distinct hashes", "colliding hashes"])
+def test_cases_are_grouped_alike_across_blocks_of_cases(
+    monkeypatch: pytest.MonkeyPatch, colliding: bool,
+) -> None:
+    """Hashing and comparing go a block of cases at a time: blocks of 7 cases give the sequences
+    of the cases themselves, and a variant's cases may lie in different blocks."""
+    rng = np.random.default_rng(11)
+    traces = {f"case-{i:04d}": "".join(rng.choice(list("abc"), size=rng.integers(1, 5))) for i in range(500)}
+    monkeypatch.setattr(event_schema, "_CASES_AT_ONCE", 7)
+    if colliding:
+        monkeypatch.setattr(event_schema, "_MODULI", (3, 5))
+        monkeypatch.setattr(event_schema, "_BASES", (2, 2))
+    variants = case_variants(_events(traces))
+    assert [variants.sequences[code] for code in variants.codes] == [tuple(traces[c]) for c in sorted(traces)]
+    assert len(variants.sequences) == len(set(traces.values()))
