@@ -290,7 +290,7 @@ class EventStore:
         # when it closes, before the events are fetched.
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
-            table = connection.sql(
+            window = connection.sql(
                 f"""
                 SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
                 FROM events SEMI JOIN selected_cases USING ({CASE_ID})
@@ -300,9 +300,10 @@ class EventStore:
                 WHERE process = $process
                 """,
                 params={"process": process},
-            ).to_arrow_table()
-        events = _in_log_order(table).to_pandas()
-        del table
+            )
+            # streamed: DuckDB would otherwise hold the whole result while Arrow copies it
+            fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
+        events = _in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True)
         events[CASE_ID] = events[CASE_ID].astype("string")
         for column in (ACTIVITY, RESOURCE):  # in text order, as a text column sorts and groups
             names = events[column].cat.categories
@@ -339,21 +340,46 @@ class EventStore:
         return spans.set_index(CASE_ID)
 
 
-def _in_log_order(table: pa.Table) -> pa.Table:
+def _in_log_order(fetched: list[pa.Table]) -> pa.Table:
     """The events by case, time, designed source order, batch and position in it, contiguous,
-    activities and resources dictionary-encoded.
+    activities and resources dictionary-encoded; ``fetched`` holds the window's only reference.
 
     Sorted by Arrow once DuckDB has let go of its memory: DuckDB's own ORDER BY held several
-    times the events' size until its connection closed, Arrow's sort needs about their size
-    again. Contiguous, so that no later step combines the chunks again.
+    times the events' size until its connection closed. The columns that only order the events
+    are dropped once the order is known, and the others are put in order one at a time, each
+    released as soon as its ordered copy exists: so the sort needs about one column more than
+    the events. Contiguous, so that no later step combines the chunks again.
     """
+    table = fetched.pop()
     keys = (CASE_ID, TIMESTAMP, "source_rank", "batch_rank", "position")
     order = pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys])  # nulls last
-    events = table.select(list(LOG_COLUMNS)).take(order).combine_chunks()
-    for column in (ACTIVITY, RESOURCE):  # categories: a few names, repeated a million times
-        position = events.schema.get_field_index(column)
-        events = events.set_column(position, column, pc.dictionary_encode(events[column]))
-    return events
+    table = table.select(list(LOG_COLUMNS))
+    ordered = []
+    for column in LOG_COLUMNS:
+        values, table = table.column(column), table.drop_columns([column])
+        ordered.append(values.take(order).combine_chunks())
+        del values
+    return pa.table(ordered, names=list(LOG_COLUMNS))
+
+
+_ROWS_PER_BATCH = 100_000
+_ENCODED = (ACTIVITY, RESOURCE)  # categories: a few names, repeated a million times
+
+
+def _encoded(reader: pa.RecordBatchReader) -> pa.Table:
+    """The query's rows, activities and resources dictionary-encoded a batch at a time as they
+    arrive (their text would be half of what the window takes), under one dictionary each."""
+    schema = reader.schema
+    for column in _ENCODED:
+        position = schema.get_field_index(column)
+        schema = schema.set(position, pa.field(column, pa.dictionary(pa.int32(), schema.field(column).type)))
+    batches = []
+    for batch in reader:
+        for column in _ENCODED:
+            position = batch.schema.get_field_index(column)
+            batch = batch.set_column(position, column, pc.dictionary_encode(batch.column(position)))
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=schema).unify_dictionaries()
 
 
 def _select_cases(connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None) -> None:
@@ -508,12 +534,12 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         f"arg_min(v[{position}], timestamp) FILTER (WHERE v[{position}] IS NOT NULL) AS {_quote(key)}"
         for position, key in enumerate(keys, start=1)
     )
-    frame = _frame(
+    frame = _frame(  # only events that carry attributes are parsed (a third of a night's P2P events)
         connection,
-        f"SELECT case_id, {selects} FROM ("
+        f"SELECT case_id, {selects} FROM selected_cases LEFT JOIN ("
         "  SELECT case_id, timestamp, json_extract_string(attributes, ?::VARCHAR[]) AS v"
-        "  FROM events SEMI JOIN selected_cases USING (case_id) WHERE process = ?"
-        ") GROUP BY case_id ORDER BY case_id",
+        "  FROM events SEMI JOIN selected_cases USING (case_id) WHERE process = ? AND attributes <> '{}'"
+        ") USING (case_id) GROUP BY case_id ORDER BY case_id",
         [[_json_path(key) for key in keys], process],
     )
     return frame.set_index(CASE_ID).astype("string")
