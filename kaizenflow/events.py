@@ -125,10 +125,14 @@ def member_of(ids: pd.Index | pd.Series, values: Iterable[str]) -> np.ndarray:
 def case_codes(events: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
     """Each event's case as a number and the case ids by number, in first-seen order (as
     ``pd.factorize`` numbers them). A log in case order (as the event store gives it) is numbered
-    where the case changes, without hashing its text: on a million events, hashing took 29 MB
-    (the night's peak); other logs are hashed by Arrow."""
+    where the case changes, without hashing its text (a hash table over every event's case id was
+    part of the night's peak memory); other logs are hashed by Arrow."""
     cases = _case_text(events)
-    if _in_case_order(cases):
+    return _case_codes(cases, _in_case_order(cases))
+
+
+def _case_codes(cases: pa.Array, in_case_order: bool) -> tuple[np.ndarray, pd.Index]:
+    if in_case_order:
         starts = _case_starts(cases)
         codes = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.append(starts, len(cases))))
         ids = cases.take(pa.array(starts))
@@ -143,9 +147,10 @@ def case_times(events: pd.DataFrame) -> pd.DataFrame:
     """Each case's first and last event time (columns ``first``, ``last``), indexed by case id in text
     order, as grouping on the case column gives them. A log in case and time order (as the event
     store gives it) has them where each case starts and ends; others are grouped on case numbers.
-    Grouping the text of a million events took three times the memory (the night's peak)."""
+    Grouping on the text itself was part of the night's peak memory."""
     cases, times = _case_text(events), events[TIMESTAMP]
-    if len(cases) and _in_case_order(cases) and bool(times.notna().all()):
+    in_case_order = _in_case_order(cases)
+    if len(cases) and in_case_order and bool(times.notna().all()):
         starts = _case_starts(cases)
         moments = pa.array(times)
         later = pc.less_equal(moments[:-1], moments[1:]).to_numpy(zero_copy_only=False, writable=True)
@@ -154,7 +159,7 @@ def case_times(events: pd.DataFrame) -> pd.DataFrame:
             ends = np.append(starts[1:], len(cases)) - 1
             return pd.DataFrame({"first": times.iloc[starts].array, "last": times.iloc[ends].array},
                                 index=_labels(cases.take(pa.array(starts))))
-    codes, ids = case_codes(events)
+    codes, ids = _case_codes(cases, in_case_order)
     known = codes >= 0
     spans = times[known].groupby(codes[known]).agg(["min", "max"])
     spans.index = pd.Index(ids.take(spans.index.to_numpy()), name=CASE_ID)
