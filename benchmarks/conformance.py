@@ -98,6 +98,7 @@ CONTENDERS: dict[str, Callable[..., dict[str, object]]] = {
 @dataclass(frozen=True)
 class ConformanceRow:
     dataset: str
+    parquet: Path
     cases: int
     variants: int
     pm4py: Measurement
@@ -122,7 +123,7 @@ def compare(dataset: str, parquet: Path, model: Path, repeats: int = 3) -> Confo
     identical = all(run.result["costs"] == costs for run in references + colds + warms)
     variants = colds[0].result["variants"]
     assert isinstance(variants, int)
-    return ConformanceRow(dataset, len(costs), variants, median_run(references), median_run(colds),
+    return ConformanceRow(dataset, parquet, len(costs), variants, median_run(references), median_run(colds),
                           median_run(warms), identical)
 
 
