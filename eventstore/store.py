@@ -319,26 +319,6 @@ class EventStore:
             _select_cases(connection, process, window_days)
             return _case_attributes(connection, process)
 
-    def case_spans(self, process: str, window_days: float | None = None) -> pd.DataFrame:
-        """Per case in the window: how many events it has, and its first and last time.
-
-        Events are only ever added, so a case whose count is unchanged is unchanged.
-        """
-        with self._connect(read_only=True) as connection:
-            _select_cases(connection, process, window_days)
-            spans = _frame(
-                connection,
-                f"""
-                SELECT {CASE_ID}, count(*) AS events, min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last,
-                       count({TIMESTAMP}) = count(*) AS timed
-                FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ?
-                GROUP BY {CASE_ID} ORDER BY {CASE_ID}
-                """,
-                [process],
-            )
-        spans[CASE_ID] = spans[CASE_ID].astype(str)
-        return spans.set_index(CASE_ID)
-
 
 def _in_log_order(fetched: list[pa.Table]) -> pa.Table:
     """The events by case, time, designed source order, batch and position in it, contiguous,

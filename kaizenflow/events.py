@@ -167,6 +167,13 @@ def case_times(events: pd.DataFrame) -> pd.DataFrame:
     return spans if spans.index.is_monotonic_increasing else spans.sort_index()
 
 
+def case_event_counts(events: pd.DataFrame) -> pd.Series:
+    """How many events each case has, indexed by case id in text order (as ``case_times``)."""
+    codes, ids = case_codes(events)
+    counts = pd.Series(np.bincount(codes[codes >= 0], minlength=len(ids)), index=ids, name="events")
+    return counts if counts.index.is_monotonic_increasing else counts.sort_index()
+
+
 def _labels(ids: pa.Array) -> pd.Index:
     return pd.Index(ids.cast(pa.large_string()).to_pandas(), dtype="string", name=CASE_ID)
 

@@ -22,7 +22,7 @@ from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
-from kaizenflow.events import EventLog, cases_of
+from kaizenflow.events import EventLog, case_event_counts, case_times, cases_of
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -49,34 +49,35 @@ def check_changed_cases(
     ``log`` is the window as the night read it (``stages.read_log``): the changed cases' events
     are taken from it, not read from the store a second time (a whole window on a first night).
     """
-    store = stages.event_store(config)
-    spans = store.case_spans(process.name, process.window_days)
-    has_timestamps = bool(len(spans)) and bool(spans["timed"].all())
-    is_running = pd.Series(False, index=spans.index)
-    if has_timestamps:
-        cutoff = spans["last"].max() - timedelta(days=process.open_case_horizon_days)
-        is_running = spans["last"] > cutoff
+    # what changed is read off the window as read: asking the store again cost a second pass
+    # over every event of the window
+    events = case_event_counts(log.events).astype("int64")
+    cases = events.index = events.index.astype(str)
+    is_running = pd.Series(False, index=cases)
+    if log.has_timestamps:
+        last = case_times(log.events)["last"].to_numpy()
+        cutoff = last.max() - timedelta(days=process.open_case_horizon_days)
+        is_running = pd.Series(last > cutoff, index=cases)
     fingerprint = check_fingerprint(process, model)
     ledger = case_ledger(config)
     stored_events, kept = ledger.load(process.name, fingerprint)
-    events = spans["events"].astype("int64")
     stored = pd.DataFrame({"events": stored_events, "running": kept.cases["running"],
-                           "checked": kept.cases["checked"]}).reindex(spans.index)
+                           "checked": kept.cases["checked"]}).reindex(cases)
     unchanged = (stored["events"].eq(events) & stored["running"].eq(is_running)
                  & stored["checked"].eq(True)).to_numpy(dtype=bool)
-    todo = spans.index[~unchanged]
+    todo = cases[~unchanged]
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
     if len(todo):
         # a whole window (a first night, a new model) is checked as read, not copied first
         whole = not unchanged.any() and len(log.case_attributes) == len(todo)
-        changed = replace(log if whole else cases_of(log, todo), has_timestamps=has_timestamps)
+        changed = log if whole else cases_of(log, todo)
         running = set(todo[is_running.to_numpy()[~unchanged]].tolist())
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
         )
-    ledger.save(process.name, fingerprint, events, fresh, keep=spans.index)
-    checks = CaseChecks.combine([kept.select(spans.index[unchanged]), fresh])
+    ledger.save(process.name, fingerprint, events, fresh, keep=cases)
+    checks = CaseChecks.combine([kept.select(cases[unchanged]), fresh])
     return summarize_checks(checks, _all_alignments(config, model, checks, aligned, aligner)), len(fresh)
 
 

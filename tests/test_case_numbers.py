@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaizenflow.events import case_codes, case_times
+from kaizenflow.events import case_codes, case_event_counts, case_times
 
 
 def _events(ordered: bool | str) -> pd.DataFrame:
@@ -47,3 +47,12 @@ def test_an_empty_log_has_no_case_numbers_and_no_times() -> None:
     codes, ids = case_codes(events)
     assert len(codes) == 0 and len(ids) == 0
     assert case_times(events).empty
+
+
+@pytest.mark.parametrize("ordered", [True, False], ids=["in case order", "shuffled"])
+def test_event_counts_are_those_of_a_group_by_on_the_case_in_the_order_of_case_times(ordered: bool) -> None:
+    events = _events(ordered)
+    counts = case_event_counts(events)
+    expected = events.groupby("case_id", sort=True).size()
+    assert counts.index.tolist() == expected.index.tolist() == case_times(events).index.tolist()
+    assert counts.tolist() == expected.tolist()
