@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from kaizenflow.events import member_of
+from kaizenflow.events import member_of, positions_in
 
 #: The vocabulary of deviation kinds; the simulator's ground truth uses the same words.
 SKIPPED = "skipped"
@@ -195,8 +195,11 @@ class CaseChecks:
 
     def select(self, case_ids: pd.Index) -> CaseChecks:
         """The results of the given cases only (all of which must be here)."""
+        positions = positions_in(case_ids, self.cases.index)  # not .loc: it hashes the text again
+        if (positions < 0).any():
+            raise KeyError(f"no results for {int((positions < 0).sum())} of the cases asked for")
         return CaseChecks(
-            self.cases.loc[case_ids],
+            self.cases.iloc[positions],
             self.deviations[member_of(self.deviations["case_id"], case_ids)].reset_index(drop=True),
         )
 

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 from conformance.alignments import Aligner
@@ -22,7 +23,7 @@ from conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from eventstore.case_checks import CaseLedger
 from kaizenflow import stages
 from kaizenflow.config import KaizenConfig, Process
-from kaizenflow.events import EventLog, case_event_counts, case_times, cases_of
+from kaizenflow.events import EventLog, case_event_counts, case_times, cases_of, positions_in
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -55,16 +56,22 @@ def check_changed_cases(
     cases = events.index = events.index.astype(str)
     is_running = pd.Series(False, index=cases)
     if log.has_timestamps:
-        last = case_times(log.events)["last"].to_numpy()
+        last = case_times(log.events)["last"]
         cutoff = last.max() - timedelta(days=process.open_case_horizon_days)
-        is_running = pd.Series(last > cutoff, index=cases)
+        is_running = pd.Series((last > cutoff).to_numpy(dtype=bool), index=cases)
     fingerprint = check_fingerprint(process, model)
     ledger = case_ledger(config)
     stored_events, kept = ledger.load(process.name, fingerprint)
-    stored = pd.DataFrame({"events": stored_events, "running": kept.cases["running"],
-                           "checked": kept.cases["checked"]}).reindex(cases)
-    unchanged = (stored["events"].eq(events) & stored["running"].eq(is_running)
-                 & stored["checked"].eq(True)).to_numpy(dtype=bool)
+    unchanged = np.zeros(len(cases), dtype=bool)
+    if len(kept):
+        at = positions_in(cases, kept.cases.index)
+        known = at >= 0
+        at = at[known]
+        unchanged[known] = (
+            (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
+            & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running.to_numpy(dtype=bool)[known])
+            & kept.cases["checked"].to_numpy(dtype=bool)[at]
+        )
     todo = cases[~unchanged]
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
