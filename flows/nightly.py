@@ -49,8 +49,10 @@ def worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=worth_retrying, cache_policy=NO_CACHE,
       task_run_name="extract-{source.name}")
-def extract_source(config: KaizenConfig, process: Process, source: Source) -> Extracted:
-    return stages.extract(config, process, source)
+def extract_source(
+    config: KaizenConfig, process: Process, source: Source, watermarks: dict[str, str]
+) -> Extracted:
+    return stages.extract(config, process, source, watermarks)
 
 
 @task(cache_policy=NO_CACHE)
@@ -167,8 +169,9 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         clock = time.perf_counter()
         batches: list[Extracted] = []
         try:
+            watermarks = stages.committed_watermarks(config, process)
             for source in process.sources:
-                batches.append(extract_source(config, process, source))
+                batches.append(extract_source(config, process, source, watermarks))
             seconds["extract"] = time.perf_counter() - clock
             clock = time.perf_counter()
             loaded = load_events(config, process, run_id, batches)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -81,8 +81,21 @@ def state_store(config: KaizenConfig) -> StateStore:
     return StateStore(config.state_url)
 
 
-def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted:
-    """Canonical events of one source of one process, past its committed watermark if it has one."""
+def committed_watermarks(config: KaizenConfig, process: Process) -> dict[str, str]:
+    """Each source's committed watermark, read once for all of a process's sources."""
+    if not any(source.watermark is not None for source in process.sources):
+        return {}
+    return event_store(config).watermarks(process.name)
+
+
+def extract(
+    config: KaizenConfig, process: Process, source: Source, watermarks: Mapping[str, str] | None = None,
+) -> Extracted:
+    """Canonical events of one source of one process, past its committed watermark if it has one.
+
+    ``watermarks`` are the process's committed ones (``committed_watermarks``) when the caller
+    has them already; otherwise they are read from the event store.
+    """
     if source.file is not None:
         return _extract_file(config, process, source)
     assert source.connection is not None and source.query is not None
@@ -90,9 +103,10 @@ def extract(config: KaizenConfig, process: Process, source: Source) -> Extracted
     url = config.connections[source.connection].resolve_url(config.base_dir)
     increment = None
     if source.watermark is not None:
-        committed = event_store(config).watermarks(process.name).get(source.name)
+        if watermarks is None:
+            watermarks = committed_watermarks(config, process)
         increment = Increment(
-            column=source.watermark.column, after=committed,
+            column=source.watermark.column, after=watermarks.get(source.name),
             lookback=timedelta(hours=source.watermark.lookback_hours),
         )
     mapping = EventMapping(
@@ -169,9 +183,10 @@ def ingest(config: KaizenConfig, process: Process, run_id: str) -> AppendResult:
     A source that fails leaves nothing stored and no staged files of the sources before it.
     """
     extracted: list[Extracted] = []
+    watermarks = committed_watermarks(config, process)
     try:
         for source in process.sources:
-            extracted.append(extract(config, process, source))
+            extracted.append(extract(config, process, source, watermarks))
         return load(config, process, run_id, extracted)
     finally:
         discard(extracted)
