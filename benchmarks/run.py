@@ -154,7 +154,7 @@ def _night_table(
 INCREMENTAL = "Nights: incremental against a full recomputation (the 1M-event history, one more day)"
 FULL_NIGHT = "A whole night against the plain pm4py way (the 1M-event ERP)"
 DASK = "Conformance on a local Dask cluster against one process (the nightly flow)"
-FLOORS = "Floors: the least work inside each unmet speed target"
+FLOORS = "Floors: each speed target's budget against the least work inside it"
 
 
 def _incremental(scratch: Path, measured: dict[str, object]) -> list[str]:
