@@ -98,7 +98,7 @@ def _values_at(series: pd.Series, cases: pd.Index) -> np.ndarray:
 def _positions(cases: pd.Index, index: pd.Index) -> np.ndarray:
     """Where each of ``cases`` is in ``index``, -1 where it is not; string ids through Arrow, whose
     lookup takes a tenth of pandas' on Arrow-backed strings."""
-    if is_string_dtype(cases.dtype) and is_string_dtype(index.dtype):
+    if is_string_dtype(cases) and is_string_dtype(index):  # object columns: by their values
         return positions_in(cases, index)
     return np.asarray(index.get_indexer(cases), dtype=np.int64)
 

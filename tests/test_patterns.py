@@ -61,3 +61,17 @@ def test_without_costs_a_pattern_has_no_cost_figures() -> None:
     table = pd.DataFrame(index=pd.Index(["c1", "c2"], name="case_id"))
     [pattern] = deviation_patterns(deviations, 2, ["c2"], pd.Series({"c1": 2.0, "c2": 1.0}), table)
     assert (pattern.extra_cost_median, pattern.extra_cost_p90, pattern.extra_cost_total) == (None, None, None)
+
+
+def test_a_pattern_lists_its_cases_in_id_order_and_counts_causes_among_them_only() -> None:
+    table = attributes(200)
+    late_first = ["c150", "c003", "c120", "c001", "c002", "c000", "c004"]  # deviations come unordered
+    deviations = [Deviation(case, "skipped", "approve") for case in late_first]
+    deviations.append(Deviation("c199", "repeated", "pay"))  # another pattern's case: not counted
+    hours = pd.Series(1.0, index=table.index)
+    conforming = [case for case in table.index if case not in set(late_first) | {"c199"}]
+    found = {p.key: p for p in deviation_patterns(deviations, 200, conforming, hours, table, min_support=3)}
+    pattern = found["skipped:approve"]
+    assert pattern.example_case_ids == ("c000", "c001", "c002", "c003", "c004")
+    assert [(c.attribute, c.value, c.cases) for c in pattern.root_causes] == [("supplier", "S-1", 5)]
+    assert pattern.root_causes == tuple(root_causes(late_first, table, min_support=3))
