@@ -279,6 +279,7 @@ class EventStore:
         """
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
+            selected = connection.sql("SELECT case_id FROM selected_cases").to_arrow_table()
             case_attributes = _case_attributes(connection, process)
             costs = None
             if cost is not None:
@@ -287,9 +288,10 @@ class EventStore:
                 costs = (_summed_costs(connection, process, cost.attribute, case_attributes.index)
                          if cost.per == "event" else numbers(case_attributes[cost.attribute]))
         # A connection of their own: the memory DuckDB aggregated the attributes in is returned
-        # when it closes, before the events are fetched.
+        # when it closes, before the events are fetched. The window's cases come along, not
+        # selected again (a group-by over every event of the process).
         with self._connect(read_only=True) as connection:
-            _select_cases(connection, process, window_days)
+            connection.register("selected_cases", selected)
             window = connection.sql(
                 f"""
                 SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
