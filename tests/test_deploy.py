@@ -172,7 +172,7 @@ def test_a_source_with_a_bad_row_fails_the_night_without_reading_it_again(
 
     attempts: list[str] = []
 
-    def bad_row(config: object, process: object, source: Any) -> None:
+    def bad_row(config: object, process: object, source: Any, watermarks: object = None) -> None:
         attempts.append(source.name)
         raise SourceError(f"source {source.name}: row 7, field created_at: not a timestamp")
 
