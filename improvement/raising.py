@@ -18,6 +18,7 @@ from conformance.types import (
     DeviationPattern,
 )
 from improvement.types import TaskProposal
+from kaizenflow.events import member_of
 
 _TITLES = {
     SKIPPED: "Stop skipping '{activity}'",
@@ -71,7 +72,7 @@ def propose_tasks(
             attribute, value = scope
             column = case_attributes[attribute]
             in_scope = int((column == value).sum())
-            affected_in_scope = int((column.reindex(affected) == value).sum())
+            affected_in_scope = int((column[member_of(column.index, affected)] == value).sum())
             business_object = f"{attribute}={value}"
         kpi_value = affected_in_scope / in_scope if in_scope else 0.0
         scope_words = f" for {scope[0]} {scope[1]}" if scope else ""
