@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,19 @@ CREATE TABLE IF NOT EXISTS watermarks (
     value      VARCHAR NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS loads_in_progress (
+    batch_id   VARCHAR NOT NULL,
+    process    VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+#: What readers see of ``events``: the events of published batches. A batch is stored a chunk
+#: at a time, each chunk its own transaction, and published with its batch record and
+#: watermarks in a last one; until then (or for ever, if its run died) it is in progress.
+_COMMITTED_EVENTS = """
+CREATE OR REPLACE TEMP VIEW committed_events AS
+SELECT * FROM events WHERE batch_id NOT IN (SELECT batch_id FROM loads_in_progress)
 """
 
 
@@ -90,15 +103,25 @@ class AppendResult:
 class EventStore:
     """One DuckDB file holding the events of every process of a configuration.
 
-    Each append is one transaction: the events, the batch record and the advanced watermarks
-    are committed together or not at all, so a run that dies half-way leaves the store as it was.
+    Each append is published at once: the events, the batch record and the advanced watermarks
+    are seen together or not at all, so a run that dies half-way leaves the store as it was to
+    every reader, and the next append removes what it left.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _connect(self, read_only: bool = False) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return open_duckdb(self.path, _SCHEMA, "event store", read_only)
+    @contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection whose ``committed_events`` are the events of published batches."""
+        with open_duckdb(self.path, _SCHEMA, "event store", read_only) as connection:
+            tables = {row[0] for row in connection.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
+            if "loads_in_progress" in tables:
+                connection.execute(_COMMITTED_EVENTS)
+            else:  # a store written before batches were published; read-only, so not migrated
+                connection.execute("CREATE OR REPLACE TEMP VIEW committed_events AS SELECT * FROM events")
+            yield connection
 
     def append(
         self,
@@ -129,14 +152,18 @@ class EventStore:
         source_timezones: Mapping[str, str] | None = None,
         rejects: Iterable[pd.DataFrame | pa.Table] = (),
     ) -> AppendResult:
-        """Add the events not stored yet; advance the given watermarks in the same transaction.
+        """Add the events not stored yet and advance the given watermarks, published at once.
 
-        The batch comes a chunk at a time (staged files are read one by one), so memory is
-        bounded by a chunk, yet it is one transaction: each chunk sees the ones before it, an
-        event id is stored once, and a chunk that fails leaves nothing of the batch. Positions
-        (the order in the source, which breaks ties in time) run on across the chunks.
-        Times are stored in UTC; ``source_timezones`` keeps the zone each source was read in.
-        ``rejects`` are source rows set aside as bad (source, row, field, reason).
+        The batch comes a chunk at a time (staged files are read one by one) and each chunk is
+        stored in a transaction of its own, so memory is bounded by a chunk, not by the batch:
+        one transaction of ten million events held 2.7 GiB. Until a last transaction writes the
+        batch record and the watermarks, the batch is in progress and no reader sees it; a chunk
+        that fails leaves nothing of the batch, and a run that died mid-way leaves a batch in
+        progress that the next append removes first. Each chunk sees the ones before it, so an
+        event id is stored once. Positions (the order in the source, which breaks ties in time)
+        run on across the chunks. Times are stored in UTC; ``source_timezones`` keeps the zone
+        each source was read in. ``rejects`` are source rows set aside as bad (source, row,
+        field, reason).
         """
         batch_id = f"{process}:{run_id}"
         zones = dict(source_timezones or {})
@@ -151,8 +178,11 @@ class EventStore:
         with self._connect() as connection:
             connection.register("known_sources", known)
             try:
-                connection.execute("BEGIN TRANSACTION")
-                before = _count(connection, process)
+                _forget_unpublished(connection)
+                connection.execute("INSERT INTO loads_in_progress VALUES (?, ?, ?)", [batch_id, process, now])
+            except duckdb.Error as error:
+                raise self._unwritten(error) from error
+            try:
                 for chunk in chunks:
                     table = _columns(chunk, BATCH_COLUMNS, "batch")
                     # the order events had in their source breaks ties in time, and is the only
@@ -176,10 +206,11 @@ class EventStore:
                         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
                         """,
                         [process, batch_id],
-                    ).fetchall()  # complete the statement before unregistering what it reads
+                    ).fetchall()  # complete the statement (its own transaction) before unregistering
                     connection.unregister("incoming")
                     offered += table.num_rows
-                added = _count(connection, process) - before
+                connection.execute("BEGIN TRANSACTION")
+                added = _batch_events(connection, batch_id)
                 for chunk in rejects:
                     rejected = _columns(chunk, ["source", "row", "field", "reason"], "rejects")
                     connection.register("rejected", rejected)
@@ -200,18 +231,23 @@ class EventStore:
                     connection.execute(
                         "INSERT INTO watermarks VALUES (?, ?, ?, ?)", [process, source, value, now]
                     )
+                connection.execute("DELETE FROM loads_in_progress WHERE batch_id = ?", [batch_id])
                 connection.execute("COMMIT")
             except duckdb.Error as error:
                 _rollback(connection)
-                reason = str(error).splitlines()[0]
-                raise EventStoreError(
-                    f"event store {self.path}: the batch could not be written ({reason}); "
-                    "nothing of it was stored"
-                ) from error
+                _forget_batch(connection, batch_id)
+                raise self._unwritten(error) from error
             except BaseException:
                 _rollback(connection)
+                _forget_batch(connection, batch_id)
                 raise
         return AppendResult(batch_id=batch_id, offered=offered, added=added, quarantined=quarantined)
+
+    def _unwritten(self, error: duckdb.Error) -> EventStoreError:
+        reason = str(error).splitlines()[0]
+        return EventStoreError(
+            f"event store {self.path}: the batch could not be written ({reason}); nothing of it was stored"
+        )
 
     def quarantined(self, process: str) -> pd.DataFrame:
         """Source rows set aside as bad, with the batch they came in."""
@@ -234,7 +270,7 @@ class EventStore:
         """The process's own clock: the time of its latest stored event."""
         with self._connect(read_only=True) as connection:
             rows = connection.execute(
-                f"SELECT max({TIMESTAMP}) FROM events WHERE process = ?", [process]
+                f"SELECT max({TIMESTAMP}) FROM committed_events WHERE process = ?", [process]
             ).fetchall()
         latest = rows[0][0]
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
@@ -247,7 +283,7 @@ class EventStore:
         """Events stored more than once (zero, unless something is badly wrong)."""
         with self._connect(read_only=True) as connection:
             row = connection.execute(
-                "SELECT count(*) - count(DISTINCT event_id) FROM events"
+                "SELECT count(*) - count(DISTINCT event_id) FROM committed_events"
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -260,7 +296,7 @@ class EventStore:
         with self._connect(read_only=True) as connection:
             events = _frame(
                 connection,
-                f"SELECT {EVENT_ID}, {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE} FROM events "
+                f"SELECT {EVENT_ID}, {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE} FROM committed_events "
                 f"WHERE process = ? ORDER BY {EVENT_ID}",
                 [process],
             )
@@ -295,7 +331,7 @@ class EventStore:
             window = connection.sql(
                 f"""
                 SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
-                FROM events SEMI JOIN selected_cases USING ({CASE_ID})
+                FROM committed_events SEMI JOIN selected_cases USING ({CASE_ID})
                 LEFT JOIN (SELECT batch_id, row_number() OVER (ORDER BY batch_id) AS batch_rank
                            FROM (SELECT DISTINCT batch_id FROM batches WHERE process = $process))
                      USING (batch_id)
@@ -366,12 +402,12 @@ def _encoded(reader: pa.RecordBatchReader) -> pa.Table:
 
 def _select_cases(connection: duckdb.DuckDBPyConnection, process: str, window_days: float | None) -> None:
     """The temporary table ``selected_cases``: the process's cases in the window."""
-    query = "SELECT DISTINCT case_id FROM events WHERE process = ?"
+    query = "SELECT DISTINCT case_id FROM committed_events WHERE process = ?"
     parameters: list[object] = [process]
     if window_days is not None:
         query = f"""
-            SELECT case_id FROM events WHERE process = ? GROUP BY case_id
-            HAVING min({TIMESTAMP}) >= (SELECT max({TIMESTAMP}) FROM events WHERE process = ?)
+            SELECT case_id FROM committed_events WHERE process = ? GROUP BY case_id
+            HAVING min({TIMESTAMP}) >= (SELECT max({TIMESTAMP}) FROM committed_events WHERE process = ?)
                    - to_microseconds(CAST(? * 86400000000 AS BIGINT))
         """
         parameters = [process, process, window_days]
@@ -439,6 +475,41 @@ def _raise_signal_timeout(error: RuntimeError) -> None:
                            "(or the run was interrupted)") from error
 
 
+def _forget_unpublished(connection: duckdb.DuckDBPyConnection) -> None:
+    """Remove what appends that died before publishing left (their events are no reader's):
+    their ids must not stop the same events from being stored again."""
+    rows = connection.execute("SELECT count(*) FROM loads_in_progress").fetchall()
+    if not rows[0][0]:
+        return
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("events", "quarantine"):
+            connection.execute(
+                f"DELETE FROM {table} WHERE batch_id IN (SELECT batch_id FROM loads_in_progress)")
+        connection.execute("DELETE FROM loads_in_progress")
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+
+
+def _forget_batch(connection: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    """Remove a failed append's chunks at once, if the store can still be written (a full disk
+    may not let it): otherwise the batch stays in progress, unseen, for the next append."""
+    try:
+        connection.execute("BEGIN TRANSACTION")
+        connection.execute("DELETE FROM events WHERE batch_id = ?", [batch_id])
+        connection.execute("DELETE FROM loads_in_progress WHERE batch_id = ?", [batch_id])
+        connection.execute("COMMIT")
+    except (duckdb.Error, RuntimeError):
+        _rollback(connection)
+
+
+def _batch_events(connection: duckdb.DuckDBPyConnection, batch_id: str) -> int:
+    rows = connection.execute("SELECT count(*) FROM events WHERE batch_id = ?", [batch_id]).fetchall()
+    return int(rows[0][0])
+
+
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
     """Undo an unfinished append; a COMMIT that failed may already have ended the transaction."""
     try:
@@ -469,7 +540,7 @@ def _distinct_rows(connection: duckdb.DuckDBPyConnection) -> int:
 
 
 def _count(connection: duckdb.DuckDBPyConnection, process: str) -> int:
-    rows = connection.execute("SELECT count(*) FROM events WHERE process = ?", [process]).fetchall()
+    rows = connection.execute("SELECT count(*) FROM committed_events WHERE process = ?", [process]).fetchall()
     return int(rows[0][0])
 
 
@@ -482,7 +553,7 @@ def _summed_costs(
         connection,
         f"""
         SELECT {CASE_ID}, sum(TRY_CAST(json_extract_string(attributes, ?) AS DOUBLE)) AS cost
-        FROM events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ? GROUP BY {CASE_ID}
+        FROM committed_events SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = ? GROUP BY {CASE_ID}
         """,
         [path, process],
     )
@@ -500,7 +571,7 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         for row in connection.execute(
             """
             SELECT DISTINCT unnest(json_keys(attributes)) AS key FROM (
-                SELECT DISTINCT attributes FROM events SEMI JOIN selected_cases USING (case_id)
+                SELECT DISTINCT attributes FROM committed_events SEMI JOIN selected_cases USING (case_id)
                 WHERE process = ? AND attributes <> '{}'
             ) ORDER BY key
             """,
@@ -520,7 +591,8 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         connection,
         f"SELECT case_id, {selects} FROM selected_cases LEFT JOIN ("
         "  SELECT case_id, timestamp, json_extract_string(attributes, ?::VARCHAR[]) AS v"
-        "  FROM events SEMI JOIN selected_cases USING (case_id) WHERE process = ? AND attributes <> '{}'"
+        "  FROM committed_events SEMI JOIN selected_cases USING (case_id)"
+        "  WHERE process = ? AND attributes <> '{}'"
         ") USING (case_id) GROUP BY case_id ORDER BY case_id",
         [[_json_path(key) for key in keys], process],
     )

@@ -155,7 +155,7 @@ def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Ext
 def load(
     config: KaizenConfig, process: Process, run_id: str, extracted: Sequence[Extracted]
 ) -> AppendResult:
-    """Append every source's staged events of this run, and their watermarks, in one transaction.
+    """Append every source's staged events of this run and their watermarks, published at once.
 
     The staged chunks are stored one at a time, in source order, and removed afterwards
     whether the load committed or failed.

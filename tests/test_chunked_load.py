@@ -1,7 +1,7 @@
 """A history larger than a chunk loads exactly as in one piece: same events, positions, dedup, watermarks.
 
 A night reads, maps and stages each source ``storage.load_chunk_rows`` rows at a time and stores
-the staged chunks one by one in one transaction, so its memory is bounded by the chunk.
+the staged chunks one by one, publishing the batch at once, so its memory is bounded by the chunk.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The event store: append-only, each event once, all-or-nothing appends, columnar reads."""
+"""The event store: append-only, each event once, appends published all at once, columnar reads."""
 
 from pathlib import Path
 
