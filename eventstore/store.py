@@ -117,10 +117,13 @@ class EventStore:
         with open_duckdb(self.path, _SCHEMA, "event store", read_only) as connection:
             tables = {row[0] for row in connection.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
-            if "loads_in_progress" in tables:
-                connection.execute(_COMMITTED_EVENTS)
-            else:  # a store written before batches were published; read-only, so not migrated
-                connection.execute("CREATE OR REPLACE TEMP VIEW committed_events AS SELECT * FROM events")
+            # a store written before batches were published has no such table (and read-only, is
+            # not migrated); with no load in progress, as nearly always, every event is published,
+            # and the filter (reading each event's batch) is left out
+            unpublished = "loads_in_progress" in tables and bool(connection.execute(
+                "SELECT count(*) FROM loads_in_progress").fetchall()[0][0])
+            connection.execute(_COMMITTED_EVENTS if unpublished else
+                               "CREATE OR REPLACE TEMP VIEW committed_events AS SELECT * FROM events")
             yield connection
 
     def append(
