@@ -168,7 +168,6 @@ class EventStore:
         each source was read in. ``rejects`` are source rows set aside as bad (source, row,
         field, reason).
         """
-        batch_id = f"{process}:{run_id}"
         zones = dict(source_timezones or {})
         known = pd.DataFrame({
             "source": pd.Series(list(source_ranks), dtype=object),
@@ -182,6 +181,7 @@ class EventStore:
             connection.register("known_sources", known)
             try:
                 _forget_unpublished(connection)
+                batch_id = _new_batch_id(connection, f"{process}:{run_id}")
                 connection.execute("INSERT INTO loads_in_progress VALUES (?, ?, ?)", [batch_id, process, now])
             except duckdb.Error as error:
                 raise self._unwritten(error) from error
@@ -506,6 +506,16 @@ def _forget_batch(connection: duckdb.DuckDBPyConnection, batch_id: str) -> None:
         connection.execute("COMMIT")
     except (duckdb.Error, RuntimeError):
         _rollback(connection)
+
+
+def _new_batch_id(connection: duckdb.DuckDBPyConnection, wanted: str) -> str:
+    """``wanted``, or with a number after it when a run id is used twice (tools and tests reuse
+    them): a batch's events are counted, and on failure removed, by its id."""
+    rows = connection.execute(
+        "SELECT count(*) FROM batches WHERE batch_id = ? OR starts_with(batch_id, ?)", [wanted, wanted + "#"]
+    ).fetchall()
+    stored = int(rows[0][0])
+    return f"{wanted}#{stored + 1}" if stored else wanted
 
 
 def _batch_events(connection: duckdb.DuckDBPyConnection, batch_id: str) -> int:

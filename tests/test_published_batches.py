@@ -6,9 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pytest
 
 from eventstore import EventStore
 from tests.test_eventstore import batch
@@ -75,3 +78,17 @@ def test_a_store_written_before_batches_were_published_still_reads(tmp_path: Pat
     assert store.count("p") == 4  # read-only: nothing to migrate
     assert store.append("p", "r2", batch(3), {"s": 0}).added == 2  # a write adds the table
     assert store.count("p") == 6
+
+
+def test_a_run_id_used_twice_never_counts_or_removes_the_first_batch(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    assert store.append("p", "r1", batch(2), {"s": 0}).added == 4
+    assert store.append("p", "r1", batch(2), {"s": 0}).added == 0
+
+    def fails_after_one_chunk() -> Iterator[pd.DataFrame]:
+        yield batch(3)
+        raise OSError("the staged file of the second chunk is gone")
+
+    with pytest.raises(OSError):
+        store.append_chunks("p", "r1", fails_after_one_chunk(), {"s": 0})
+    assert store.count("p") == _raw_count(tmp_path / "events.duckdb") == 4
