@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS loads_in_progress (
 
 #: What readers see of ``events``: the events of published batches. A batch is stored a chunk
 #: at a time, each chunk its own transaction, and published with its batch record and
-#: watermarks in a last one; until then (or for ever, if its run died) it is in progress.
+#: watermarks in a last one; until then it is in progress (and if its run died, until the next
+#: append removes what it stored).
 _COMMITTED_EVENTS = """
 CREATE OR REPLACE TEMP VIEW committed_events AS
 SELECT * FROM events WHERE batch_id NOT IN (SELECT batch_id FROM loads_in_progress)
