@@ -50,7 +50,7 @@ def deviation_patterns(
     frame = table[["case_id", "kind", "activity"]].astype(object).drop_duplicates()
     # every pattern's cases are looked up by position among the deviating cases, found once:
     # a lookup by case id per pattern hashed the window's 166,666 ids a dozen times a night
-    case_codes, deviating = pd.factorize(frame["case_id"])
+    case_codes, deviating = pd.factorize(frame["case_id"], sort=True)  # numbered in id order
     hours = _values_at(throughput_hours, deviating)
     costs = _values_at(case_costs, deviating) if case_costs is not None else None
     conforming = pd.Index(conforming_case_ids)
@@ -59,10 +59,8 @@ def deviation_patterns(
     attributes = _CaseAttributes(case_attributes, deviating)
     frame = frame.assign(code=case_codes)
     patterns = []
-    rank = np.argsort(np.argsort(deviating.to_numpy(dtype=object), kind="stable"), kind="stable")
     for (kind, activity), group in frame.groupby(["kind", "activity"], sort=True):
-        codes = group["code"].to_numpy()  # once each: the frame has no duplicate rows
-        codes = codes[np.argsort(rank[codes], kind="stable")]  # by case id
+        codes = np.sort(group["code"].to_numpy())  # by case id; once each, as the frame has no duplicates
         case_ids = deviating.take(codes).tolist()
         pattern_hours = _known(hours[codes])
         median_extra = p90_extra = None

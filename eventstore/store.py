@@ -159,8 +159,8 @@ class EventStore:
         """Add the events not stored yet and advance the given watermarks, published at once.
 
         The batch comes a chunk at a time (staged files are read one by one) and each chunk is
-        stored in a transaction of its own, so memory is bounded by a chunk, not by the batch:
-        one transaction of ten million events held 2.7 GiB. Until a last transaction writes the
+        stored in a transaction of its own, so memory is bounded by a chunk, not by the batch (one
+        transaction held every chunk of a history's bulk load). Until a last transaction writes the
         batch record and the watermarks, the batch is in progress and no reader sees it; a chunk
         that fails leaves nothing of the batch, and a run that died mid-way leaves a batch in
         progress that the next append removes first. Each chunk sees the ones before it, so an
@@ -176,8 +176,7 @@ class EventStore:
             "source_timezone": pd.Series([zones.get(s, "UTC") for s in source_ranks], dtype=object),
         })
         now = datetime.now(UTC)
-        offered = 0
-        quarantined = 0
+        offered = added = quarantined = 0
         with self._connect() as connection:
             connection.register("known_sources", known)
             try:
@@ -195,7 +194,7 @@ class EventStore:
                     connection.register("incoming", table.append_column("position", pa.array(positions)))
                     # an id offered twice keeps its first row: a hash aggregate, where DISTINCT ON
                     # sorted the chunk and kept an arbitrary one
-                    connection.execute(
+                    [(inserted,)] = connection.execute(
                         """
                         INSERT INTO events
                         WITH firsts AS (
@@ -213,8 +212,8 @@ class EventStore:
                     ).fetchall()  # complete the statement (its own transaction) before unregistering
                     connection.unregister("incoming")
                     offered += table.num_rows
+                    added += int(inserted)
                 connection.execute("BEGIN TRANSACTION")
-                added = _batch_events(connection, batch_id)
                 for chunk in rejects:
                     rejected = _columns(chunk, ["source", "row", "field", "reason"], "rejects")
                     connection.register("rejected", rejected)
@@ -485,11 +484,9 @@ def _forget_unpublished(connection: duckdb.DuckDBPyConnection) -> None:
     rows = connection.execute("SELECT count(*) FROM loads_in_progress").fetchall()
     if not rows[0][0]:
         return
-    connection.execute("BEGIN TRANSACTION")
+    connection.execute("BEGIN TRANSACTION")  # quarantined rows come with the publishing one only
     try:
-        for table in ("events", "quarantine"):
-            connection.execute(
-                f"DELETE FROM {table} WHERE batch_id IN (SELECT batch_id FROM loads_in_progress)")
+        connection.execute("DELETE FROM events WHERE batch_id IN (SELECT batch_id FROM loads_in_progress)")
         connection.execute("DELETE FROM loads_in_progress")
         connection.execute("COMMIT")
     except BaseException:
@@ -511,17 +508,12 @@ def _forget_batch(connection: duckdb.DuckDBPyConnection, batch_id: str) -> None:
 
 def _new_batch_id(connection: duckdb.DuckDBPyConnection, wanted: str) -> str:
     """``wanted``, or with a number after it when a run id is used twice (tools and tests reuse
-    them): a batch's events are counted, and on failure removed, by its id."""
+    them): a failed batch's events are removed by its id."""
     rows = connection.execute(
         "SELECT count(*) FROM batches WHERE batch_id = ? OR starts_with(batch_id, ?)", [wanted, wanted + "#"]
     ).fetchall()
     stored = int(rows[0][0])
     return f"{wanted}#{stored + 1}" if stored else wanted
-
-
-def _batch_events(connection: duckdb.DuckDBPyConnection, batch_id: str) -> int:
-    rows = connection.execute("SELECT count(*) FROM events WHERE batch_id = ?", [batch_id]).fetchall()
-    return int(rows[0][0])
 
 
 def _rollback(connection: duckdb.DuckDBPyConnection) -> None:

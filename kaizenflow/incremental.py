@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
-import pandas as pd
 
 from conformance.alignments import Aligner
 from conformance.check import check_cases, summarize_checks
@@ -53,12 +52,11 @@ def check_changed_cases(
     # what changed is read off the window as read: asking the store again cost a second pass
     # over every event of the window
     events = case_event_counts(log.events).astype("int64")
-    cases = events.index = events.index.astype(str)
-    is_running = pd.Series(False, index=cases)
+    events.index = cases = events.index.astype(str)
+    is_running = np.zeros(len(cases), dtype=bool)
     if log.has_timestamps:
         last = case_times(log.events)["last"]
-        cutoff = last.max() - timedelta(days=process.open_case_horizon_days)
-        is_running = pd.Series((last > cutoff).to_numpy(dtype=bool), index=cases)
+        is_running = (last > last.max() - timedelta(days=process.open_case_horizon_days)).to_numpy(dtype=bool)
     fingerprint = check_fingerprint(process, model)
     ledger = case_ledger(config)
     stored_events, kept = ledger.load(process.name, fingerprint)
@@ -69,7 +67,7 @@ def check_changed_cases(
         at = at[known]
         unchanged[known] = (
             (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
-            & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running.to_numpy(dtype=bool)[known])
+            & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running[known])
             & kept.cases["checked"].to_numpy(dtype=bool)[at]
         )
     todo = cases[~unchanged]
@@ -79,7 +77,7 @@ def check_changed_cases(
         # a whole window (a first night, a new model) is checked as read, not copied first
         whole = not unchanged.any() and len(log.case_attributes) == len(todo)
         changed = log if whole else cases_of(log, todo)
-        running = set(todo[is_running.to_numpy()[~unchanged]].tolist())
+        running = set(todo[is_running[~unchanged]].tolist())
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
         )
