@@ -35,7 +35,7 @@ def _pm4py_frame(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_model(path: str):  # type: ignore[no-untyped-def]
-    from conformance.models import load_model
+    from kaizenflow.conformance.models import load_model
 
     return load_model(Path(path))
 
@@ -57,10 +57,10 @@ def contender_kaizen(parquet: str, model_path: str, cache_path: str) -> dict[str
     """What a night's check stage does: ordered events in, per-case results and log figures out."""
     import pyarrow.parquet
 
-    from conformance.alignments import cached_aligner
-    from conformance.check import check_cases, open_cases, summarize_checks
-    from eventstore.alignment_cache import AlignmentCacheFile
-    from kaizenflow.events import EventLog
+    from kaizenflow.conformance.alignments import cached_aligner
+    from kaizenflow.conformance.check import check_cases, open_cases, summarize_checks
+    from kaizenflow.core.events import EventLog
+    from kaizenflow.storage.alignment_cache import AlignmentCacheFile
 
     events = _in_store_order(pyarrow.parquet.read_table(parquet)).to_pandas()
     log = EventLog(events=events, case_attributes=pd.DataFrame(index=events["case_id"].unique()))
@@ -148,9 +148,9 @@ def inductive_model(parquet: Path, target: Path, noise: float = 0.2) -> None:
 
 def p2p_parquet(cases: int, target: Path) -> Path:
     """A simulated purchase-to-pay system with ``cases`` requisitions, extracted to events."""
-    from kaizenflow import stages
-    from kaizenflow.config import load_config
-    from kaizenflow.demo import prepare_demo
+    from kaizenflow.cli.demo import prepare_demo
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
 
     work = target.parent / f"p2p-{cases}"
     shutil.rmtree(work, ignore_errors=True)

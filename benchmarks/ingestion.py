@@ -32,8 +32,8 @@ UNION ALL SELECT po.pr_id, 'Pay Invoice', p.paid_at, p.paid_by FROM payments p
 
 
 def kaizen_sqlite(work: str) -> dict[str, object]:
-    from kaizenflow import stages
-    from kaizenflow.config import load_config
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
 
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
@@ -55,8 +55,8 @@ def pm4py_sqlite(work: str) -> dict[str, object]:
 
 
 def kaizen_csv(work: str) -> dict[str, object]:
-    from eventstore import EventStore
-    from sources.files import read_csv_events
+    from kaizenflow.sources.files import read_csv_events
+    from kaizenflow.storage import EventStore
 
     store_path = Path(work) / "csv-state" / "events.duckdb"
     shutil.rmtree(store_path.parent, ignore_errors=True)
@@ -85,9 +85,9 @@ CONTENDERS: dict[str, Callable[..., dict[str, object]]] = {
 
 def prepare(work: Path, events: int = 1_000_000) -> int:
     """A simulated purchase-to-pay system with about ``events`` events, and the same as CSV."""
-    from kaizenflow import stages
-    from kaizenflow.config import load_config
-    from kaizenflow.demo import prepare_demo
+    from kaizenflow.cli.demo import prepare_demo
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
 
     shutil.rmtree(work, ignore_errors=True)
     config = load_config(prepare_demo(work, cases=events // 6, days=730)[0])  # about six events a case

@@ -37,7 +37,7 @@ def import_seconds(module: str, baseline: str = "numpy") -> float:
 
 def membership(cases: int = 166_985) -> tuple[float, float]:
     """Which of a night's cases are among half of them: pandas' ``Index.isin``, then ``member_of``."""
-    from kaizenflow.events import member_of
+    from kaizenflow.core.events import member_of
 
     ids = pd.Index([f"PR-{i:07d}" for i in range(cases)], dtype="string[pyarrow]")
     wanted = set(ids[::2].tolist())
@@ -48,8 +48,8 @@ def deviation_rows(rows: int = 50_000) -> tuple[float, float]:
     """A run's deviations into a SQLite state database: SQLAlchemy's executemany, then the driver's."""
     import sqlalchemy as sa
 
-    from conformance.types import Deviation
-    from improvement.store import _insert_deviations, deviations, metadata
+    from kaizenflow.conformance.types import Deviation
+    from kaizenflow.storage.state import _insert_deviations, deviations, metadata
 
     found = [Deviation(f"PR-{i:07d}", "skipped", "Approve Purchase Order") for i in range(rows)]
     with TemporaryDirectory() as scratch:
@@ -74,7 +74,7 @@ def deviation_rows(rows: int = 50_000) -> tuple[float, float]:
 def event_keys(events: int = 1_000_000) -> tuple[float, float, float, float]:
     """Per-event work of mapping: the ids one key at a time (hashlib, from a plain list, as before)
     and a column at a time (``sources.mapping.hashed_ids``); the times of the keys as text."""
-    from sources.mapping import _key_times, hashed_ids
+    from kaizenflow.sources.mapping import _key_times, hashed_ids
 
     cases = pd.Series([f"PR-{i:07d}" for i in range(events)], dtype="string")
     times = pd.Series(pd.date_range("2024-01-01", periods=events, freq="37s", tz="UTC")).astype(
@@ -88,8 +88,8 @@ def event_keys(events: int = 1_000_000) -> tuple[float, float, float, float]:
 def staged_events(events: int = 1_000_000) -> tuple[float, float, int, int]:
     """Writing and reading back one staged file of mapped events: pyarrow's default Parquet
     settings, then ``sources.staging``'s; also the two files' sizes."""
-    from sources.mapping import EventMapping, map_rows
-    from sources.staging import _write
+    from kaizenflow.sources.mapping import EventMapping, map_rows
+    from kaizenflow.sources.staging import _write
 
     rows = pd.DataFrame({
         "case": [f"PR-{i // 6:07d}" for i in range(events)],

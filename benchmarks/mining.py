@@ -11,15 +11,15 @@ from benchmarks.measure import Measurement, run_contender
 
 def night_analyses(work: str) -> dict[str, object]:
     """Read the stored history once, then time each analysis and the conformance stage on it."""
-    from kaizenflow import stages
-    from kaizenflow.config import load_config
-    from mining.bottlenecks import find_bottlenecks
-    from mining.discovery import discover_process_map, discover_variants, throughput
-    from mining.organisation import resource_handovers, resources_per_activity
-    from mining.performance import analyse_performance
-    from mining.profile import profile_log
-    from mining.rework import analyse_rework
-    from mining.variants import group_variants
+    from kaizenflow.mining.bottlenecks import find_bottlenecks
+    from kaizenflow.mining.discovery import discover_process_map, discover_variants, throughput
+    from kaizenflow.mining.organisation import resource_handovers, resources_per_activity
+    from kaizenflow.mining.performance import analyse_performance
+    from kaizenflow.mining.profile import profile_log
+    from kaizenflow.mining.rework import analyse_rework
+    from kaizenflow.mining.variants import group_variants
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
 
     config = load_config(Path(work) / "kaizen.yaml")
     process = config.processes[0]

@@ -28,10 +28,10 @@ MODULE = "benchmarks.nights"
 
 def stage_night(config_path: str) -> dict[str, object]:
     """One night's stages without Prefect or report: what a night costs, and what it found."""
-    from conformance.alignments import cached_aligner
-    from kaizenflow import stages
-    from kaizenflow.config import load_config
-    from kaizenflow.incremental import check_changed_cases
+    from kaizenflow.conformance.alignments import cached_aligner
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.incremental import check_changed_cases
 
     config = load_config(config_path)
     process = config.processes[0]
@@ -66,12 +66,12 @@ def stage_night(config_path: str) -> dict[str, object]:
 
 def flow_night(config_path: str) -> dict[str, object]:
     """The nightly flow on its configured task runner, in Prefect's embedded mode as `kaizen run`."""
-    from kaizenflow import cli
-    from kaizenflow.config import load_config
+    from kaizenflow.cli import main as cli
+    from kaizenflow.pipeline.config import load_config
 
     cli._quiet_prefect(verbose=False)
     cli._prepare_prefect(load_config(config_path).state_directory, verbose=False)
-    from flows.nightly import run_nightly
+    from kaizenflow.flows.nightly import run_nightly
 
     [summary] = run_nightly(config_path)
     return {"check_seconds": summary.stage_seconds["check"], "cases": summary.cases,
@@ -88,7 +88,7 @@ def pm4py_night(work: str, model_path: str) -> dict[str, object]:
     from pm4py.algo.evaluation.replay_fitness.variants.alignment_based import evaluate
 
     from benchmarks.ingestion import UNION
-    from conformance.models import load_model
+    from kaizenflow.conformance.models import load_model
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -139,7 +139,7 @@ def incremental_against_full(history: Path, scratch: Path, repeats: int = 3) -> 
     After the first night and the new day, each round runs both nights on fresh copies of that
     state; the runs of median time are reported, and every round must find the same.
     """
-    from sample_logs import append_days
+    from kaizenflow.sample_logs import append_days
 
     work = scratch / "incremental"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -213,7 +213,7 @@ class HistoryRow:
 
 def large_history(events: int, scratch: Path) -> HistoryRow:
     """A simulated ERP of about ``events`` events over two years: its first night, then the next."""
-    from kaizenflow.demo import prepare_demo
+    from kaizenflow.cli.demo import prepare_demo
 
     shutil.rmtree(scratch, ignore_errors=True)
     config, _ = prepare_demo(scratch, cases=events // 6, days=730)

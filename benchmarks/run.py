@@ -15,8 +15,7 @@ from benchmarks.measure import Measurement, machine
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 COMMENTARY = "## What these figures say"
 SHARED_LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "logs"
-PACKAGES = ("benchmarks", "conformance", "eventstore", "flows", "improvement", "kaizenflow", "mining",
-            "reports", "sample_logs", "sources")
+PACKAGES = ("benchmarks", "kaizenflow")
 
 
 def compile_project() -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from conformance.models import DesignedModel
-from kaizenflow.events import EventLog
+from kaizenflow.conformance.models import DesignedModel
+from kaizenflow.core.events import EventLog
 
 Row = tuple[str, str, str, str]  # case, activity, timestamp (ISO, UTC), resource
 

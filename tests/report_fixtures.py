@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-from conformance.models import DesignedModel
-from conformance.types import DeviationPattern, RootCause
-from improvement.types import CREATED, IN_PROGRESS, OPEN, UNCHANGED, Task, TaskChange
-from kaizenflow.summary import RunSummary
-from mining.types import MapEdge, ProcessMap, Throughput, Variant
+from kaizenflow.conformance.models import DesignedModel
+from kaizenflow.conformance.types import DeviationPattern, RootCause
+from kaizenflow.improvement.types import CREATED, IN_PROGRESS, OPEN, UNCHANGED, Task, TaskChange
+from kaizenflow.mining.types import MapEdge, ProcessMap, Throughput, Variant
+from kaizenflow.pipeline.summary import RunSummary
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conformance.types import ConformanceResult, Deviation
-from improvement.types import TaskChange
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig
+from kaizenflow.conformance.types import ConformanceResult, Deviation
+from kaizenflow.improvement.types import TaskChange
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig
 
 
 def stage_night(

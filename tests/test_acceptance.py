@@ -10,14 +10,14 @@ import yaml
 from stage_nights import stage_night
 from typer.testing import CliRunner
 
-from conformance.types import ConformanceResult, Deviation
-from improvement.types import OPEN, Task
-from kaizenflow import stages
-from kaizenflow.cli import app
-from kaizenflow.config import KaizenConfig, load_config
-from sample_logs import BPMN_PATH, SimulationConfig, generate
+from kaizenflow.cli.main import app
+from kaizenflow.conformance.types import ConformanceResult, Deviation
+from kaizenflow.improvement.types import OPEN, Task
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 EARLY_INVOICES = "wrong_order:Receive Invoice"
 SKIPPED_APPROVAL = "skipped:Approve Purchase Order"
 runner = CliRunner()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from eventlogs import log_from_rows, sequential_model
 
-from conformance.alignments import align_variants, cached_aligner
-from conformance.check import check_log
-from conformance.models import DesignedModel
-from conformance.types import VariantAlignment
-from eventstore.alignment_cache import AlignmentCacheFile
+from kaizenflow.conformance.alignments import align_variants, cached_aligner
+from kaizenflow.conformance.check import check_log
+from kaizenflow.conformance.models import DesignedModel
+from kaizenflow.conformance.types import VariantAlignment
+from kaizenflow.storage.alignment_cache import AlignmentCacheFile
 
 MODEL = sequential_model("a", "b", "c")
 VARIANTS = [(("a", "b", "c"), 3), (("a", "c"), 2), (("c", "a", "b"), 1)]

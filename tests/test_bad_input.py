@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-import sources.xes
-from sources.files import read_csv_events, read_events_file, read_xes_events
-from sources.mapping import EventMapping, SourceError
+import kaizenflow.sources.xes
+from kaizenflow.sources.files import read_csv_events, read_events_file, read_xes_events
+from kaizenflow.sources.mapping import EventMapping, SourceError
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"
 
@@ -80,7 +80,8 @@ def test_an_xxe_never_reads_the_referenced_file(tmp_path: Path, monkeypatch: pyt
     log = (CORPUS / "xxe_local_file.xes").read_text().replace("file:///etc/passwd", secret.as_uri())
     path = tmp_path / "xxe.xes"
     path.write_text(log)
-    monkeypatch.setattr(sources.xes, "_read_frame", lambda *a: pytest.fail("pm4py must not see it"))
+    monkeypatch.setattr(kaizenflow.sources.xes, "_read_frame",
+                        lambda *a: pytest.fail("pm4py must not see it"))
     with pytest.raises(SourceError) as caught:
         read_xes_events(path)
     assert "TOP-SECRET-4711" not in str(caught.value)

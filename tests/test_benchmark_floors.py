@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.floors import read_variants
-from kaizenflow.events import case_variants
+from kaizenflow.core.events import case_variants
 
 
 def test_the_parquet_floor_groups_the_same_variants_as_the_check(tmp_path: Path) -> None:

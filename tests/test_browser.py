@@ -17,10 +17,10 @@ from report_fixtures import (
     many_variants,
 )
 
-from kaizenflow.summary import RunSummary
-from reports import write_run_report
-from reports.model_overlay import designed_model_svg
-from reports.screenshot import chromium_path, launch
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.reports import write_run_report
+from kaizenflow.reports.model_overlay import designed_model_svg
+from kaizenflow.reports.screenshot import chromium_path, launch
 
 pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
 

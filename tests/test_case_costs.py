@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from eventstore import EventStore
-from kaizenflow import stages
-from kaizenflow.config import ConfigError, load_config
-from kaizenflow.events import CaseCost, UnknownAttributeError
-from sample_logs import BPMN_PATH, SimulationConfig, generate
-from sources.files import events_to_log, read_events_file
+from kaizenflow.core.events import CaseCost, UnknownAttributeError
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import ConfigError, load_config
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
+from kaizenflow.sources.files import events_to_log, read_events_file
+from kaizenflow.storage import EventStore
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def test_a_night_names_the_configuration_key_of_an_unknown_cost_attribute(tmp_pa
 
 def test_duplicate_payments_cost_what_was_paid_twice(tmp_path: Path) -> None:
     """The simulated purchase-to-pay system, with each payment's amount as its cost."""
-    from reports.exports import pattern_rows as export_rows
-    from reports.html import pattern_rows as report_rows
+    from kaizenflow.reports.exports import pattern_rows as export_rows
+    from kaizenflow.reports.html import pattern_rows as report_rows
 
     generate(f"sqlite:///{tmp_path / 'p2p.db'}", SimulationConfig(cases=2000, days=90, seed=5))
     data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))

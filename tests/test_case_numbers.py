@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaizenflow.events import case_codes, case_event_counts, case_times
+from kaizenflow.core.events import case_codes, case_event_counts, case_times
 
 
 def _events(ordered: bool | str) -> pd.DataFrame:

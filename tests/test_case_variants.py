@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaizenflow import events as event_schema
-from kaizenflow.events import case_sequences, case_variants
+from kaizenflow.core import events as event_schema
+from kaizenflow.core.events import case_sequences, case_variants
 
 
 def _events(traces: dict[str, str]) -> pd.DataFrame:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eventstore import EventStore
-from kaizenflow import stages
-from kaizenflow.events import EventLog, cases_of
-from mining import bottlenecks, discovery, organisation, performance, profile, rework, variants
-from sources.files import read_events_file
+from kaizenflow.core.events import EventLog, cases_of
+from kaizenflow.mining import bottlenecks, discovery, organisation, performance, profile, rework, variants
+from kaizenflow.pipeline import stages
+from kaizenflow.sources.files import read_events_file
+from kaizenflow.storage import EventStore
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows, sequential_model
 
-from conformance.check import check_log, map_activities, open_cases
+from kaizenflow.conformance.check import check_log, map_activities, open_cases
 
 MODEL = sequential_model("a", "b", "c")
 
@@ -108,9 +108,9 @@ def test_activity_mapping_renames_categorical_activities_as_text_ones() -> None:
 
 def test_equally_cheap_explanations_are_chosen_the_same_way_every_time() -> None:
     """pm4py breaks ties by memory address; two loads of one model must still agree."""
-    from conformance.alignments import align_variants
-    from conformance.models import load_model
-    from sample_logs import BPMN_PATH
+    from kaizenflow.conformance.alignments import align_variants
+    from kaizenflow.conformance.models import load_model
+    from kaizenflow.sample_logs import BPMN_PATH
 
     paid_before_goods = ("Create Purchase Requisition", "Create Purchase Order",
                          "Approve Purchase Order", "Receive Invoice", "Pay Invoice", "Receive Goods")

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from sources.mapping import SourceError
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sources.mapping import SourceError
 
 TICKETS = 3_500
 CHUNK = 1_000

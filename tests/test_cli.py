@@ -16,13 +16,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from eventstore import EventStore
-from improvement.types import Task
-from kaizenflow.cli import app
-from kaizenflow.cli_tasks import task_lines
-from sample_logs import BPMN_PATH
+from kaizenflow.cli.main import app
+from kaizenflow.cli.tasks import task_lines
+from kaizenflow.improvement.types import Task
+from kaizenflow.sample_logs import BPMN_PATH
+from kaizenflow.storage import EventStore
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 runner = CliRunner()
 
 

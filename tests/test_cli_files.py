@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kaizenflow.cli import app
+from kaizenflow.cli.main import app
 
 runner = CliRunner()
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kaizenflow.config import ConfigError, load_config
+from kaizenflow.pipeline.config import ConfigError, load_config
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+EXAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -97,7 +97,7 @@ def test_a_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_kind_of_rule_is_configurable(tmp_path: Path) -> None:
-    from conformance.rules import (
+    from kaizenflow.conformance.rules import (
         AttributeCondition,
         CaseDuration,
         ForbiddenActivity,
@@ -106,7 +106,7 @@ def test_every_kind_of_rule_is_configurable(tmp_path: Path) -> None:
         SegregationOfDuties,
         Sla,
     )
-    from kaizenflow.stages import rule_specs
+    from kaizenflow.pipeline.stages import rule_specs
 
     data = example()
     data["processes"][0]["rules"] += [
@@ -134,7 +134,7 @@ def test_loading_the_configuration_module_does_not_import_prefect() -> None:
     import subprocess
     import sys
 
-    check = "import sys, kaizenflow.config; print('prefect' in sys.modules)"
+    check = "import sys, kaizenflow.pipeline.config; print('prefect' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -143,7 +143,7 @@ def test_the_default_schedule_is_one_prefect_accepts() -> None:
     """It is not put through Prefect's check on every load (see the next test), so check it here."""
     from prefect.client.schemas.schedules import CronSchedule
 
-    from kaizenflow.config import Schedule
+    from kaizenflow.pipeline.config import Schedule
 
     default = Schedule()
     assert CronSchedule(cron=default.cron, timezone=default.timezone).cron == default.cron
@@ -155,7 +155,7 @@ def test_loading_a_configuration_without_a_schedule_does_not_import_prefect() ->
     import sys
 
     assert "schedule" not in EXAMPLE.read_text(encoding="utf-8")
-    code = ("import sys; from kaizenflow.config import load_config; "
+    code = ("import sys; from kaizenflow.pipeline.config import load_config; "
             f"load_config({str(EXAMPLE)!r}); print('prefect' in sys.modules)")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"

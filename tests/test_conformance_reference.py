@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.check import check_log
-from conformance.models import load_model
-from conformance.types import ConformanceResult
-from sources.files import events_to_log, read_events_file
+from kaizenflow.conformance.check import check_log
+from kaizenflow.conformance.models import load_model
+from kaizenflow.conformance.types import ConformanceResult
+from kaizenflow.sources.files import events_to_log, read_events_file
 
 NOISE = ["00", "05", "10", "20", "50"]
 

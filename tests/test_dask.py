@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from improvement.store import StateStore
-from kaizenflow.config import load_config
-from kaizenflow.demo import prepare_demo
-from kaizenflow.summary import RunSummary
+from kaizenflow.cli.demo import prepare_demo
+from kaizenflow.pipeline.config import load_config
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.storage.state import StateStore
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def _alignment_tasks(run_id: str) -> int:
 
 
 def test_alignments_on_a_dask_cluster_equal_those_on_threads(prefect_harness: None, tmp_path: Path) -> None:
-    from flows.nightly import run_nightly
+    from kaizenflow.flows.nightly import run_nightly
 
     config_path, _ = prepare_demo(tmp_path, cases=600, seed=5)
     threads = _variant(config_path, "threads", {"task_runner": "thread", "workers": 2, "chunk_size": 10})

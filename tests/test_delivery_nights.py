@@ -10,12 +10,12 @@ import pytest
 import yaml
 from fake_services import FakeWebhookReceiver
 
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 
 pytestmark = pytest.mark.slow
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 SECRET = "whsec-test-4711"
 
 

@@ -24,12 +24,12 @@ from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, St
 from prefect.states import Failed
 from typer.testing import CliRunner
 
-from flows.deploy import Schedule, deployments_for, read_schedules, scheduled_nightly
-from flows.nightly import extract_source, nightly, worth_retrying
-from kaizenflow import cli_serve
-from kaizenflow.config import ConfigError, Process
-from kaizenflow.demo import prepare_demo
-from sources.mapping import SourceError
+from kaizenflow.cli import serve as cli_serve
+from kaizenflow.cli.demo import prepare_demo
+from kaizenflow.flows.deploy import Schedule, deployments_for, read_schedules, scheduled_nightly
+from kaizenflow.flows.nightly import extract_source, nightly, worth_retrying
+from kaizenflow.pipeline.config import ConfigError, Process
+from kaizenflow.sources.mapping import SourceError
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEPLOYMENT = "kaizen-scheduled/nightly-purchase-to-pay"
@@ -65,7 +65,7 @@ def test_each_process_gets_a_nightly_deployment_with_its_own_parameters(demo_con
         "timeout_seconds": 6 * 3600.0,
     }
     # importable wherever kaizenflow is installed, not a path relative to one machine's folder
-    assert deployment.entrypoint == "flows.deploy.scheduled_nightly"
+    assert deployment.entrypoint == "kaizenflow.flows.deploy.scheduled_nightly"
 
 
 def test_a_deployment_runs_one_night_at_a_time_and_cancels_the_newcomer(demo_config: Path) -> None:
@@ -120,7 +120,7 @@ def test_a_night_that_overruns_its_time_box_ends_timed_out(
     A stage hangs: the demo night itself now takes about as long as the shortest box (1 s), so
     it finished first on a fast machine, and the alarm went off later in another test.
     """
-    from kaizenflow import stages
+    from kaizenflow.pipeline import stages
 
     def hung(*arguments: object) -> None:
         time.sleep(30)
@@ -141,7 +141,7 @@ def test_a_night_stopped_while_prefect_creates_a_task_run_still_ends_timed_out(
     with a time box that the stages before it fit in even on a busy machine: the alarm must go
     off inside it (with a later stage and half a second, it did not always).
     """
-    from kaizenflow import stages
+    from kaizenflow.pipeline import stages
 
     def stopped_by_the_alarm_then_crashed(*arguments: object) -> None:
         try:
@@ -168,7 +168,7 @@ def test_extraction_is_retried_only_when_reading_again_may_pass(error: Exception
 def test_a_source_with_a_bad_row_fails_the_night_without_reading_it_again(
     prefect_harness: None, demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kaizenflow import stages
+    from kaizenflow.pipeline import stages
 
     attempts: list[str] = []
 
@@ -183,15 +183,15 @@ def test_a_source_with_a_bad_row_fails_the_night_without_reading_it_again(
 
 
 def test_a_database_that_cannot_be_reached_is_a_transient_source_error(tmp_path: Path) -> None:
-    import sources.sql
-    from sources.mapping import EventMapping
+    import kaizenflow.sources.sql
+    from kaizenflow.sources.mapping import EventMapping
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
     with pytest.raises(SourceError) as raised:
-        sources.sql.extract_sql(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", "SELECT 1",
+        kaizenflow.sources.sql.extract_sql(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", "SELECT 1",
                                 mapping, "p", staging=tmp_path)
     assert raised.value.transient
 
@@ -204,8 +204,8 @@ def test_a_night_waits_for_another_night_on_the_same_state(prefect_harness: None
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
-    from kaizenflow.config import load_config
-    from kaizenflow.locking import run_lock
+    from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.locking import run_lock
 
     config = load_config(demo_config)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -531,7 +531,7 @@ def test_the_prefect_yaml_deploys_a_night_that_the_worker_runs(pooled: Server) -
     assert result.returncode == 0, result.stdout + result.stderr
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DEPLOYMENT)
-    assert deployment.entrypoint == "flows/deploy.py:scheduled_nightly"
+    assert deployment.entrypoint == "kaizenflow/flows/deploy.py:scheduled_nightly"
     assert deployment.parameters["config_path"] == str(pooled.config_path)
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "Europe/Berlin")  # type: ignore[union-attr]

@@ -1,7 +1,7 @@
 """Classifying alignment moves into skipped, inserted, wrong-order and repeated deviations."""
 
-from conformance.deviations import classify_moves
-from conformance.types import Move
+from kaizenflow.conformance.deviations import classify_moves
+from kaizenflow.conformance.types import Move
 
 
 def sync(a: str) -> Move:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from eventlogs import log_from_rows
 
-from kaizenflow.stages import drift
+from kaizenflow.pipeline.stages import drift
 
 Row = tuple[str, str, str, str]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kaizenflow.demo import prepare_demo
+from kaizenflow.cli.demo import prepare_demo
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eventstore import EventStore
-from sources.mapping import EventMapping, map_rows
+from kaizenflow.sources.mapping import EventMapping, map_rows
+from kaizenflow.storage import EventStore
 
 MAPPING = EventMapping(source="s", case_id="case", timestamp="at", activity_column="act",
                        resource="who", attributes=("plant",))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kaizenflow import stages
-from kaizenflow.config import ConfigError, load_config
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import ConfigError, load_config
 
 
 def configure(tmp_path: Path, sources: list[dict[str, object]], model: Path) -> Path:

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kaizenflow.events import LOG_COLUMNS
-from sources.files import events_to_log, read_events_file, read_parquet_events
-from sources.mapping import BATCH_COLUMNS, EventMapping, SourceError
+from kaizenflow.core.events import LOG_COLUMNS
+from kaizenflow.sources.files import events_to_log, read_events_file, read_parquet_events
+from kaizenflow.sources.mapping import BATCH_COLUMNS, EventMapping, SourceError
 
 
 def counts(frame: pd.DataFrame, case: str, activity: str) -> tuple[int, int, int]:
@@ -295,7 +295,7 @@ def test_a_start_without_complete_is_kept_and_reported(
     path = write(tmp_path, "open.xes", xes(event("a", "2024-01-05T09:00:00Z", "start")
                                            + event("a", "2024-01-05T09:30:00Z", "complete")
                                            + event("b", "2024-01-05T10:00:00Z", "start")))
-    with caplog.at_level("WARNING", logger="sources.xes"):
+    with caplog.at_level("WARNING", logger="kaizenflow.sources.xes"):
         batch = read_events_file(path)
     assert batch["activity"].tolist() == ["a", "b"]
     assert json.loads(batch["attributes"].iloc[1]) == {"lifecycle:transition": "start"}
@@ -344,7 +344,7 @@ def test_a_reader_that_loses_events_is_not_trusted(
 def test_a_file_batch_stores_and_reads_back_as_events_to_log_builds_it(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    from eventstore.store import EventStore
+    from kaizenflow.storage.event_store import EventStore
 
     batch = read_events_file(shared_data / "logs" / "reviewing.xes", process="review")
     store = EventStore(tmp_path / "events.duckdb")

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eventstore import EventStore
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
+from kaizenflow.storage import EventStore
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-SAMPLE_CONFIG = REPOSITORY / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE_CONFIG = REPOSITORY / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 BUSINESS_TABLES = ["purchase_requisitions", "purchase_orders", "po_changes", "po_approvals",
                    "goods_receipts", "invoices", "payments"]
 
@@ -116,8 +116,8 @@ def test_a_watermark_is_only_ever_a_bound_parameter(tmp_path: Path) -> None:
         connection.execute(sa.text("CREATE TABLE tickets (id TEXT, at TEXT, who TEXT)"))
         connection.execute(sa.text("INSERT INTO tickets VALUES (:id, '2024-01-01 10:00:00', :who)"),
                            {"id": hostile, "who": hostile})
-    from sources.mapping import EventMapping
-    from sources.sql import Increment, extract_sql
+    from kaizenflow.sources.mapping import EventMapping
+    from kaizenflow.sources.sql import Increment, extract_sql
 
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open",
                            resource="who")
@@ -135,8 +135,8 @@ def test_a_watermark_is_only_ever_a_bound_parameter(tmp_path: Path) -> None:
 
 KILL_SCRIPT = """
 import sys
-from kaizenflow import stages
-from kaizenflow.config import load_config
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import load_config
 config = load_config(sys.argv[1])
 process = config.processes[0]
 extracted = [stages.extract(config, process, source) for source in process.sources]

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from conformance.alignments import cached_aligner
-from conformance.types import CaseChecks, ConformanceResult
-from eventstore.case_checks import CaseLedger
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from kaizenflow.demo import DEMO_DATABASE, prepare_demo
-from kaizenflow.events import tuples_array
-from kaizenflow.incremental import case_ledger, check_changed_cases
-from sample_logs import append_days
+from kaizenflow.cli.demo import DEMO_DATABASE, prepare_demo
+from kaizenflow.conformance.alignments import cached_aligner
+from kaizenflow.conformance.types import CaseChecks, ConformanceResult
+from kaizenflow.core.events import tuples_array
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.incremental import case_ledger, check_changed_cases
+from kaizenflow.sample_logs import append_days
+from kaizenflow.storage.case_checks import CaseLedger
 
 
 def _config(workdir: Path, **process_settings: object) -> KaizenConfig:
@@ -98,7 +98,7 @@ def test_a_lost_ledger_only_means_checking_every_case_again(tmp_path: Path) -> N
 
 def test_the_changed_cases_keep_every_attribute_column_of_the_window() -> None:
     """Tonight's few cases may all lack an attribute; a rule on it must still find the column."""
-    from kaizenflow.events import EventLog, cases_of
+    from kaizenflow.core.events import EventLog, cases_of
 
     events = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "case_id": ["c1", "c2", "c2"],
                            "activity": ["a", "a", "b"],

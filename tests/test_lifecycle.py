@@ -9,13 +9,13 @@ import pytest
 import yaml
 from stage_nights import stage_night
 
-from improvement.types import CLOSED, DONE, NOT_EFFECTIVE, OPEN, VERIFIED_EFFECTIVE
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from sample_logs import BPMN_PATH, DeviationRates, SimulationConfig, append_days, generate
+from kaizenflow.improvement.types import CLOSED, DONE, NOT_EFFECTIVE, OPEN, VERIFIED_EFFECTIVE
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sample_logs import BPMN_PATH, DeviationRates, SimulationConfig, append_days, generate
 
 pytestmark = pytest.mark.slow
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 
 Key = tuple[str, "str | None"]  # pattern and business object: one task each
 DUPLICATES: Key = ("repeated:Pay Invoice", "supplier=S-017")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kaizenflow.locking import RunLockedError, run_lock
+from kaizenflow.pipeline.locking import RunLockedError, run_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from kaizenflow.locking import run_lock
+from kaizenflow.pipeline.locking import run_lock
 with run_lock(Path(sys.argv[1]), sys.argv[2]):
     print("held", flush=True)
     time.sleep(30)

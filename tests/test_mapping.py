@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from sources.mapping import EventMapping, SourceError, _key_times, map_rows
+from kaizenflow.sources.mapping import EventMapping, SourceError, _key_times, map_rows
 
 MAPPING = EventMapping(source="orders", case_id="order", timestamp="at", activity="Place order",
                        resource="user", event_id="id", attributes=("plant",), timezone="Europe/Berlin")
@@ -96,7 +96,7 @@ def test_duplicate_source_ids_are_refused() -> None:
 
 
 def test_quarantine_sets_bad_rows_aside_and_keeps_the_good_ones() -> None:
-    from sources.mapping import map_rows_quarantining
+    from kaizenflow.sources.mapping import map_rows_quarantining
 
     bad = rows(id=[1, 2, 2, 4], order=["o1", None, "o3", "o4"],
                at=["2024-03-01 09:00:00", "2024-03-01 10:00:00", "2024-03-01 11:00:00", "soon"],

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.discovery import discover_process_map, discover_variants, throughput
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.discovery import discover_process_map, discover_variants, throughput
 
 ROWS = [
     ("c1", "a", "2024-01-01T08:00:00Z", "u"), ("c1", "b", "2024-01-01T10:00:00Z", "u"),

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.bottlenecks import cases_in_progress, find_bottlenecks
-from mining.calendar import ROUND_THE_CLOCK
-from mining.performance import NO_TIMESTAMPS
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.bottlenecks import cases_in_progress, find_bottlenecks
+from kaizenflow.mining.calendar import ROUND_THE_CLOCK
+from kaizenflow.mining.performance import NO_TIMESTAMPS
 
 
 def at(hour: int) -> str:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mining.calendar import ROUND_THE_CLOCK, BusinessCalendar, working_hours
+from kaizenflow.mining.calendar import ROUND_THE_CLOCK, BusinessCalendar, working_hours
 
 OFFICE = BusinessCalendar()  # Mon–Fri 08–18 UTC
 

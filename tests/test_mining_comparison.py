@@ -11,9 +11,15 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.comparison import GroupComparison, compare_groups
-from mining.statistics import chi_square_tail, chi_square_test, holm, mann_whitney_test, two_proportion_test
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.comparison import GroupComparison, compare_groups
+from kaizenflow.mining.statistics import (
+    chi_square_tail,
+    chi_square_test,
+    holm,
+    mann_whitney_test,
+    two_proportion_test,
+)
 
 PATHS = [
     ("register", "check", "approve", "pay"), ("register", "check", "reject"),
@@ -179,6 +185,6 @@ def test_the_chi_square_test_gives_scipys_statistic_and_p_value() -> None:
 
 def test_a_night_does_not_load_scipy() -> None:
     """SciPy costs about a second to import; only the on-demand Mann-Whitney test needs it."""
-    code = "import sys, kaizenflow.stages, flows.nightly; print('scipy' in sys.modules)"
+    code = "import sys, kaizenflow.pipeline.stages, kaizenflow.flows.nightly; print('scipy' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"

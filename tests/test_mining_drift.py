@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.drift import case_periods, detect_drift
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.drift import case_periods, detect_drift
 
 
 def log_of(traces: dict[str, str], start: str = "2024-01-01") -> EventLog:

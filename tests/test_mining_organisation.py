@@ -5,8 +5,13 @@ from __future__ import annotations
 import pandas as pd
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.organisation import resource_handovers, resources_per_activity, team_handovers, workload
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.organisation import (
+    resource_handovers,
+    resources_per_activity,
+    team_handovers,
+    workload,
+)
 
 ROWS = [
     ("c1", "a", "2024-01-08T09:00:00Z", "ann"), ("c1", "b", "2024-01-08T10:00:00Z", "bob"),

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.calendar import BusinessCalendar
-from mining.performance import NO_START_TIMES, NO_TIMESTAMPS, analyse_performance
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.calendar import BusinessCalendar
+from kaizenflow.mining.performance import NO_START_TIMES, NO_TIMESTAMPS, analyse_performance
 
 # Rows in case and completion order; STARTS gives each its start time (same order).
 ROWS = [

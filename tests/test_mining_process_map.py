@@ -7,10 +7,10 @@ from eventlogs import log_from_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaizenflow.events import EventLog
-from mining.discovery import discover_process_map, discover_variants
-from mining.process_map import simplify_process_map
-from mining.types import ProcessMap
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.discovery import discover_process_map, discover_variants
+from kaizenflow.mining.process_map import simplify_process_map
+from kaizenflow.mining.types import ProcessMap
 
 
 def log_of(traces: list[str]) -> EventLog:

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.profile import profile_log
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.profile import profile_log
 
 ROWS = [
     ("c1", "a", "2024-01-01T08:00:00Z", "ann"), ("c1", "b", "2024-01-01T09:00:00Z", "bob"),

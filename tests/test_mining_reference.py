@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kaizenflow.events import EventLog
-from mining.bottlenecks import find_bottlenecks
-from mining.calendar import ROUND_THE_CLOCK, BusinessCalendar
-from mining.organisation import resource_handovers
-from mining.performance import analyse_performance, case_working_hours
-from mining.profile import profile_log
-from mining.rework import analyse_rework
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.bottlenecks import find_bottlenecks
+from kaizenflow.mining.calendar import ROUND_THE_CLOCK, BusinessCalendar
+from kaizenflow.mining.organisation import resource_handovers
+from kaizenflow.mining.performance import analyse_performance, case_working_hours
+from kaizenflow.mining.profile import profile_log
+from kaizenflow.mining.rework import analyse_rework
 
 #: pm4py's default business hours: Monday to Friday, 07:00-17:00.
 PM4PY_HOURS = BusinessCalendar(hours=(7.0, 17.0))

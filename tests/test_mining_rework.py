@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows
 
-from kaizenflow.events import EventLog
-from mining.rework import analyse_rework
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.rework import analyse_rework
 
 
 def log_of(traces: dict[str, tuple[str, int]]) -> EventLog:

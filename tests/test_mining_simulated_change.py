@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.check import check_log
-from conformance.models import load_model
-from kaizenflow import stages
-from kaizenflow.config import load_config
-from kaizenflow.demo import prepare_demo
-from kaizenflow.events import EventLog
-from mining.comparison import compare_groups
+from kaizenflow.cli.demo import prepare_demo
+from kaizenflow.conformance.check import check_log
+from kaizenflow.conformance.models import load_model
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.comparison import compare_groups
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import load_config
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from eventlogs import log_from_rows
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kaizenflow.events import EventLog
-from mining.variants import collapse_repeats, group_variants
+from kaizenflow.core.events import EventLog
+from kaizenflow.mining.variants import collapse_repeats, group_variants
 
 
 def log_of(traces: dict[str, tuple[str, int]]) -> EventLog:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from conformance.models import DesignedModel, IndexedNet, ModelError, check_soundness, load_model
-from conformance.vocabulary import compare_vocabulary, normalized, suggest_mapping
+from kaizenflow.conformance.models import DesignedModel, IndexedNet, ModelError, check_soundness, load_model
+from kaizenflow.conformance.vocabulary import compare_vocabulary, normalized, suggest_mapping
 
 MODELS = Path(__file__).parent / "models"
 
@@ -95,7 +95,7 @@ def test_our_bpmn_net_allows_what_pm4py_converter_allows_where_pm4py_is_right(
 
 
 def test_the_purchase_to_pay_sample_is_sound_and_unchanged_against_pm4py() -> None:
-    from sample_logs import BPMN_PATH
+    from kaizenflow.sample_logs import BPMN_PATH
 
     model = load_model(BPMN_PATH)
     assert model.soundness.startswith("sound")

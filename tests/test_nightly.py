@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from eventstore import EventStore
-from improvement.store import StateStore
-from kaizenflow.config import load_config
-from kaizenflow.demo import prepare_demo
-from kaizenflow.summary import RunSummary
+from kaizenflow.cli.demo import prepare_demo
+from kaizenflow.pipeline.config import load_config
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.storage import EventStore
+from kaizenflow.storage.state import StateStore
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def night(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from flows.nightly import run_nightly
+    from kaizenflow.flows.nightly import run_nightly
 
     workdir = tmp_path_factory.mktemp("p2p")
     config_path, created = prepare_demo(workdir, cases=2000, seed=11)
@@ -89,7 +89,7 @@ def test_alignments_on_a_process_pool_equal_those_of_one_process(night, tmp_path
     """The variants are spread over worker processes in chunks; the deviations must not change."""
     import yaml
 
-    from flows.nightly import run_nightly
+    from kaizenflow.flows.nightly import run_nightly
 
     workdir, config_path, first, _ = night
     data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
@@ -148,7 +148,7 @@ def test_the_top_root_cause_of_each_concentrated_deviation_is_where_it_was_injec
 def test_a_connection_url_can_come_from_a_prefect_secret_block(night, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from prefect.blocks.system import Secret
 
-    from kaizenflow.config import Connection
+    from kaizenflow.pipeline.config import Connection
 
     workdir, _, _, _ = night
     Secret(value=f"sqlite:///{workdir / 'p2p.db'}").save("kaizen-test-erp-url", overwrite=True)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from kaizenflow import stages
-from kaizenflow.config import load_config
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "northwind"
 

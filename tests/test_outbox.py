@@ -14,35 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fake_services import FakeChat, FakeGitHub, FakeJira, FakeWebhookReceiver
 
-from improvement.outbox import (
-    DEAD,
-    DELIVERED,
-    PENDING,
-    Backoff,
-    NewEvent,
-    dead_letters,
-    deliver,
-    enqueue,
-    outbox,
-    requeue_dead,
-    status_events,
-    task_events,
-)
-from improvement.sinks import (
-    TASK_CLOSED,
-    TASK_CREATED,
-    TASK_UPDATED,
-    DatabaseLinks,
-    DeliveryError,
-    Event,
-    Sink,
-)
-from improvement.sinks.github import GitHubIssuesSink
-from improvement.sinks.jira import JiraSink
-from improvement.sinks.notify import AppriseSink
-from improvement.sinks.webhook import WebhookSink
-from improvement.store import metadata
-from improvement.types import (
+from kaizenflow.improvement.types import (
     CLOSED,
     CREATED,
     DISMISSED,
@@ -56,6 +28,34 @@ from improvement.types import (
     Task,
     TaskChange,
 )
+from kaizenflow.sinks import (
+    TASK_CLOSED,
+    TASK_CREATED,
+    TASK_UPDATED,
+    DatabaseLinks,
+    DeliveryError,
+    Event,
+    Sink,
+)
+from kaizenflow.sinks.github import GitHubIssuesSink
+from kaizenflow.sinks.jira import JiraSink
+from kaizenflow.sinks.notify import AppriseSink
+from kaizenflow.sinks.webhook import WebhookSink
+from kaizenflow.storage.outbox import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    Backoff,
+    NewEvent,
+    dead_letters,
+    deliver,
+    enqueue,
+    outbox,
+    requeue_dead,
+    status_events,
+    task_events,
+)
+from kaizenflow.storage.state import metadata
 
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 SECRET = "whsec-Zk7Qp2Vx9"
@@ -417,4 +417,5 @@ def test_no_secret_reaches_a_body_a_stored_error_or_the_logs(
         assert secret not in caplog.text
     assert all(SECRET not in str(r.headers) for r in receiver.requests)
     # The check read the libraries' own debug logs too, not just ours.
-    assert {"apprise", "httpx", "httpcore.http11", "improvement.outbox"} <= {r.name for r in caplog.records}
+    expected = {"apprise", "httpx", "httpcore.http11", "kaizenflow.storage.outbox"}
+    assert expected <= {r.name for r in caplog.records}

@@ -38,3 +38,21 @@ def test_every_pinned_dependency_is_locked_in_the_constraints_file() -> None:
     for requirement in project["dependencies"]:
         name = requirement.split(">")[0].split("<")[0].split("[")[0].strip().lower()
         assert name in locked, f"{name} is not locked in constraints.txt"
+
+
+def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
+    """Everything imports as kaizenflow.<layer>: a second top-level name would collide with others'."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    [wheel] = tmp_path.glob("kaizenflow-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/")[0] for name in archive.namelist() if not name.split("/")[0].endswith(".dist-info")}
+        names = set(archive.namelist())
+    assert tops == {"kaizenflow"}
+    # the package data the installed night needs travels in the wheel
+    assert "kaizenflow/sample_logs/purchase_to_pay.bpmn" in names
+    assert "kaizenflow/reports/templates/run_report.html.j2" in names

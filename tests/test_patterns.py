@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from conformance.patterns import deviation_patterns, root_causes
-from conformance.types import Deviation
+from kaizenflow.conformance.patterns import deviation_patterns, root_causes
+from kaizenflow.conformance.types import Deviation
 
 
 def attributes(n: int) -> pd.DataFrame:

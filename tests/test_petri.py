@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.errors import ModelError
-from conformance.models import load_model
-from conformance.petri import to_pm4py
+from kaizenflow.conformance.errors import ModelError
+from kaizenflow.conformance.models import load_model
+from kaizenflow.conformance.petri import to_pm4py
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "models"
@@ -72,11 +72,11 @@ def test_checking_a_log_whose_variants_are_cached_does_not_import_pm4py(tmp_path
         import sys
         from pathlib import Path
         import pandas as pd
-        from conformance.alignments import cached_aligner
-        from conformance.check import check_log
-        from conformance.models import load_model
-        from eventstore.alignment_cache import AlignmentCacheFile
-        from kaizenflow.events import EventLog
+        from kaizenflow.conformance.alignments import cached_aligner
+        from kaizenflow.conformance.check import check_log
+        from kaizenflow.conformance.models import load_model
+        from kaizenflow.storage.alignment_cache import AlignmentCacheFile
+        from kaizenflow.core.events import EventLog
 
         events = pd.DataFrame({{
             "event_id": ["1", "2", "3", "4"], "case_id": ["c1", "c1", "c2", "c2"],
@@ -98,6 +98,6 @@ def test_checking_a_log_whose_variants_are_cached_does_not_import_pm4py(tmp_path
 
 
 def test_the_bpmn_reader_builds_plain_nets_with_the_designed_activities() -> None:
-    model = load_model(ROOT / "sample_logs" / "purchase_to_pay.bpmn")
+    model = load_model(ROOT / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn")
     assert "pm4py" not in type(model.net).__module__
     assert Counter(t.label for t in model.net.transitions if t.label)["Create Purchase Order"] == 1

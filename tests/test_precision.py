@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from eventlogs import log_from_rows, sequential_model
 
-from conformance.models import DesignedModel, load_model
-from conformance.precision import log_precision, variant_precision
-from kaizenflow.events import LOG_COLUMNS, EventLog
+from kaizenflow.conformance.models import DesignedModel, load_model
+from kaizenflow.conformance.precision import log_precision, variant_precision
+from kaizenflow.core.events import LOG_COLUMNS, EventLog
 
 MODELS = Path(__file__).parent / "models"
 

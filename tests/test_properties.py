@@ -13,11 +13,11 @@ from eventlogs import Row, log_from_rows, sequential_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.check import check_log
-from conformance.models import DesignedModel
-from conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER
-from sources.delimited import read_csv_events
-from sources.mapping import SourceError
+from kaizenflow.conformance.check import check_log
+from kaizenflow.conformance.models import DesignedModel
+from kaizenflow.conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER
+from kaizenflow.sources.delimited import read_csv_events
+from kaizenflow.sources.mapping import SourceError
 
 ACTIVITIES = ("a", "b", "c", "d")
 MODEL: DesignedModel = sequential_model(*ACTIVITIES)

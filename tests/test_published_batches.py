@@ -13,14 +13,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from eventstore import EventStore
+from kaizenflow.storage import EventStore
 from tests.test_eventstore import batch
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 DIES_AFTER_ONE_CHUNK = textwrap.dedent("""
     import os, sys
-    from eventstore import EventStore
+    from kaizenflow.storage import EventStore
     from tests.test_eventstore import batch
 
     def chunks():

@@ -25,20 +25,20 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-import sources.sql
-from conformance.alignments import cached_aligner
-from eventstore import EventStore
-from improvement.store import kpi_history, tasks
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from kaizenflow.locking import run_lock
-from sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
-from sources.mapping import SourceError
+import kaizenflow.sources.sql
+from kaizenflow.conformance.alignments import cached_aligner
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.locking import run_lock
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
+from kaizenflow.sources.mapping import SourceError
+from kaizenflow.storage import EventStore
+from kaizenflow.storage.state import kpi_history, tasks
 
 pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-SAMPLE_CONFIG = REPOSITORY / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE_CONFIG = REPOSITORY / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 PROCESS = "purchase-to-pay"
 ERP_VARIABLE = "KAIZEN_RELIABILITY_ERP_URL"
 CASES = 300
@@ -161,25 +161,25 @@ def a_vanishing_table_leaves_everything_as_before(
     before = snapshot(config)
     assert before.events and before.tasks and len(before.watermarks) == 7
 
-    original = sources.sql.read_query
+    original = kaizenflow.sources.sql.read_query
     calls: list[str] = []
 
     def vanishing(query_url: str, query: str, source: str,
-                  increment: sources.sql.Increment | None = None,
+                  increment: kaizenflow.sources.sql.Increment | None = None,
                   chunk_rows: int = 1000) -> Iterator[pd.DataFrame]:
         calls.append(source)
         if source == VANISHING:
             execute(url, *remove)
         return original(query_url, query, source, increment, chunk_rows)
 
-    monkeypatch.setattr(sources.sql, "read_query", vanishing)
+    monkeypatch.setattr(kaizenflow.sources.sql, "read_query", vanishing)
     # which exception it is: see test_a_failing_query_is_a_source_error_* (a product bug today)
     with pytest.raises(Exception, match=reason):  # noqa: PT011
         night(config, "n2")
     assert calls == ["requisitions", "purchase_orders", VANISHING]
     assert snapshot(config) == before
 
-    monkeypatch.setattr(sources.sql, "read_query", original)
+    monkeypatch.setattr(kaizenflow.sources.sql, "read_query", original)
     execute(url, *restore)
     night(config, "n3")
     after = snapshot(config)
@@ -214,11 +214,12 @@ def test_a_postgresql_table_dropped_mid_extract_changes_nothing_and_the_next_run
 
 
 def a_failing_query_is_a_source_error(url: str, missing_table_reason: str, staging: Path) -> None:
-    from sources.mapping import EventMapping
+    from kaizenflow.sources.mapping import EventMapping
 
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
     with pytest.raises(SourceError, match=rf"^source tickets: query failed: .*{missing_table_reason}"):
-        sources.sql.extract_sql(url, "SELECT id, at FROM no_such_tickets", mapping, "p", staging=staging)
+        kaizenflow.sources.sql.extract_sql(url, "SELECT id, at FROM no_such_tickets", mapping, "p",
+                                          staging=staging)
     assert list(staging.iterdir()) == []  # nothing staged is left behind
 
 
@@ -229,12 +230,12 @@ def test_a_failing_query_is_a_source_error_naming_the_source_on_sqlite(tmp_path:
 
 
 def test_a_sqlite_database_that_is_not_there_is_named_and_not_created(tmp_path: Path) -> None:
-    from sources.mapping import EventMapping
+    from kaizenflow.sources.mapping import EventMapping
 
     mapping = EventMapping(source="tickets", case_id="id", timestamp="at", activity="Open")
     missing = tmp_path / "erp.db"
     with pytest.raises(SourceError, match=f"^source tickets: SQLite database {missing} does not exist$"):
-        sources.sql.extract_sql(f"sqlite:///{missing}", "SELECT id, at FROM tickets", mapping, "p",
+        kaizenflow.sources.sql.extract_sql(f"sqlite:///{missing}", "SELECT id, at FROM tickets", mapping, "p",
                                 staging=tmp_path / "staging")
     assert not missing.exists()
 
@@ -253,10 +254,10 @@ def test_a_failing_query_is_a_source_error_naming_the_source_on_postgresql(
 # the pid cannot be reused before the test has sent its signal.
 NIGHT_SERVER = """
 import os, sys, traceback
-from kaizenflow import stages
-from kaizenflow.config import load_config
-from kaizenflow.locking import run_lock
-from conformance.alignments import cached_aligner
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import load_config
+from kaizenflow.pipeline.locking import run_lock
+from kaizenflow.conformance.alignments import cached_aligner
 
 def night(config_path, run_id, progress):
     def stage(name):
@@ -478,7 +479,7 @@ def test_a_full_disk_fails_the_night_and_the_store_still_reads_as_before_and_cat
 def test_a_full_disk_is_reported_as_an_event_store_error_saying_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_filesystem: Path
 ) -> None:
-    from eventstore.store import EventStoreError
+    from kaizenflow.storage.event_store import EventStoreError
 
     _, _, error = night_on_a_full_disk(tmp_path, monkeypatch, small_filesystem, 120)
     assert isinstance(error, EventStoreError)
@@ -488,7 +489,7 @@ def test_a_full_disk_is_reported_as_an_event_store_error_saying_so(
 def test_a_report_written_to_a_full_disk_fails_and_leaves_the_previous_one_whole(
     small_filesystem: Path,
 ) -> None:
-    from reports.archive import write_atomically
+    from kaizenflow.reports.archive import write_atomically
 
     report = small_filesystem / "reports" / "index.html"
     write_atomically(report, "<html>yesterday</html>\n")

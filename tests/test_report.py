@@ -24,14 +24,14 @@ from report_fixtures import (
     svg_texts,
 )
 
-from kaizenflow.summary import RunSummary
-from mining.types import ProcessMap, Variant
-from reports import archive, process_map_svg, render_run_report, write_run_report
-from reports.cards import NO_TIMESTAMPS, headline_cards
-from reports.formatting import format_duration, format_pp_delta
-from reports.html import make_environment
-from reports.process_map import build_digraph
-from reports.sparkline import sparkline_svg
+from kaizenflow.mining.types import ProcessMap, Variant
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.reports import archive, process_map_svg, render_run_report, write_run_report
+from kaizenflow.reports.cards import NO_TIMESTAMPS, headline_cards
+from kaizenflow.reports.formatting import format_duration, format_pp_delta
+from kaizenflow.reports.html import make_environment
+from kaizenflow.reports.process_map import build_digraph
+from kaizenflow.reports.sparkline import sparkline_svg
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from report_fixtures import make_summary
 
-from conformance.types import Deviation
-from reports import archive
-from reports.exports import (
+from kaizenflow.conformance.types import Deviation
+from kaizenflow.reports import archive
+from kaizenflow.reports.exports import (
     DEVIATIONS_SCHEMA,
     PATTERNS_SCHEMA,
     spreadsheet_safe,

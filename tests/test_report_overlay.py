@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from report_fixtures import BACKSLASHES, HOSTILE, IMG, SCRIPT, SVG_NS, designed_model, svg_texts
 
-from conformance.types import (
+from kaizenflow.conformance.types import (
     INSERTED,
     REPEATED,
     SEGREGATION_OF_DUTIES,
@@ -18,7 +18,7 @@ from conformance.types import (
     Move,
     VariantAlignment,
 )
-from reports.model_overlay import (
+from kaizenflow.reports.model_overlay import (
     build_model_digraph,
     designed_model_svg,
     deviation_counts,

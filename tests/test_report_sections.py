@@ -16,11 +16,11 @@ from report_fixtures import (
     parse,
 )
 
-from conformance.types import Move, VariantAlignment
-from mining.types import Variant
-from reports.case_alignments import MAX_STEPS, alignments_by_case, case_steps, steps_of
-from reports.html import render_run_report
-from reports.process_map import build_digraph, main_path, top_variants_map
+from kaizenflow.conformance.types import Move, VariantAlignment
+from kaizenflow.mining.types import Variant
+from kaizenflow.reports.case_alignments import MAX_STEPS, alignments_by_case, case_steps, steps_of
+from kaizenflow.reports.html import render_run_report
+from kaizenflow.reports.process_map import build_digraph, main_path, top_variants_map
 
 ACTIVITIES = ("Create PO", "Approve PO", "Receive Goods", "Pay Invoice")
 MODEL_SVG = '<svg class="test-model"><text>model drawing</text></svg>'

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from eventlogs import log_from_rows
 
-from conformance.rules import (
+from kaizenflow.conformance.rules import (
     AttributeCondition,
     CaseDuration,
     ForbiddenActivity,
@@ -16,8 +16,8 @@ from conformance.rules import (
     check_rules,
     parse_condition,
 )
-from conformance.types import RULE_KINDS
-from kaizenflow.events import EventLog
+from kaizenflow.conformance.types import RULE_KINDS
+from kaizenflow.core.events import EventLog
 
 
 def test_an_sla_breach_is_reported_with_its_duration() -> None:

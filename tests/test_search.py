@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance.alignments import align_variants
-from conformance.models import DesignedModel, load_model
-from conformance.search import align_trace, compile_net
-from kaizenflow.events import case_sequences
-from sources.files import events_to_log, read_events_file
+from kaizenflow.conformance.alignments import align_variants
+from kaizenflow.conformance.models import DesignedModel, load_model
+from kaizenflow.conformance.search import align_trace, compile_net
+from kaizenflow.core.events import case_sequences
+from kaizenflow.sources.files import events_to_log, read_events_file
 
 MOVE, TAU = 10_000, 1
 

@@ -17,16 +17,16 @@ import duckdb
 import pytest
 import yaml
 
-from kaizenflow import stages
-from kaizenflow.config import KaizenConfig, load_config
-from sample_logs import BPMN_PATH, SimulationConfig, generate
-from sources.mapping import SourceError
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
+from kaizenflow.sources.mapping import SourceError
 
 pytestmark = pytest.mark.slow
 
 SECRET = "KNOWN-SECRET-123"
 VARIABLE = "KAIZEN_SECRET_ERP_URL"
-SAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "sample_logs" / "purchase_to_pay.yaml"
+SAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 
 
 def with_password(url: str) -> str:
@@ -112,7 +112,7 @@ def prefect_night(prefect_harness: None, tmp_path_factory: pytest.TempPathFactor
     """One night through run_nightly with the password in $KAIZEN_SECRET_ERP_URL, every output kept."""
     from conftest import server_database
 
-    from flows.nightly import run_nightly
+    from kaizenflow.flows.nightly import run_nightly
 
     pytest.importorskip("psycopg")
     monkeypatch = pytest.MonkeyPatch()
@@ -187,7 +187,7 @@ def test_a_failing_source_query_is_a_source_error_without_the_password(
 
 
 def test_a_failing_query_ends_in_a_source_error(prefect_night: Night) -> None:
-    assert "sources.mapping.SourceError" in prefect_night.errors[0].splitlines()[-1]
+    assert "kaizenflow.sources.mapping.SourceError" in prefect_night.errors[0].splitlines()[-1]
 
 
 def test_no_log_line_of_the_prefect_night_holds_the_password(prefect_night: Night) -> None:

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from conformance.types import DEVIATION_KINDS
-from sample_logs import (
+from kaizenflow.conformance.types import DEVIATION_KINDS
+from kaizenflow.sample_logs import (
     BPMN_PATH,
     SCENARIOS,
     DeviationRates,
@@ -25,8 +25,8 @@ from sample_logs import (
     append_days,
     generate,
 )
-from sample_logs.p2p import main
-from sample_logs.schema import METADATA, PENDING
+from kaizenflow.sample_logs.p2p import main
+from kaizenflow.sample_logs.schema import METADATA, PENDING
 
 REPO = Path(__file__).resolve().parents[1]
 END = datetime(2026, 6, 30, 18, 0)
@@ -444,7 +444,7 @@ def test_cli_generates_then_appends(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_module_runs_as_a_script_without_warnings(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "script.db")
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "sample_logs.p2p", "--url", url, "--cases", "500"],
+        [sys.executable, "-W", "error", "-m", "kaizenflow.sample_logs.p2p", "--url", url, "--cases", "500"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fake_services import FakeChat, FakeGitHub, FakeJira, FakeWebhookReceiver
 
-from improvement.sinks import (
+from kaizenflow.sinks import (
     REOPENED,
     TASK_CLOSED,
     TASK_CREATED,
@@ -22,11 +22,11 @@ from improvement.sinks import (
     Event,
     Sink,
 )
-from improvement.sinks.github import GitHubIssuesSink, task_marker
-from improvement.sinks.jira import JiraSink, task_label
-from improvement.sinks.notify import AppriseSink
-from improvement.sinks.webhook import WebhookSink, sign, verify_signature
-from improvement.store import metadata
+from kaizenflow.sinks.github import GitHubIssuesSink, task_marker
+from kaizenflow.sinks.jira import JiraSink, task_label
+from kaizenflow.sinks.notify import AppriseSink
+from kaizenflow.sinks.webhook import WebhookSink, sign, verify_signature
+from kaizenflow.storage.state import metadata
 
 SECRET = "whsec-Zk7Qp2Vx9"
 GITHUB_TOKEN = "ghp_Qm4Rt8Wz1Yx5"

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.types import Deviation, DeviationPattern, RootCause
-from improvement.raising import RaisingPolicy, fingerprint, propose_tasks
-from improvement.store import StateStore
+from kaizenflow.conformance.types import Deviation, DeviationPattern, RootCause
+from kaizenflow.improvement.raising import RaisingPolicy, fingerprint, propose_tasks
+from kaizenflow.storage.state import StateStore
 
 CASES = [f"c{i:02d}" for i in range(40)]
 ATTRIBUTES = pd.DataFrame(
@@ -82,7 +82,7 @@ def test_the_baseline_is_frozen_and_the_kpi_history_grows(tmp_path: Path) -> Non
     assert change.change == "updated"
     assert change.task.baseline_value == pytest.approx(0.6)
     assert change.task.current_value == pytest.approx(0.4)
-    from improvement.store import kpi_history
+    from kaizenflow.storage.state import kpi_history
 
     with store.engine.connect() as connection:
         values = [row.value for row in connection.execute(kpi_history.select())]

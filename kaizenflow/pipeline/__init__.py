@@ -1,0 +1,1 @@
+"""The pipeline: the configuration, the resources a night opens once, and the night itself."""

@@ -1,0 +1,105 @@
+"""Incremental checking: a night checks only the cases that changed and reuses the rest.
+
+The result equals checking the whole window (tests/test_incremental_checking.py compares the two
+night after night): a case's result depends only on its own events, on whether it may still be
+running, and on the model and rules, all of which are either compared or fingerprinted here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+
+from kaizenflow.conformance.alignments import Aligner
+from kaizenflow.conformance.check import check_cases, summarize_checks
+from kaizenflow.conformance.models import DesignedModel
+from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantAlignment
+from kaizenflow.core.events import EventLog, case_event_counts, case_times, cases_of, positions_in
+from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.config import KaizenConfig, Process
+from kaizenflow.storage.case_checks import CaseLedger
+
+#: Raise when what a case's result means changes (classification, rules), so old results are redone.
+LEDGER_VERSION = 1
+
+
+def case_ledger(config: KaizenConfig) -> CaseLedger:
+    return CaseLedger(config.state_directory / "case_checks.duckdb")
+
+
+def check_fingerprint(process: Process, model: DesignedModel) -> str:
+    """Everything besides a case's own events that its result depends on."""
+    settings = process.model_dump(
+        mode="json", include={"rules", "activity_mapping", "open_case_horizon_days"}
+    )
+    text = json.dumps([LEDGER_VERSION, model.model_hash, settings], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def check_changed_cases(
+    config: KaizenConfig, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog
+) -> tuple[ConformanceResult, int]:
+    """The window's conformance, checking only changed cases; also how many cases were checked.
+
+    ``log`` is the window as the night read it (``stages.read_log``): the changed cases' events
+    are taken from it, not read from the store a second time (a whole window on a first night).
+    """
+    # what changed is read off the window as read: asking the store again cost a second pass
+    # over every event of the window
+    events = case_event_counts(log.events).astype("int64")
+    events.index = cases = events.index.astype(str)
+    is_running = np.zeros(len(cases), dtype=bool)
+    if log.has_timestamps:
+        last = case_times(log.events)["last"]
+        is_running = (last > last.max() - timedelta(days=process.open_case_horizon_days)).to_numpy(dtype=bool)
+    fingerprint = check_fingerprint(process, model)
+    ledger = case_ledger(config)
+    stored_events, kept = ledger.load(process.name, fingerprint)
+    unchanged = np.zeros(len(cases), dtype=bool)
+    if len(kept):
+        at = positions_in(cases, kept.cases.index)
+        known = at >= 0
+        at = at[known]
+        unchanged[known] = (
+            (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
+            & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running[known])
+            & kept.cases["checked"].to_numpy(dtype=bool)[at]
+        )
+    todo = cases[~unchanged]
+    fresh: CaseChecks = CaseChecks.empty()
+    aligned: list[VariantAlignment] = []
+    if len(todo):
+        # a whole window (a first night, a new model) is checked as read, not copied first
+        whole = not unchanged.any() and len(log.case_attributes) == len(todo)
+        changed = log if whole else cases_of(log, todo)
+        running = set(todo[is_running[~unchanged]].tolist())
+        fresh, aligned = check_cases(
+            changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
+        )
+    ledger.save(process.name, fingerprint, events, fresh, keep=cases)
+    checks = CaseChecks.combine([kept.select(cases[unchanged]), fresh])
+    return summarize_checks(checks, _all_alignments(config, model, checks, aligned, aligner)), len(fresh)
+
+
+def _all_alignments(
+    config: KaizenConfig, model: DesignedModel, checks: CaseChecks,
+    aligned: list[VariantAlignment], aligner: Aligner,
+) -> list[VariantAlignment]:
+    """One alignment per variant of the window, ordered and counted as checking the whole log would.
+
+    Tonight's come from tonight's checking; the rest, all checked before, from the cache.
+    """
+    sizes = Counter(checks.cases["variant"].tolist())
+    ordered = sorted(sizes.items(), key=lambda item: (-len(item[0]), item[0]))
+    known = {a.activities: a for a in aligned}
+    missing = [variant for variant, _ in ordered if variant not in known]
+    known.update(stages.alignment_cache(config).get_many(model.model_hash, missing))
+    lost = [(variant, sizes[variant]) for variant in missing if variant not in known]
+    if lost:  # the cache was emptied since: align them again
+        known.update({a.activities: a for a in aligner(model, lost)})
+    return [replace(known[variant], cases=size) for variant, size in ordered]

@@ -1,0 +1,502 @@
+"""The nightly stages as plain functions over the configuration: what each Prefect task calls."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from kaizenflow.conformance.alignments import Aligner
+from kaizenflow.conformance.check import check_log, map_activities
+from kaizenflow.conformance.models import DesignedModel, load_model
+from kaizenflow.conformance.patterns import result_patterns
+from kaizenflow.conformance.rules import (
+    CaseDuration,
+    ForbiddenActivity,
+    FourEyes,
+    MandatoryActivity,
+    RuleSpec,
+    SegregationOfDuties,
+    Sla,
+    parse_condition,
+)
+from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
+from kaizenflow.core.events import (
+    TIMESTAMP,
+    CaseCost,
+    EventLog,
+    UnknownAttributeError,
+    case_times,
+    member_of,
+)
+from kaizenflow.improvement.acceptance import set_aside_accepted
+from kaizenflow.improvement.measurement import cases_with_pattern, measure
+from kaizenflow.improvement.raising import RaisingPolicy, propose_tasks
+from kaizenflow.improvement.types import DISMISSED, DONE, TaskChange
+from kaizenflow.mining.discovery import case_throughput_hours, discover_process_map, discover_variants
+from kaizenflow.mining.discovery import throughput as throughput_of
+from kaizenflow.mining.drift import detect_drift
+from kaizenflow.mining.types import ProcessMap, Throughput, Variant
+from kaizenflow.pipeline.config import (
+    CaseDurationRule,
+    ConfigError,
+    ForbiddenActivityRule,
+    FourEyesRule,
+    KaizenConfig,
+    MandatoryActivityRule,
+    Process,
+    SegregationOfDutiesRule,
+    SlaRule,
+    Source,
+)
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.sinks import Sink
+from kaizenflow.sources.files import read_events_file
+from kaizenflow.sources.mapping import EventMapping
+from kaizenflow.sources.sql import Increment, extract_sql
+from kaizenflow.sources.staging import Extracted, discard, read_chunks, stage
+from kaizenflow.storage import AppendResult, EventStore
+from kaizenflow.storage.alignment_cache import AlignmentCacheFile
+from kaizenflow.storage.outbox import DeliveryReport
+from kaizenflow.storage.state import LifecyclePolicy, StateStore
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    moment = now or datetime.now(UTC)
+    return moment.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def event_store(config: KaizenConfig) -> EventStore:
+    return EventStore(config.state_directory / "events.duckdb")
+
+
+def state_store(config: KaizenConfig) -> StateStore:
+    config.state_directory.mkdir(parents=True, exist_ok=True)
+    return StateStore(config.state_url)
+
+
+def committed_watermarks(config: KaizenConfig, process: Process) -> dict[str, str]:
+    """Each source's committed watermark, read once for all of a process's sources."""
+    if not any(source.watermark is not None for source in process.sources):
+        return {}
+    return event_store(config).watermarks(process.name)
+
+
+def extract(
+    config: KaizenConfig, process: Process, source: Source, watermarks: Mapping[str, str] | None = None,
+) -> Extracted:
+    """Canonical events of one source of one process, past its committed watermark if it has one.
+
+    ``watermarks`` are the process's committed ones (``committed_watermarks``) when the caller
+    has them already; otherwise they are read from the event store.
+    """
+    if source.file is not None:
+        return _extract_file(config, process, source)
+    assert source.connection is not None and source.query is not None
+    assert source.case_id is not None and source.timestamp is not None
+    url = config.connections[source.connection].resolve_url(config.base_dir)
+    increment = None
+    if source.watermark is not None:
+        if watermarks is None:
+            watermarks = committed_watermarks(config, process)
+        increment = Increment(
+            column=source.watermark.column, after=watermarks.get(source.name),
+            lookback=timedelta(hours=source.watermark.lookback_hours),
+        )
+    mapping = EventMapping(
+        source=source.name, case_id=source.case_id, timestamp=source.timestamp,
+        activity=source.activity, activity_column=source.activity_column,
+        resource=source.resource, event_id=source.event_id,
+        attributes=tuple(source.attributes), timezone=source.timezone,
+    )
+    return extract_sql(url, source.query, mapping, process.name, increment,
+                       quarantine=source.on_bad_rows == "quarantine", staging=staging_directory(config),
+                       chunk_rows=config.storage.load_chunk_rows)
+
+
+def staging_directory(config: KaizenConfig) -> Path:
+    """Where extracted events wait, owner-only, until the load has stored them."""
+    return config.state_directory / "staging"
+
+
+def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Extracted:
+    """A whole file each night: events already stored are recognised by their ids."""
+    assert source.file is not None
+    mapping = None
+    if source.case_id is not None:
+        assert source.timestamp is not None
+        mapping = EventMapping(
+            source=source.name, case_id=source.case_id, timestamp=source.timestamp,
+            activity=source.activity, activity_column=source.activity_column or (
+                None if source.activity else "activity"),
+            resource=source.resource, event_id=source.event_id,
+            attributes=tuple(source.attributes), timezone=source.timezone,
+        )
+    options: dict[str, object] = {"process": process.name, "source": source.name}
+    for option in ("object_type", "classifier", "delimiter", "timestamp_format"):
+        value = getattr(source, option)
+        if value is not None:
+            options[option] = value
+    if source.timezone != "UTC" and mapping is None:
+        options["timezone"] = source.timezone
+    events = read_events_file(config.path(source.file), mapping, **options)
+    step = config.storage.load_chunk_rows
+    chunks = ((events.iloc[start:start + step], None) for start in range(0, len(events), step))
+    directory, counts, _ = stage(staging_directory(config), process.name, source.name, chunks)
+    return Extracted(directory=directory, chunks=counts, rows=len(events), watermark=None)
+
+
+def load(
+    config: KaizenConfig, process: Process, run_id: str, extracted: Sequence[Extracted]
+) -> AppendResult:
+    """Append every source's staged events of this run and their watermarks, published at once.
+
+    The staged chunks are stored one at a time, in source order, and removed afterwards
+    whether the load committed or failed.
+    """
+    try:
+        ranks = {source.name: rank for rank, source in enumerate(process.sources)}
+        zones = {source.name: source.timezone for source in process.sources}
+        watermarks = {
+            source.name: e.watermark
+            for source, e in zip(process.sources, extracted, strict=True)
+            if e.watermark is not None
+        }
+        return event_store(config).append_chunks(
+            process.name, run_id, read_chunks([path for e in extracted for path in e.event_files()]),
+            ranks, watermarks, source_timezones=zones,
+            rejects=read_chunks([path for e in extracted for path in e.reject_files()]),
+        )
+    finally:
+        discard(extracted)
+
+
+def ingest(config: KaizenConfig, process: Process, run_id: str) -> AppendResult:
+    """Extract every source and store the events, without Prefect (tools, benchmarks, tests).
+
+    A source that fails leaves nothing stored and no staged files of the sources before it.
+    """
+    extracted: list[Extracted] = []
+    watermarks = committed_watermarks(config, process)
+    try:
+        for source in process.sources:
+            extracted.append(extract(config, process, source, watermarks))
+        return load(config, process, run_id, extracted)
+    finally:
+        discard(extracted)
+
+
+def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
+    return load_model(config.path(process.model))
+
+
+def rule_specs(process: Process) -> list[RuleSpec]:
+    """The configuration's rules as the pure checking code knows them."""
+    specs: list[RuleSpec] = []
+    for rule in process.rules:
+        if isinstance(rule, SlaRule):
+            specs.append(Sla(name=rule.name, from_activity=rule.from_activity,
+                             to_activity=rule.to_activity, max_hours=rule.max_hours,
+                             max_days_attribute=rule.max_days_attribute))
+        elif isinstance(rule, SegregationOfDutiesRule):
+            specs.append(SegregationOfDuties(name=rule.name, first_activity=rule.activities[0],
+                                             second_activity=rule.activities[1]))
+        elif isinstance(rule, FourEyesRule):
+            specs.append(FourEyes(name=rule.name, first_activity=rule.activities[0],
+                                  second_activity=rule.activities[1]))
+        elif isinstance(rule, CaseDurationRule):
+            specs.append(CaseDuration(name=rule.name, max_hours=rule.max_hours))
+        elif isinstance(rule, MandatoryActivityRule):
+            specs.append(MandatoryActivity(name=rule.name, activity=rule.activity))
+        elif isinstance(rule, ForbiddenActivityRule):
+            specs.append(ForbiddenActivity(name=rule.name, activity=rule.activity))
+        else:
+            specs.append(parse_condition(rule.name, rule.condition, rule.tolerance))
+    return specs
+
+
+def read_log(config: KaizenConfig, process: Process) -> EventLog:
+    cost = CaseCost(process.cost.attribute, process.cost.per) if process.cost else None
+    try:
+        log = event_store(config).read_log(process.name, window_days=process.window_days, cost=cost)
+    except UnknownAttributeError as error:
+        position = config.processes.index(process)
+        raise ConfigError(f"processes.{position}.cost.attribute: {error}") from None
+    return map_activities(log, process.activity_mapping)
+
+
+def alignment_cache(config: KaizenConfig) -> AlignmentCacheFile:
+    return AlignmentCacheFile(config.state_directory / "alignments.db")
+
+
+def check(
+    process: Process, log: EventLog, model: DesignedModel, aligner: Aligner | None = None
+) -> ConformanceResult:
+    return check_log(
+        log, model, rule_specs(process), process.open_case_horizon_days,
+        timeout_seconds=process.alignment_timeout_seconds, aligner=aligner,
+    )
+
+
+def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
+    return result_patterns(result, log.case_attributes, case_throughput_hours(log),
+                           min_support=process.root_cause_min_support, case_costs=log.case_costs)
+
+
+def record(
+    config: KaizenConfig,
+    process: Process,
+    run_id: str,
+    started_at: datetime,
+    log: EventLog,
+    result: ConformanceResult,
+    found: list[DeviationPattern],
+    accepted: Sequence[Deviation] = (),
+) -> list[TaskChange]:
+    """Store the run, raise tasks and follow the existing ones, in one transaction.
+
+    KPIs count finished cases only: a running case may not have reached its deviation yet. They
+    count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
+    stops it counting against conformance and raising tasks, but its cases still show it, and a
+    task's KPI falling to zero would read as an improvement (and close the task as absent).
+    """
+    raising = process.tasks
+    is_finished = ~member_of(log.case_attributes.index.astype(str), result.incomplete_case_ids)
+    finished_attributes = log.case_attributes[is_finished]
+    pattern_cases = cases_with_pattern(result.deviation_table)
+    # which cases with a pattern are finished (not a set of every finished case: 166,666 strings)
+    deviating = pd.Index(sorted(set().union(*pattern_cases.values())), dtype=object)
+    finished = set(deviating[member_of(deviating, finished_attributes.index)].tolist())
+    policy = RaisingPolicy(
+        min_cases=raising.min_cases, min_share=raising.min_share,
+        target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
+        min_scope_support=raising.min_scope_support, min_scope_lift=raising.min_scope_lift,
+        default_owner=raising.owners.default, owners_by_attribute=raising.owners.by_attribute,
+    )
+    proposals = propose_tasks(
+        process.name, found,
+        {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
+        finished_attributes, len(finished_attributes), policy,
+    )
+    timing = throughput_of(log)
+    store = state_store(config)
+    try:
+        starts = case_times(log.events)["first"]
+        latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
+        shown = dict(pattern_cases)
+        for key, cases in cases_with_pattern(accepted).items():
+            shown[key] = shown.get(key, set()) | cases
+        measurements = {
+            task.task_id: measure(
+                task.pattern_key, task.business_object, shown, finished_attributes,
+                starts, task.changed_at if task.status == DONE else None,
+                timedelta(days=raising.effect_window_days), latest,
+            )
+            for task in store.list_tasks(process=process.name) if task.status != DISMISSED
+        }
+        return store.record_run(
+            run_id, process.name, started_at, datetime.now(UTC),
+            {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
+             "conforming_cases": result.conforming_cases,
+             "conforming_share": result.conforming_share,
+             "incomplete_cases": result.incomplete_cases,
+             "unchecked_cases": result.unchecked_cases,
+             "throughput_median_hours": timing.median_hours,
+             "throughput_p90_hours": timing.p90_hours,
+             "patterns": len(found)},
+            result.deviation_table, proposals, measurements,
+            LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
+                            effect_min_cases=raising.effect_min_cases,
+                            effect_alpha=raising.effect_alpha),
+            sinks=sink_names(config, process.name),
+            deviation_runs_kept=config.storage.deviation_runs_kept,
+        )
+    finally:
+        store.dispose()
+
+
+def sink_names(config: KaizenConfig, process: str) -> list[str]:
+    return [s.name for s in config.sinks if s.processes is None or process in s.processes]
+
+
+def deliver_task_events(config: KaizenConfig) -> DeliveryReport:
+    """Send what the outbox holds; a sink that is down keeps its events pending for next time."""
+    from kaizenflow.sinks import DatabaseLinks
+    from kaizenflow.sinks.github import GitHubIssuesSink
+    from kaizenflow.sinks.jira import JiraSink
+    from kaizenflow.sinks.notify import AppriseSink
+    from kaizenflow.sinks.webhook import WebhookSink
+    from kaizenflow.storage.outbox import Backoff, deliver
+
+    store = state_store(config)
+    links = DatabaseLinks(store.engine)
+    sinks: dict[str, Sink] = {}
+    try:
+        for sink in config.sinks:
+            if sink.type == "webhook":
+                url = sink.url or sink.secret(sink.url_env)
+                sinks[sink.name] = WebhookSink(url, sink.secret(sink.secret_env),
+                                               timeout_seconds=sink.timeout_seconds)
+            elif sink.type == "github":
+                assert sink.repo is not None
+                sinks[sink.name] = GitHubIssuesSink(sink.repo, sink.secret(sink.token_env), sink.api_url,
+                                                    links=links, timeout_seconds=sink.timeout_seconds)
+            elif sink.type == "jira":
+                assert sink.base_url and sink.email and sink.project_key
+                sinks[sink.name] = JiraSink(sink.base_url, sink.email, sink.secret(sink.token_env),
+                                            sink.project_key, links=links, issue_type=sink.issue_type,
+                                            timeout_seconds=sink.timeout_seconds)
+            else:
+                urls = [u for u in sink.secret(sink.urls_env).split() if u]
+                sinks[sink.name] = AppriseSink(urls)
+        delivery = config.delivery
+        return deliver(store.engine, sinks, max_attempts=delivery.max_attempts,
+                       backoff=Backoff(base_seconds=delivery.backoff_seconds,
+                                       max_seconds=delivery.backoff_max_seconds))
+    finally:
+        for built in sinks.values():
+            close = getattr(built, "close", None)
+            if close is not None:
+                close()
+        store.dispose()
+
+
+def set_aside_accepted_deviations(
+    config: KaizenConfig, process: Process, log: EventLog, result: ConformanceResult
+) -> tuple[ConformanceResult, list[Deviation]]:
+    """Deviations of patterns a process owner accepted (and not yet expired) stop counting."""
+    store = state_store(config)
+    try:
+        accepted = store.accepted(process.name)
+    finally:
+        store.dispose()
+    return set_aside_accepted(result, accepted, log.case_attributes)
+
+
+def source_positions(config: KaizenConfig, process: Process) -> dict[str, str]:
+    """For the run manifest: each source's committed watermark, or how it is read."""
+    marks = event_store(config).watermarks(process.name)
+    positions = {}
+    for source in process.sources:
+        if source.file is not None:
+            positions[source.name] = f"file {source.file} (read whole, deduplicated)"
+        elif source.name in marks:
+            column = source.watermark.column if source.watermark else "?"
+            positions[source.name] = f"{column} > {marks[source.name].partition(':')[2]}"
+        else:
+            positions[source.name] = "full read each run"
+    return positions
+
+
+def process_time(config: KaizenConfig, process: Process) -> datetime | None:
+    """The process's own clock: the time of its latest stored event."""
+    return event_store(config).latest_time(process.name)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """How work was actually done in this log."""
+
+    process_map: ProcessMap
+    variants: list[Variant]
+    throughput: Throughput
+
+
+def discover(log: EventLog, top_variants: int = 50) -> Discovery:
+    return Discovery(
+        process_map=discover_process_map(log), variants=discover_variants(log)[:top_variants],
+        throughput=throughput_of(log),
+    )
+
+
+def summarize(
+    config: KaizenConfig,
+    process: Process,
+    run_id: str,
+    started_at: datetime,
+    log: EventLog,
+    discovery: Discovery,
+    model: DesignedModel,
+    result: ConformanceResult,
+    found: list[DeviationPattern],
+    changes: list[TaskChange],
+    new_events: int,
+    stage_seconds: dict[str, float],
+) -> RunSummary:
+    return RunSummary(
+        process=process.name, run_id=run_id, started_at=started_at,
+        finished_at=datetime.now(UTC), cases=result.cases, events=log.event_count,
+        new_events=new_events, fitness=result.fitness,
+        conforming_cases=result.conforming_cases, incomplete_cases=result.incomplete_cases,
+        unchecked_cases=result.unchecked_cases, throughput=discovery.throughput,
+        process_map=discovery.process_map, variants=discovery.variants,
+        patterns=found, task_changes=changes, model_name=model.name,
+        model_hash=model.model_hash, config_hash=config.config_hash,
+        has_timestamps=log.has_timestamps, stage_seconds=stage_seconds,
+        software=software_versions(),
+    )
+
+
+def run_history(config: KaizenConfig, process: Process, before: str, runs: int = 14) -> list[RunSummary]:
+    """Headlines of earlier runs, oldest first, for the report's changes and trend lines."""
+    store = state_store(config)
+    try:
+        figures = [f for f in store.run_summaries(process.name)]
+        run_ids = store.run_ids(process.name)
+    finally:
+        store.dispose()
+    earlier = [(run_id, f) for run_id, f in zip(run_ids, figures, strict=True) if run_id != before]
+    history = []
+    for run_id, f in earlier[-runs:]:
+        history.append(RunSummary(
+            process=process.name, run_id=run_id, started_at=datetime.now(UTC), finished_at=datetime.now(UTC),
+            cases=int(f.get("cases", 0)), events=int(f.get("events", 0)), new_events=0,  # type: ignore[call-overload]
+            fitness=f.get("fitness"), conforming_cases=int(f.get("conforming_cases", 0)),  # type: ignore[arg-type, call-overload]
+            incomplete_cases=int(f.get("incomplete_cases", 0)),  # type: ignore[call-overload]
+            unchecked_cases=int(f.get("unchecked_cases", 0)),  # type: ignore[call-overload]
+            throughput=Throughput(cases=int(f.get("cases", 0)),  # type: ignore[call-overload]
+                                  median_hours=f.get("throughput_median_hours"),  # type: ignore[arg-type]
+                                  p90_hours=f.get("throughput_p90_hours"), mean_hours=None),  # type: ignore[arg-type]
+            process_map=ProcessMap(activities={}, edges=()), variants=[], patterns=[], task_changes=[],
+            model_name="", model_hash="", config_hash="",
+        ))
+    return history
+
+
+def drift(log: EventLog, newest_days: float = 7, previous_days: float = 28) -> list[str]:
+    """Evidence that the newest week differs from the weeks before it; empty when it does not.
+
+    Cases are grouped by when they started, so a long-running case counts where it began.
+    """
+    if not log.has_timestamps or log.events.empty:
+        return []
+    starts = case_times(log.events)["first"]
+    latest = starts.max()
+    newest = starts.index[starts > latest - timedelta(days=newest_days)]
+    previous = starts.index[(starts <= latest - timedelta(days=newest_days))
+                            & (starts > latest - timedelta(days=newest_days + previous_days))]
+    if len(newest) == 0 or len(previous) == 0:
+        return []
+    found = detect_drift(log, newest.astype(str), previous.astype(str))
+    return list(found.evidence) if found.drifted else []
+
+
+def software_versions() -> dict[str, str]:
+    found = {}
+    for package in ("kaizenflow", "pm4py", "prefect", "duckdb", "sqlalchemy", "pandas"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def quiet_pm4py() -> None:
+    """pm4py's own progress bars would flood the flow logs: we report progress per stage."""
+    os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"

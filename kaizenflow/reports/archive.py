@@ -1,0 +1,136 @@
+"""The report folder on disk: atomic writes, safe file names, JSON sidecars and the index rows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.reports.formatting import as_utc
+
+SIDECAR_SCHEMA = 1
+INDEX_NAME = "index.html"
+
+_UNSAFE_IN_SLUG = re.compile(r"[^a-z0-9]+")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def process_slug(process: str) -> str:
+    """A folder name for a process: lower-case ASCII words joined by "-", never empty.
+
+    Process names are data; they must not be able to climb out of the report folder
+    ("../x") or produce names some file systems reject.
+    """
+    ascii_name = unicodedata.normalize("NFKD", process).encode("ascii", "ignore").decode()
+    slug = _UNSAFE_IN_SLUG.sub("-", ascii_name.lower()).strip("-")
+    return slug[:80].strip("-") or "process"
+
+
+def run_file_stem(run_id: str) -> str:
+    """A file name stem for a run id; usual ids (timestamps, UUIDs) come through unchanged."""
+    stem = _UNSAFE_IN_NAME.sub("-", run_id).strip(".-")
+    return stem[:120] or "run"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 so that readers see the old file or the new one, never half of one."""
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never half of one.
+
+    The temporary file lives in the same folder, so ``os.replace`` is a rename on one file
+    system (atomic on POSIX and Windows); it is removed again if anything fails. Bytes are
+    written as they are: no newline translation, so a CSV's line ends stay what the writer chose.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "wb",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates files readable by the owner only; reports are meant to be shared.
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def sidecar_record(summary: RunSummary, report: Path, directory: Path) -> dict[str, object]:
+    """The headline of a run as stored next to its report, enough to list it in the index."""
+    return {
+        "schema": SIDECAR_SCHEMA,
+        "process": summary.process,
+        "run_id": summary.run_id,
+        "finished_at": as_utc(summary.finished_at).isoformat(),
+        "cases": summary.cases,
+        "conforming_cases": summary.conforming_cases,
+        "conforming_share": summary.conforming_share,
+        "fitness": summary.fitness,
+        "report": report.relative_to(directory).as_posix(),
+    }
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One run as the index lists it, read back from its sidecar."""
+
+    process: str
+    run_id: str
+    finished_at: datetime
+    cases: int
+    conforming_share: float
+    fitness: float | None
+    href: str | None
+
+
+def _entry(sidecar: Path, directory: Path) -> IndexEntry | None:
+    """The sidecar's entry, or None for a file that is not a readable sidecar of ours.
+
+    The link is derived from where the sidecar lies, not from its "report" field, so a
+    tampered or stale sidecar cannot point the index anywhere outside the folder.
+    """
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        fitness = record["fitness"]
+        entry = IndexEntry(
+            process=str(record["process"]),
+            run_id=str(record["run_id"]),
+            finished_at=as_utc(datetime.fromisoformat(str(record["finished_at"]))),
+            cases=int(record["cases"]),
+            conforming_share=float(record["conforming_share"]),
+            fitness=None if fitness is None else float(fitness),
+            href=None,
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    report = sidecar.with_suffix(".html")
+    if report.is_file():
+        relative = report.relative_to(directory).as_posix()
+        entry = replace(entry, href=quote(relative))
+    return entry
+
+
+def index_entries(directory: Path) -> list[IndexEntry]:
+    """All runs with a sidecar under ``directory`` (one folder per process), newest first."""
+    entries = [e for path in directory.glob("*/*.json") if (e := _entry(path, directory))]
+    return sorted(entries, key=lambda e: (e.finished_at, e.run_id, e.process), reverse=True)

@@ -1,0 +1,142 @@
+"""Canonical batches from typed file rows (ids through ``map_rows``), and an EventLog from a batch."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import pandas as pd
+
+from kaizenflow.core.events import (
+    ATTRIBUTES,
+    CASE_ID,
+    LOG_COLUMNS,
+    RESOURCE,
+    TIMESTAMP,
+    CaseCost,
+    EventLog,
+    numbers,
+    require_attribute,
+)
+from kaizenflow.sources.mapping import BATCH_COLUMNS, EventMapping, SourceError, map_rows
+from kaizenflow.sources.timestamps import Locate, iso_utc
+
+#: Attribute key of an activity instance's start time (ISO 8601, UTC), from XES pairs or a start column.
+START_KEY = "start_timestamp"
+#: Column holding the natural key of a file row; map_rows hashes it into the event id.
+NATURAL_KEY = "\x00natural_key"
+_SEP = "\x1f"
+_MAPPED_ROW = re.compile(r"^source .*?: row (\d+), ")
+
+
+def assemble(
+    rows: pd.DataFrame, mapping: EventMapping, process: str, *, has_time: bool = True
+) -> pd.DataFrame:
+    """The canonical batch of already-validated rows, with ids that are unique within the file.
+
+    A file is a whole log, and logs do hold identical events (same case, activity, time and
+    resource: double clicks, or every event of a log without timestamps). Content alone would
+    give them one id and the store would keep one, so the natural key is the content plus how
+    many identical events came before it in the file. The id itself is hashed by ``map_rows``
+    (process, source and key), the one implementation of event ids. Without times (``has_time``
+    False) the timestamp column is ignored and the batch carries NaT.
+    """
+    rows = rows.copy(deep=False)
+    for name in mapping.attributes:
+        rows[name] = _attribute_text(rows[name])
+    if mapping.event_id is None:
+        rows[NATURAL_KEY] = _natural_keys(rows, mapping, has_time)
+        mapping = replace(mapping, event_id=NATURAL_KEY)
+    if not has_time:
+        # map_rows insists on times; the placeholder never reaches the batch or the ids.
+        rows[mapping.timestamp] = pd.Timestamp(0, tz="UTC")
+    events = map_rows(rows, mapping, process)
+    if not has_time:
+        events[TIMESTAMP] = pd.Series(pd.NaT, index=events.index, dtype="datetime64[us, UTC]")
+    return events[BATCH_COLUMNS]
+
+
+def relocated(error: SourceError, where: str, locate: Locate) -> SourceError:
+    """A map_rows error ("source s: row 3, ...") restated with the file and its own line numbering."""
+    message = str(error)
+    match = _MAPPED_ROW.match(message)
+    if match:
+        return SourceError(f"{where}: {locate(int(match.group(1)) - 1)}, {message[match.end():]}")
+    return SourceError(f"{where}: {message}")
+
+
+def _attribute_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return iso_utc(values)
+    text = values.astype("string")
+    return text.where(text.str.strip() != "", pd.NA)
+
+
+def _natural_keys(rows: pd.DataFrame, mapping: EventMapping, has_time: bool) -> pd.Series:
+    case = rows[mapping.case_id].astype("string")
+    if mapping.activity_column is not None:
+        activity = rows[mapping.activity_column].astype("string")
+    else:
+        activity = pd.Series(mapping.activity or "", index=rows.index, dtype="string")
+    if has_time and pd.api.types.is_datetime64_any_dtype(rows[mapping.timestamp]):
+        moments = rows[mapping.timestamp].to_numpy(dtype="datetime64[us]").astype("int64")
+        time = pd.Series(moments, index=rows.index).astype("string")
+    elif has_time:
+        time = rows[mapping.timestamp].astype("string")
+    else:
+        time = pd.Series("", index=rows.index, dtype="string")
+    if mapping.resource is not None:
+        resource = rows[mapping.resource].astype("string").fillna("")
+    else:
+        resource = pd.Series("", index=rows.index, dtype="string")
+    content = case + _SEP + activity + _SEP + time + _SEP + resource
+    occurrence = content.groupby(content, sort=False).cumcount().astype("string")
+    return content + _SEP + occurrence
+
+
+def events_to_log(batch: pd.DataFrame, cost: CaseCost | None = None) -> EventLog:
+    """The ordered EventLog of one canonical batch, for commands that read a file without a store.
+
+    Events are ordered by case, then time; ties (and every event of a log without times) keep
+    the batch's order, which for files is the order of the file. Case attributes are, for each
+    attribute key, the first non-null value in that order, as the event store derives them.
+    """
+    missing = [c for c in BATCH_COLUMNS if c not in batch.columns]
+    if missing:
+        raise SourceError(f"batch lacks column(s) {', '.join(missing)}")
+    frame = batch.reset_index(drop=True)
+    timestamps = pd.to_datetime(frame[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+    has_timestamps = bool(len(frame)) and bool(timestamps.notna().all())
+    order = pd.DataFrame({CASE_ID: frame[CASE_ID].astype("string"), TIMESTAMP: timestamps})
+    keys = [CASE_ID, TIMESTAMP] if has_timestamps else [CASE_ID]
+    positions = order.sort_values(keys, kind="stable").index
+    events = frame.loc[positions, LOG_COLUMNS].reset_index(drop=True)
+    for column in (CASE_ID, "activity", RESOURCE):
+        events[column] = events[column].astype("string")
+    events[TIMESTAMP] = timestamps.loc[positions].reset_index(drop=True)
+    attributes = frame.loc[positions, ATTRIBUTES].reset_index(drop=True)
+    records = [json.loads(text) if text and text != "{}" else {} for text in attributes.fillna("{}")]
+    case_attributes = _case_attributes(events[CASE_ID], records)
+    costs = None
+    if cost is not None:
+        require_attribute(cost, case_attributes.columns, "the log", empty=events.empty)
+        if cost.per == "case":
+            costs = numbers(case_attributes[cost.attribute])
+        else:  # summed over the events that carry a number, as the event store sums them
+            values = numbers(pd.Series([r.get(cost.attribute) for r in records], dtype=object))
+            costs = values.groupby(events[CASE_ID].to_numpy(), sort=True).sum(min_count=1)
+            costs = costs.reindex(case_attributes.index)
+    return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps,
+                    case_costs=costs)
+
+
+def _case_attributes(cases: pd.Series, records: list[dict[str, object]]) -> pd.DataFrame:
+    table = pd.DataFrame.from_records(records, index=pd.Index(cases, name=CASE_ID))
+    if table.columns.empty:
+        unique = pd.Index(cases.unique(), name=CASE_ID).sort_values()
+        return pd.DataFrame(index=unique)
+    table = table[sorted(table.columns)].astype("string")
+    first = table.groupby(level=0, sort=True).first()
+    first.index.name = CASE_ID
+    return first.astype("string")

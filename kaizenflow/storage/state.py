@@ -1,0 +1,524 @@
+"""The state database (SQLAlchemy): runs, per-case deviations, tasks and their KPI history."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from kaizenflow.conformance.types import DEVIATION_COLUMNS, DEVIATION_KINDS, Deviation, deviation_table
+from kaizenflow.improvement.lifecycle import (
+    ACTIVE,
+    REOPENABLE,
+    TransitionError,
+    check_transition,
+    effect_of_change,
+)
+from kaizenflow.improvement.measurement import Measurement, split_pattern_key
+from kaizenflow.improvement.types import (
+    CLOSED,
+    CREATED,
+    DONE,
+    NOT_EFFECTIVE,
+    OPEN,
+    REOPENED,
+    UNCHANGED,
+    UPDATED,
+    VERIFIED_EFFECTIVE,
+    Task,
+    TaskChange,
+    TaskProposal,
+)
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("fitness", sa.Float),
+    sa.Column("conforming_cases", sa.Integer, nullable=False),
+    sa.Column("summary_json", sa.Text, nullable=False),
+)
+
+deviations = sa.Table(
+    "deviations", metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
+    sa.Column("process", sa.String(128), nullable=False),
+    sa.Column("case_id", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("activity", sa.String(512), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("pattern_key", sa.String(600), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("business_object", sa.String(512)),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("kpi_name", sa.Text, nullable=False),
+    sa.Column("baseline_value", sa.Float, nullable=False),
+    sa.Column("current_value", sa.Float, nullable=False),
+    sa.Column("target_value", sa.Float, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("evidence_json", sa.Text, nullable=False),
+    sa.Column("created_run", sa.String(64), nullable=False),
+    sa.Column("last_seen_run", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("baseline_cases", sa.Integer, nullable=False),
+    sa.Column("baseline_in_scope", sa.Integer, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True)),  # process time the change was done
+    sa.Column("absent_runs", sa.Integer, nullable=False, default=0),
+    sa.Column("effect_json", sa.Text),
+)
+
+accepted_patterns = sa.Table(
+    "accepted_patterns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("pattern_key", sa.String(600), nullable=False),
+    sa.Column("business_object", sa.String(512)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("accepted_by", sa.String(255), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+task_history = sa.Table(
+    "task_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+)
+
+kpi_history = sa.Table(
+    "kpi_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("cases_in_scope", sa.Integer, nullable=False),
+)
+
+
+class StateStore:
+    """Runs, deviations and tasks. Each run's writes happen in one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        _prepare_sqlite_file(url)
+        self.engine = sa.create_engine(url)
+        from kaizenflow.storage import outbox  # noqa: F401 - its tables live on this metadata
+
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def record_run(
+        self,
+        run_id: str,
+        process: str,
+        started_at: datetime,
+        finished_at: datetime,
+        figures: dict[str, object],
+        case_deviations: pd.DataFrame | Sequence[Deviation],
+        proposals: Sequence[TaskProposal],
+        measurements: Mapping[int, Measurement] | None = None,
+        policy: LifecyclePolicy | None = None,
+        sinks: Sequence[str] = (),
+        deviation_runs_kept: int | None = None,
+    ) -> list[TaskChange]:
+        """Store the run, its deviations and what it does to tasks, all or nothing.
+
+        ``measurements`` are this run's KPI figures of the tasks that existed before it (by
+        task id): every task's KPI history grows each run, raised again or not. With
+        ``deviation_runs_kept``, the per-case deviations of older runs of the process are
+        deleted (their summaries and the KPI history stay): on a large history every night
+        stores hundreds of thousands of them.
+        """
+        policy = policy or LifecyclePolicy()
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            connection.execute(
+                runs.insert().values(
+                    run_id=run_id, process=process, started_at=started_at,
+                    finished_at=finished_at, cases=int(figures["cases"]),  # type: ignore[call-overload]
+                    events=int(figures["events"]),  # type: ignore[call-overload]
+                    fitness=figures.get("fitness"),
+                    conforming_cases=int(figures["conforming_cases"]),  # type: ignore[call-overload]
+                    summary_json=json.dumps(figures, sort_keys=True, default=str),
+                )
+            )
+            _insert_deviations(connection, run_id, process, case_deviations)
+            if deviation_runs_kept is not None:
+                _forget_old_deviations(connection, process, deviation_runs_kept)
+            changes: dict[int, str] = {}
+            measured = set(measurements or {})
+            for proposal in proposals:
+                raised, task_id = self._raise(connection, proposal, run_id, now, measured)
+                changes[task_id] = raised
+            for task_id, measurement in (measurements or {}).items():
+                followed = self._follow(connection, task_id, measurement, run_id, now, policy,
+                                        raised=task_id in changes)
+                if followed is not None or task_id not in changes:
+                    changes[task_id] = followed or UNCHANGED
+            recorded = [TaskChange(change=change, task=self._task(connection, task_id))
+                        for task_id, change in changes.items()]
+            if sinks:
+                from kaizenflow.storage.outbox import enqueue, task_events
+
+                enqueue(connection, task_events(run_id, recorded, sinks), now)
+            return recorded
+
+    def _raise(
+        self, connection: sa.Connection, proposal: TaskProposal, run_id: str, now: datetime,
+        measured: set[int],
+    ) -> tuple[str, int]:
+        """Create the task of a proposal, or update it; a returning pattern reopens its task."""
+        existing = connection.execute(
+            sa.select(tasks).where(tasks.c.fingerprint == proposal.fingerprint)
+        ).mappings().first()
+        evidence = json.dumps(proposal.evidence, sort_keys=True)
+        if existing is None:
+            task_id = int(connection.execute(
+                tasks.insert().values(
+                    fingerprint=proposal.fingerprint, process=proposal.process,
+                    pattern_key=proposal.pattern_key, title=proposal.title,
+                    business_object=proposal.business_object, owner=proposal.owner,
+                    kpi_name=proposal.kpi_name, baseline_value=proposal.kpi_value,
+                    current_value=proposal.kpi_value, target_value=proposal.target_value,
+                    status=OPEN, cases=proposal.cases, evidence_json=evidence,
+                    created_run=run_id, last_seen_run=run_id, updated_at=now,
+                    baseline_cases=proposal.cases, baseline_in_scope=proposal.cases_in_scope,
+                    absent_runs=0,
+                )
+            ).inserted_primary_key[0])  # type: ignore[index]
+            _note(connection, task_id, OPEN, run_id, now,
+                  f"raised: {proposal.cases} of {proposal.cases_in_scope} cases")
+            _kpi(connection, task_id, run_id, now, proposal.kpi_value, proposal.cases,
+                 proposal.cases_in_scope)
+            return CREATED, task_id
+        task_id = int(existing["task_id"])
+        values: dict[str, object] = {
+            "evidence_json": evidence, "last_seen_run": run_id, "absent_runs": 0,
+            "current_value": proposal.kpi_value, "cases": proposal.cases,
+        }
+        changed = (existing["evidence_json"] != evidence
+                   or abs(existing["current_value"] - proposal.kpi_value) > 1e-12)
+        change = UPDATED if changed else UNCHANGED
+        if task_id not in measured:
+            _kpi(connection, task_id, run_id, now, proposal.kpi_value, proposal.cases,
+                 proposal.cases_in_scope)
+        if existing["status"] in REOPENABLE:
+            values.update(status=OPEN, changed_at=None, effect_json=None, updated_at=now)
+            _note(connection, task_id, OPEN, run_id, now,
+                  f"reopened: the pattern is back ({proposal.cases} of {proposal.cases_in_scope} cases)")
+            change = REOPENED
+        elif change == UPDATED:
+            values["updated_at"] = now
+        connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+        return change, task_id
+
+    def _follow(
+        self, connection: sa.Connection, task_id: int, measurement: Measurement, run_id: str,
+        now: datetime, policy: LifecyclePolicy, raised: bool,
+    ) -> str | None:
+        """Record the KPI; close a task whose pattern stays away; give a done task its verdict."""
+        task = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().one()
+        _kpi(connection, task_id, run_id, now, measurement.value, measurement.affected,
+             measurement.in_scope)
+        values: dict[str, object] = {"current_value": measurement.value, "cases": measurement.affected}
+        change = None
+        if abs(task["current_value"] - measurement.value) > 1e-12 and not raised:
+            change = UPDATED
+        absent = 0 if measurement.affected else int(task["absent_runs"]) + 1
+        values["absent_runs"] = 0 if raised else absent
+        status = task["status"]
+        if not raised and status in ACTIVE and absent >= policy.close_after_absent_runs:
+            values["status"] = CLOSED
+            _note(connection, task_id, CLOSED, run_id, now,
+                  f"closed: the pattern has not been seen for {absent} runs")
+            change = CLOSED
+        elif status == DONE and task["changed_at"] is not None:
+            effect = effect_of_change(
+                task["baseline_cases"], task["baseline_in_scope"], measurement.after_affected,
+                measurement.after_in_scope, measurement.window_complete,
+                min_cases=policy.effect_min_cases, alpha=policy.effect_alpha,
+            )
+            values["effect_json"] = json.dumps(asdict(effect), sort_keys=True)
+            if effect.verdict in ("effective", "not_effective"):
+                verdict = VERIFIED_EFFECTIVE if effect.verdict == "effective" else NOT_EFFECTIVE
+                values["status"] = verdict
+                _note(connection, task_id, verdict, run_id, now, effect.describe())
+                change = verdict
+        values["updated_at"] = now if change else task["updated_at"]
+        connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+        return change
+
+    # --- what people do to tasks ------------------------------------------------------------
+
+    def transition(
+        self, task_id: int, status: str, actor: str, reason: str | None = None,
+        changed_at: datetime | None = None, sinks: Sequence[str] = (),
+    ) -> Task:
+        """A person moves a task; ``changed_at`` (the process's current time) when it is done."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
+            check_transition(task["status"], status, reason)
+            values: dict[str, object] = {"status": status, "updated_at": now}
+            if status == DONE:
+                values.update(changed_at=changed_at or now, effect_json=None)
+            if status == OPEN:
+                values.update(absent_runs=0, changed_at=None, effect_json=None)
+            connection.execute(tasks.update().where(tasks.c.task_id == task_id).values(**values))
+            origin = _note(connection, task_id, status, None, now, f"{actor}: {reason or status}")
+            moved = self._task(connection, task_id)
+            if sinks:
+                from kaizenflow.storage.outbox import enqueue, status_events
+
+                enqueue(connection, status_events(moved, f"history-{origin}", sinks,
+                                                  previous_status=task["status"]), now)
+            return moved
+
+    def assign(self, task_id: int, owner: str, actor: str) -> Task:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
+            connection.execute(
+                tasks.update().where(tasks.c.task_id == task_id).values(owner=owner, updated_at=now)
+            )
+            _note(connection, task_id, task["status"], None, now,
+                  f"{actor}: assigned to {owner} (was {task['owner']})")
+            return self._task(connection, task_id)
+
+    def comment(self, task_id: int, text: str, actor: str) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            task = self._row(connection, task_id)
+            _note(connection, task_id, task["status"], None, now, f"{actor}: {text}")
+
+    def history(self, task_id: int) -> list[dict[str, object]]:
+        with self.engine.connect() as connection:
+            self._row(connection, task_id)
+            rows = connection.execute(
+                sa.select(task_history.c.at, task_history.c.status, task_history.c.note,
+                          task_history.c.run_id)
+                .where(task_history.c.task_id == task_id).order_by(task_history.c.id)
+            ).mappings().all()
+            kpis = connection.execute(
+                sa.select(kpi_history.c.run_id, kpi_history.c.value, kpi_history.c.cases,
+                          kpi_history.c.cases_in_scope)
+                .where(kpi_history.c.task_id == task_id).order_by(kpi_history.c.id)
+            ).mappings().all()
+        return [{"type": "status", **dict(r)} for r in rows] + [{"type": "kpi", **dict(k)} for k in kpis]
+
+    def accept_pattern(
+        self, process: str, pattern_key: str, business_object: str | None, reason: str, actor: str,
+        expires_at: datetime,
+    ) -> None:
+        """A process owner accepts a pattern: until expiry it no longer counts or raises tasks.
+
+        The key must name a deviation kind and an activity or rule, and an object must be
+        attribute=value: a mistyped one would be stored and then match nothing, silently.
+        """
+        if not reason.strip():
+            raise TransitionError("accepting a pattern needs a reason")
+        kind, activity = split_pattern_key(pattern_key)
+        if kind not in DEVIATION_KINDS or not activity:
+            raise TransitionError(
+                f"pattern {pattern_key!r} is not kind:activity with a kind of {', '.join(DEVIATION_KINDS)}"
+                " (the report and `kaizen deviations` show the keys)"
+            )
+        if business_object is not None:
+            attribute, equals, value = business_object.partition("=")
+            if not (attribute.strip() and equals and value.strip()):
+                raise TransitionError(
+                    f"object {business_object!r} is not attribute=value (for example plant=P-03)"
+                )
+        with self.engine.begin() as connection:
+            connection.execute(accepted_patterns.insert().values(
+                process=process, pattern_key=pattern_key, business_object=business_object,
+                reason=reason, accepted_by=actor, accepted_at=datetime.now(UTC), expires_at=expires_at,
+            ))
+
+    def accepted(self, process: str, at: datetime | None = None) -> list[dict[str, object]]:
+        """Acceptances in force at ``at`` (now by default)."""
+        moment = at or datetime.now(UTC)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(accepted_patterns).where(accepted_patterns.c.process == process)
+                .order_by(accepted_patterns.c.id)
+            ).mappings().all()
+        return [dict(r) for r in rows if _aware(r["expires_at"]) > moment]
+
+    def _row(self, connection: sa.Connection, task_id: int) -> sa.RowMapping:
+        row = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().first()
+        if row is None:
+            raise TransitionError(f"there is no task #{task_id}")
+        return row
+
+    def _task(self, connection: sa.Connection, task_id: int) -> Task:
+        row = connection.execute(sa.select(tasks).where(tasks.c.task_id == task_id)).mappings().one()
+        return _task_from_row(row)
+
+    def task(self, task_id: int) -> Task:
+        """One task; a TransitionError names an id no task has."""
+        with self.engine.connect() as connection:
+            return _task_from_row(self._row(connection, task_id))
+
+    def list_tasks(self, process: str | None = None, status: str | None = None) -> list[Task]:
+        query = sa.select(tasks).order_by(tasks.c.task_id)
+        if process:
+            query = query.where(tasks.c.process == process)
+        if status:
+            query = query.where(tasks.c.status == status)
+        with self.engine.connect() as connection:
+            return [_task_from_row(row) for row in connection.execute(query).mappings()]
+
+    def latest_run_id(self, process: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(runs.c.run_id).where(runs.c.process == process)
+                .order_by(runs.c.finished_at.desc()).limit(1)
+            ).scalar()
+
+    def run_deviations(self, run_id: str) -> list[Deviation]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(deviations.c.case_id, deviations.c.kind, deviations.c.activity,
+                          deviations.c.detail)
+                .where(deviations.c.run_id == run_id)
+                .order_by(deviations.c.case_id, deviations.c.kind, deviations.c.activity)
+            ).all()
+        return [Deviation(case_id=r[0], kind=r[1], activity=r[2], detail=r[3]) for r in rows]
+
+    def run_ids(self, process: str) -> list[str]:
+        """Run ids of a process, oldest first (the order of ``run_summaries``)."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(
+                sa.select(runs.c.run_id).where(runs.c.process == process).order_by(runs.c.finished_at)
+            ).scalars())
+
+    def run_summaries(self, process: str) -> list[dict[str, object]]:
+        """Headline figures of earlier runs, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(runs.c.summary_json).where(runs.c.process == process)
+                .order_by(runs.c.finished_at)
+            ).scalars().all()
+        return [json.loads(row) for row in rows]
+
+
+def _note(connection: sa.Connection, task_id: int, status: str, run_id: str | None, at: datetime,
+          note: str) -> int:
+    """Append to a task's history; returns the entry's id."""
+    result = connection.execute(task_history.insert().values(
+        task_id=task_id, at=at, status=status, note=note, run_id=run_id))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _kpi(connection: sa.Connection, task_id: int, run_id: str, at: datetime, value: float, cases: int,
+         cases_in_scope: int) -> None:
+    """Append-only: past KPI values are never updated or deleted."""
+    connection.execute(kpi_history.insert().values(
+        task_id=task_id, run_id=run_id, measured_at=at, value=value, cases=cases,
+        cases_in_scope=cases_in_scope))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; everything here is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    close_after_absent_runs: int = 3
+    effect_min_cases: int = 30
+    effect_alpha: float = 0.05
+
+
+def _task_from_row(row: sa.RowMapping) -> Task:
+    return Task(
+        task_id=row["task_id"], fingerprint=row["fingerprint"], process=row["process"],
+        pattern_key=row["pattern_key"], title=row["title"],
+        business_object=row["business_object"], owner=row["owner"], kpi_name=row["kpi_name"],
+        baseline_value=row["baseline_value"], current_value=row["current_value"],
+        target_value=row["target_value"], status=row["status"], cases=row["cases"],
+        evidence=json.loads(row["evidence_json"]), created_run=row["created_run"],
+        last_seen_run=row["last_seen_run"], baseline_cases=row["baseline_cases"],
+        baseline_in_scope=row["baseline_in_scope"],
+        changed_at=_aware(row["changed_at"]) if row["changed_at"] is not None else None,
+        effect=json.loads(row["effect_json"]) if row["effect_json"] else None,
+    )
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """A SQLite state file is created owner-only: it holds the organisation's findings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)
+    os.chmod(path, 0o600)
+
+
+def _insert_deviations(
+    connection: sa.Connection, run_id: str, process: str, found: pd.DataFrame | Sequence[Deviation]
+) -> None:
+    """A run's deviations (a deviation table or the objects), through the driver's executemany.
+
+    SQLAlchemy's per-row parameter handling doubles the time (benchmarks/micro.py, docs/benchmarks.md).
+    A slice of rows at a time: as Python tuples, a million-event night's 52,000 rows were the
+    night's peak memory.
+    """
+    table = found if isinstance(found, pd.DataFrame) else deviation_table(found)
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)
+    names = ["run_id", "process", *DEVIATION_COLUMNS]
+    insert = f"INSERT INTO deviations ({', '.join(names)}) VALUES ({', '.join([marker or '?'] * len(names))})"
+    for start in range(0, len(table), _DEVIATION_ROWS_AT_ONCE):
+        part = table.iloc[start:start + _DEVIATION_ROWS_AT_ONCE]
+        columns = [part[name].astype(object).tolist() for name in DEVIATION_COLUMNS]
+        rows = [(run_id, process, *row) for row in zip(*columns, strict=True)]
+        if marker is None:  # a driver with named parameters: SQLAlchemy's own way
+            connection.execute(deviations.insert(), [dict(zip(names, row, strict=True)) for row in rows])
+        else:
+            connection.exec_driver_sql(insert, rows)
+
+
+_DEVIATION_ROWS_AT_ONCE = 5_000
+
+
+def _forget_old_deviations(connection: sa.Connection, process: str, runs_kept: int) -> None:
+    """Per-case deviations of all but the newest ``runs_kept`` runs of a process."""
+    kept = connection.execute(
+        sa.select(runs.c.run_id).where(runs.c.process == process)
+        .order_by(runs.c.finished_at.desc(), runs.c.run_id.desc()).limit(runs_kept)
+    ).scalars().all()
+    connection.execute(
+        deviations.delete().where(deviations.c.process == process, deviations.c.run_id.not_in(kept))
+    )
