@@ -151,13 +151,15 @@ def p2p_parquet(cases: int, target: Path) -> Path:
     from kaizenflow.cli.demo import prepare_demo
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     work = target.parent / f"p2p-{cases}"
     shutil.rmtree(work, ignore_errors=True)
     config = load_config(prepare_demo(work, cases=cases, days=365)[0])
     process = config.processes[0]
-    stages.ingest(config, process, "bench")
-    stages.read_log(config, process).events[["case_id", "activity", "timestamp"]].to_parquet(target)
+    resources = Resources(config)
+    stages.ingest(resources, process, "bench")
+    stages.read_log(resources, process).events[["case_id", "activity", "timestamp"]].to_parquet(target)
     return config.path(process.model)
 
 

@@ -34,11 +34,12 @@ UNION ALL SELECT po.pr_id, 'Pay Invoice', p.paid_at, p.paid_by FROM payments p
 def kaizen_sqlite(work: str) -> dict[str, object]:
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
     process = config.processes[0]
-    return {"events": stages.ingest(config, process, "bench").added}
+    return {"events": stages.ingest(Resources(config), process, "bench").added}
 
 
 def pm4py_sqlite(work: str) -> dict[str, object]:
@@ -88,12 +89,14 @@ def prepare(work: Path, events: int = 1_000_000) -> int:
     from kaizenflow.cli.demo import prepare_demo
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     shutil.rmtree(work, ignore_errors=True)
     config = load_config(prepare_demo(work, cases=events // 6, days=730)[0])  # about six events a case
     process = config.processes[0]
-    stages.ingest(config, process, "prepare")
-    log = stages.read_log(config, process)
+    resources = Resources(config)
+    stages.ingest(resources, process, "prepare")
+    log = stages.read_log(resources, process)
     log.events[["case_id", "activity", "timestamp", "resource"]].to_csv(work / "events.csv", index=False)
     shutil.rmtree(config.state_directory)
     return log.event_count

@@ -89,7 +89,7 @@ def staged_events(events: int = 1_000_000) -> tuple[float, float, int, int]:
     """Writing and reading back one staged file of mapped events: pyarrow's default Parquet
     settings, then ``sources.staging``'s; also the two files' sizes."""
     from kaizenflow.sources.mapping import EventMapping, map_rows
-    from kaizenflow.sources.staging import _write
+    from kaizenflow.storage.staging import _write
 
     rows = pd.DataFrame({
         "case": [f"PR-{i // 6:07d}" for i in range(events)],

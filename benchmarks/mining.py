@@ -20,12 +20,13 @@ def night_analyses(work: str) -> dict[str, object]:
     from kaizenflow.mining.variants import group_variants
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     config = load_config(Path(work) / "kaizen.yaml")
     process = config.processes[0]
     if not (config.state_directory / "events.duckdb").exists():
-        stages.ingest(config, process, "bench")
-    log = stages.read_log(config, process)
+        stages.ingest(Resources(config), process, "bench")
+    log = stages.read_log(Resources(config), process)
     timings: dict[str, float] = {}
     analyses: dict[str, Callable[[], object]] = {
         "process map": lambda: discover_process_map(log),
@@ -44,7 +45,7 @@ def night_analyses(work: str) -> dict[str, object]:
         analysis()
         timings[name] = time.perf_counter() - started
     started = time.perf_counter()
-    result = stages.check(process, log, stages.designed_model(config, process))
+    result = stages.check(process, log, stages.designed_model(Resources(config), process))
     conformance = time.perf_counter() - started
     return {"events": log.event_count, "cases": log.case_count, "mining": timings,
             "conformance": conformance, "variants": len(result.alignments)}

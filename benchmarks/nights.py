@@ -15,7 +15,6 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -27,39 +26,21 @@ MODULE = "benchmarks.nights"
 
 
 def stage_night(config_path: str) -> dict[str, object]:
-    """One night's stages without Prefect or report: what a night costs, and what it found."""
-    from kaizenflow.conformance.alignments import cached_aligner
-    from kaizenflow.pipeline import stages
+    """One night as the flow runs it (``run_night``), without Prefect or report: what a night
+    costs, stage by stage, and what it found."""
     from kaizenflow.pipeline.config import load_config
-    from kaizenflow.pipeline.incremental import check_changed_cases
+    from kaizenflow.pipeline.night import run_night
+    from kaizenflow.pipeline.resources import Resources
 
     config = load_config(config_path)
-    process = config.processes[0]
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        seconds[name], clock = time.perf_counter() - clock, time.perf_counter()
-
-    stages.ingest(config, process, stages.new_run_id())
-    lap("extract and load")
-    log = stages.read_log(config, process)
-    lap("read")
-    stages.discover(log)
-    lap("discover")
-    model = stages.designed_model(config, process)
-    aligner = cached_aligner(stages.alignment_cache(config))
-    result, checked = check_changed_cases(config, process, model, aligner, log)
-    lap("check")
-    found = stages.patterns(process, log, result)
-    lap("patterns")
-    stages.record(config, process, stages.new_run_id(), datetime.now(UTC), log, result, found)
-    lap("tasks and KPIs")
+    with Resources.open(config) as resources:
+        night = run_night(resources, config.processes[0])
+    seconds = dict(night.summary.stage_seconds)
+    found = night.summary.patterns
     return {
-        "seconds": seconds, "checked": checked, "cases": result.cases, "events": log.event_count,
-        "variants": len(result.alignments),
-        "summary": {"conforming": result.conforming_cases, "fitness": result.fitness,
+        "seconds": seconds, "checked": night.checked.checked_cases, "cases": night.result.cases,
+        "events": night.log.event_count, "variants": len(night.result.alignments),
+        "summary": {"conforming": night.result.conforming_cases, "fitness": night.result.fitness,
                     "patterns": {p.key: p.cases for p in found}},
     }
 

@@ -15,6 +15,7 @@ from kaizenflow.conformance.types import ConformanceResult, Deviation
 from kaizenflow.improvement.types import OPEN, Task
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
 
 SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
@@ -42,7 +43,7 @@ def night(config: KaizenConfig, number: int) -> tuple[ConformanceResult, list[De
 
 
 def tasks_of(config: KaizenConfig, pattern_key: str) -> list[Task]:
-    store = stages.state_store(config)
+    store = Resources(config).state
     try:
         return [t for t in store.list_tasks() if t.pattern_key == pattern_key]
     finally:
@@ -84,7 +85,7 @@ def test_an_acceptance_for_one_business_object_sets_aside_only_its_cases(config:
     result, accepted, _ = night(config, 2)
 
     process = config.processes[0]
-    plants = stages.read_log(config, process).case_attributes["plant"]
+    plants = stages.read_log(Resources(config), process).case_attributes["plant"]
     assert accepted and {plants[d.case_id] for d in accepted} == {"P-03"}
     still_counting = {d.case_id for d in result.deviations if f"{d.kind}:{d.activity}" == SKIPPED_APPROVAL}
     assert still_counting and "P-03" not in {plants[case] for case in still_counting}

@@ -12,6 +12,7 @@ import yaml
 from kaizenflow.core.events import CaseCost, UnknownAttributeError
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import ConfigError, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
 from kaizenflow.sources.files import events_to_log, read_events_file
 from kaizenflow.storage import EventStore
@@ -73,9 +74,9 @@ def test_a_night_names_the_configuration_key_of_an_unknown_cost_attribute(tmp_pa
     (tmp_path / "kaizen.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     shutil.copy(BPMN_PATH, tmp_path / "purchase_to_pay.bpmn")
     config = load_config(tmp_path / "kaizen.yaml")
-    stages.ingest(config, config.processes[0], "r1")
+    stages.ingest(Resources(config), config.processes[0], "r1")
     with pytest.raises(ConfigError, match=r"^processes\.0\.cost\.attribute: cost attribute 'handling_cost'"):
-        stages.read_log(config, config.processes[0])
+        stages.read_log(Resources(config), config.processes[0])
 
 
 def test_duplicate_payments_cost_what_was_paid_twice(tmp_path: Path) -> None:
@@ -95,9 +96,9 @@ def test_duplicate_payments_cost_what_was_paid_twice(tmp_path: Path) -> None:
     shutil.copy(BPMN_PATH, tmp_path / "purchase_to_pay.bpmn")
     config = load_config(tmp_path / "kaizen.yaml")
     [configured] = config.processes
-    stages.ingest(config, configured, "r1")
-    log = stages.read_log(config, configured)
-    result = stages.check(configured, log, stages.designed_model(config, configured))
+    stages.ingest(Resources(config), configured, "r1")
+    log = stages.read_log(Resources(config), configured)
+    result = stages.check(configured, log, stages.designed_model(Resources(config), configured))
     found = stages.patterns(configured, log, result)
 
     duplicates = next(p for p in found if p.key == "repeated:Pay Invoice")

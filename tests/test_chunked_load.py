@@ -18,6 +18,7 @@ import yaml
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sources.mapping import SourceError
 
 TICKETS = 3_500
@@ -98,13 +99,13 @@ def stored(config: KaizenConfig) -> dict[str, object]:
 
 
 def staged_files(config: KaizenConfig) -> list[Path]:
-    staging = stages.staging_directory(config)
+    staging = Resources(config).staging
     return sorted(staging.rglob("*")) if staging.exists() else []
 
 
 def load(tmp_path: Path, url: str, chunk_rows: int, name: str, **options: str) -> dict[str, object]:
     config = configure(tmp_path / name, url, chunk_rows, **options)
-    stages.ingest(config, config.processes[0], "r1")
+    stages.ingest(Resources(config), config.processes[0], "r1")
     assert staged_files(config) == []
     return stored(config)
 
@@ -159,9 +160,9 @@ def test_a_bad_row_in_the_last_chunk_stops_the_night_naming_it_and_leaves_nothin
     fill(sqlite_url, bad_time_at=3_210)
     config = configure(tmp_path, sqlite_url, CHUNK)
     with pytest.raises(SourceError, match=r"^source opened: row 3211, field at: missing timestamp$"):
-        stages.ingest(config, config.processes[0], "r1")
-    assert stages.event_store(config).count("tickets") == 0
-    assert stages.event_store(config).watermarks("tickets") == {}
+        stages.ingest(Resources(config), config.processes[0], "r1")
+    assert Resources(config).events.count("tickets") == 0
+    assert Resources(config).events.watermarks("tickets") == {}
     assert staged_files(config) == []
 
 
@@ -172,8 +173,8 @@ def test_an_explicit_id_repeated_in_a_later_chunk_stops_the_night_naming_the_row
     config = configure(tmp_path, sqlite_url, CHUNK)
     with pytest.raises(SourceError, match=r"^source approved: row 2501, field approval_id: duplicate event "
                                           r"id '10005'$"):
-        stages.ingest(config, config.processes[0], "r1")
-    assert stages.event_store(config).count("tickets") == 0
+        stages.ingest(Resources(config), config.processes[0], "r1")
+    assert Resources(config).events.count("tickets") == 0
     assert staged_files(config) == []
 
 
@@ -194,8 +195,8 @@ def test_a_failing_second_source_leaves_nothing_stored_and_nothing_staged(
     fill(sqlite_url)
     config = configure(tmp_path, sqlite_url, CHUNK, approvals_query="SELECT * FROM no_such_approvals")
     with pytest.raises(SourceError, match="^source approved: query failed: no such table"):
-        stages.ingest(config, config.processes[0], "r1")
-    assert stages.event_store(config).count("tickets") == 0
+        stages.ingest(Resources(config), config.processes[0], "r1")
+    assert Resources(config).events.count("tickets") == 0
     assert staged_files(config) == []
 
 
@@ -205,7 +206,7 @@ def test_a_chunk_that_fails_to_load_after_others_were_inserted_leaves_nothing(
     fill(sqlite_url)
     config = configure(tmp_path, sqlite_url, CHUNK)
     process = config.processes[0]
-    extracted = [stages.extract(config, process, source) for source in process.sources]
+    extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
     assert [len(e.chunks) for e in extracted] == [4, 4]
     original = stages.read_chunks
 
@@ -217,9 +218,9 @@ def test_a_chunk_that_fails_to_load_after_others_were_inserted_leaves_nothing(
 
     monkeypatch.setattr(stages, "read_chunks", failing_after_five)
     with pytest.raises(OSError, match="cannot read events-000001.parquet"):
-        stages.load(config, process, "r1", extracted)
-    assert stages.event_store(config).count("tickets") == 0
-    assert stages.event_store(config).watermarks("tickets") == {}
+        stages.load(Resources(config), process, "r1", extracted)
+    assert Resources(config).events.count("tickets") == 0
+    assert Resources(config).events.watermarks("tickets") == {}
     assert staged_files(config) == []
 
 
@@ -227,11 +228,11 @@ def test_staged_chunks_are_readable_by_their_owner_only(sqlite_url: str, tmp_pat
     fill(sqlite_url)
     config = configure(tmp_path, sqlite_url, CHUNK)
     process = config.processes[0]
-    extracted = stages.extract(config, process, process.sources[0])
+    extracted = stages.extract(Resources(config), process, process.sources[0])
     try:
         modes = {path.stat().st_mode & 0o777 for path in extracted.event_files()}
         assert modes == {0o600}
         assert extracted.directory.stat().st_mode & 0o777 == 0o700
-        assert stages.staging_directory(config).stat().st_mode & 0o777 == 0o700
+        assert Resources(config).staging.stat().st_mode & 0o777 == 0o700
     finally:
         extracted.discard()

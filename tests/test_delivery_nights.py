@@ -12,6 +12,7 @@ from fake_services import FakeWebhookReceiver
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 
 pytestmark = pytest.mark.slow
@@ -22,10 +23,10 @@ SECRET = "whsec-test-4711"
 def night(config: KaizenConfig, number: int) -> None:
     process = config.processes[0]
     run_id = f"night-{number}"
-    stages.load(config, process, run_id, [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
-    stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
+    stages.ingest(Resources(config), process, run_id)
+    log = stages.read_log(Resources(config), process)
+    result = stages.check(process, log, stages.designed_model(Resources(config), process))
+    stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
                   stages.patterns(process, log, result))
 
 
@@ -48,13 +49,13 @@ def test_a_receiver_down_for_two_runs_gets_every_event_once_in_order(
         receiver.fail(503, times=10_000)  # down
         for number in (1, 2):
             night(config, number)
-            report = stages.deliver_task_events(config)
+            report = stages.deliver_task_events(Resources(config))
             assert report.delivered == [] and not report.dead
             append_days(erp, 10)
         receiver.faults.clear()  # up again
         night(config, 3)
-        stages.deliver_task_events(config)
-        assert stages.deliver_task_events(config).delivered == []  # nothing left, nothing resent
+        stages.deliver_task_events(Resources(config))
+        assert stages.deliver_task_events(Resources(config)).delivered == []  # nothing left, nothing resent
 
         ids = receiver.event_ids()
         assert ids and len(ids) == len(set(ids))

@@ -9,6 +9,7 @@ import yaml
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import ConfigError, load_config
+from kaizenflow.pipeline.resources import Resources
 
 
 def configure(tmp_path: Path, sources: list[dict[str, object]], model: Path) -> Path:
@@ -28,10 +29,10 @@ def configure(tmp_path: Path, sources: list[dict[str, object]], model: Path) -> 
 def ingest(path: Path) -> tuple[int, int]:
     config = load_config(path)
     process = config.processes[0]
-    extracted = [stages.extract(config, process, source) for source in process.sources]
-    added = stages.load(config, process, "r1", extracted).added
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
+    extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+    added = stages.load(Resources(config), process, "r1", extracted).added
+    log = stages.read_log(Resources(config), process)
+    result = stages.check(process, log, stages.designed_model(Resources(config), process))
     return added, result.cases
 
 

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kaizenflow.core.events import LOG_COLUMNS
+from kaizenflow.core.events import BATCH_COLUMNS, LOG_COLUMNS
 from kaizenflow.sources.files import events_to_log, read_events_file, read_parquet_events
-from kaizenflow.sources.mapping import BATCH_COLUMNS, EventMapping, SourceError
+from kaizenflow.sources.mapping import EventMapping, SourceError
 
 
 def counts(frame: pd.DataFrame, case: str, activity: str) -> tuple[int, int, int]:

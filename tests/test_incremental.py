@@ -15,6 +15,7 @@ import yaml
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 from kaizenflow.storage import EventStore
 
@@ -41,12 +42,12 @@ def configure(directory: Path, url: str, watermarks: bool = True) -> KaizenConfi
 
 def night(config: KaizenConfig, run_id: str) -> int:
     process = config.processes[0]
-    extracted = [stages.extract(config, process, source) for source in process.sources]
-    return stages.load(config, process, run_id, extracted).added
+    extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+    return stages.load(Resources(config), process, run_id, extracted).added
 
 
 def stored_ids(config: KaizenConfig) -> set[str]:
-    return set(stages.event_store(config).stored_events(config.processes[0].name)["event_id"])
+    return set(Resources(config).events.stored_events(config.processes[0].name)["event_id"])
 
 
 def business_rows(url: str) -> int:
@@ -139,9 +140,9 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import load_config
 config = load_config(sys.argv[1])
 process = config.processes[0]
-extracted = [stages.extract(config, process, source) for source in process.sources]
+extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
 print("loading", flush=True)
-stages.load(config, process, "killed", extracted)
+stages.load(Resources(config), process, "killed", extracted)
 print("loaded", flush=True)
 """
 

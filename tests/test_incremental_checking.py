@@ -15,7 +15,8 @@ from kaizenflow.conformance.types import CaseChecks, ConformanceResult
 from kaizenflow.core.events import tuples_array
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
-from kaizenflow.pipeline.incremental import case_ledger, check_changed_cases
+from kaizenflow.pipeline.incremental import check_changed_cases
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import append_days
 from kaizenflow.storage.case_checks import CaseLedger
 
@@ -32,11 +33,12 @@ def _config(workdir: Path, **process_settings: object) -> KaizenConfig:
 def _both(config: KaizenConfig, run_id: str) -> tuple[ConformanceResult, ConformanceResult, int]:
     """Tonight's events stored, then the window checked incrementally and from scratch."""
     process = config.processes[0]
-    stages.ingest(config, process, run_id)
-    model = stages.designed_model(config, process)
-    aligner = cached_aligner(stages.alignment_cache(config))
-    log = stages.read_log(config, process)
-    incremental, checked = check_changed_cases(config, process, model, aligner, log)
+    resources = Resources(config)
+    stages.ingest(resources, process, run_id)
+    model = stages.designed_model(resources, process)
+    aligner = cached_aligner(resources.alignments)
+    log = stages.read_log(resources, process)
+    incremental, checked = check_changed_cases(resources, process, model, aligner, log)
     full = stages.check(process, log, model, aligner)
     return incremental, full, checked
 
@@ -91,7 +93,7 @@ def test_changed_rules_check_every_case_again(tmp_path: Path) -> None:
 def test_a_lost_ledger_only_means_checking_every_case_again(tmp_path: Path) -> None:
     config = _config(tmp_path)
     first, _, _ = _both(config, "first")
-    case_ledger(config).path.unlink()
+    Resources(config).ledger.path.unlink()
     again, full, checked = _both(config, "again")
     assert checked == full.cases and again == full == first
 

@@ -12,6 +12,7 @@ from stage_nights import stage_night
 from kaizenflow.improvement.types import CLOSED, DONE, NOT_EFFECTIVE, OPEN, VERIFIED_EFFECTIVE
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, DeviationRates, SimulationConfig, append_days, generate
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def night(config: KaizenConfig, number: int) -> dict[Key, str]:
 
 
 def statuses(config: KaizenConfig) -> dict[Key, str]:
-    store = stages.state_store(config)
+    store = Resources(config).state
     try:
         return {(t.pattern_key, t.business_object): t.status for t in store.list_tasks()}
     finally:
@@ -38,7 +39,7 @@ def statuses(config: KaizenConfig) -> dict[Key, str]:
 
 
 def task_id(config: KaizenConfig, key: Key) -> int:
-    store = stages.state_store(config)
+    store = Resources(config).state
     try:
         return next(t.task_id for t in store.list_tasks() if (t.pattern_key, t.business_object) == key)
     finally:
@@ -62,8 +63,8 @@ def test_a_done_task_is_verified_then_reopened_and_an_absent_pattern_closes_its_
 
     first = night(config, 1)
     assert {DUPLICATES, SKIPPED_APPROVAL, EARLY_INVOICES} <= set(first)
-    store = stages.state_store(config)
-    now = stages.process_time(config, config.processes[0])
+    store = Resources(config).state
+    now = stages.process_time(Resources(config), config.processes[0])
     store.transition(task_id(config, DUPLICATES), DONE, "buyer-lead", "blocked double payments", now)
     store.transition(task_id(config, SKIPPED_APPROVAL), DONE, "plant-p03", "reminded approvers", now)
     store.dispose()
@@ -88,7 +89,7 @@ def test_a_done_task_is_verified_then_reopened_and_an_absent_pattern_closes_its_
             break
     assert reopened is not None and statuses(config)[DUPLICATES] == OPEN
 
-    store = stages.state_store(config)
+    store = Resources(config).state
     try:
         tasks = store.list_tasks()
         assert len({t.fingerprint for t in tasks}) == len(tasks)  # never a twin

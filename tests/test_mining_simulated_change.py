@@ -12,6 +12,7 @@ from kaizenflow.core.events import EventLog
 from kaizenflow.mining.comparison import compare_groups
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import load_config
+from kaizenflow.pipeline.resources import Resources
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +23,8 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[EventLog, dict[st
     config_path, _ = prepare_demo(workdir, cases=3000, seed=3)
     config = load_config(config_path)
     process = config.processes[0]
-    stages.load(config, process, "r", [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
+    stages.ingest(Resources(config), process, "r")
+    log = stages.read_log(Resources(config), process)
     result = check_log(log, load_model(config.path(process.model)), open_case_horizon_days=90)
     skipped = {d.case_id for d in result.deviations if d.kind == "skipped"}
     return log, {str(case): str(case) in skipped for case in log.case_attributes.index}

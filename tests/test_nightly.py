@@ -154,3 +154,23 @@ def test_a_connection_url_can_come_from_a_prefect_secret_block(night, monkeypatc
     Secret(value=f"sqlite:///{workdir / 'p2p.db'}").save("kaizen-test-erp-url", overwrite=True)
     connection = Connection(url_secret="kaizen-test-erp-url")
     assert connection.resolve_url(workdir) == f"sqlite:///{workdir / 'p2p.db'}"
+
+
+def test_every_stage_of_the_night_is_a_prefect_task_run_with_its_own_duration(night) -> None:  # type: ignore[no-untyped-def]
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        [flow_run, *_] = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["kaizen-nightly"])))
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+    stages = {run.name.split("-")[0]: run for run in task_runs}
+    expected = {"watermarks", "extract", "load", "read", "discover", "check", "patterns", "record", "drift",
+                "report"}
+    assert expected <= set(stages), sorted(stages)
+    for name in expected:
+        assert stages[name].state is not None and stages[name].state.is_completed(), name
+        assert stages[name].total_run_time.total_seconds() > 0, name
+    extracts = [run.name for run in task_runs if run.name.startswith("extract-")]
+    assert "extract-requisitions" in extracts and len(extracts) == 7

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import load_config
+from kaizenflow.pipeline.resources import Resources
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "northwind"
 
@@ -22,9 +23,9 @@ def run(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Coun
     monkeypatch.setenv("NORTHWIND_URL", url)
     config = load_config(tmp_path / "kaizen.yaml")
     process = config.processes[0]
-    stages.load(config, process, "r1", [stages.extract(config, process, s) for s in process.sources])
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
+    stages.ingest(Resources(config), process, "r1")
+    log = stages.read_log(Resources(config), process)
+    result = stages.check(process, log, stages.designed_model(Resources(config), process))
     return Counter(d.kind for d in result.deviations), log.event_count
 
 

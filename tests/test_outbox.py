@@ -37,6 +37,7 @@ from kaizenflow.sinks import (
     Event,
     Sink,
 )
+from kaizenflow.sinks.delivery import Backoff, dead_letters, deliver, requeue_dead
 from kaizenflow.sinks.github import GitHubIssuesSink
 from kaizenflow.sinks.jira import JiraSink
 from kaizenflow.sinks.notify import AppriseSink
@@ -45,17 +46,13 @@ from kaizenflow.storage.outbox import (
     DEAD,
     DELIVERED,
     PENDING,
-    Backoff,
     NewEvent,
-    dead_letters,
-    deliver,
     enqueue,
     outbox,
-    requeue_dead,
     status_events,
     task_events,
 )
-from kaizenflow.storage.state import metadata
+from kaizenflow.storage.schema import metadata
 
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 SECRET = "whsec-Zk7Qp2Vx9"
@@ -417,5 +414,5 @@ def test_no_secret_reaches_a_body_a_stored_error_or_the_logs(
         assert secret not in caplog.text
     assert all(SECRET not in str(r.headers) for r in receiver.requests)
     # The check read the libraries' own debug logs too, not just ours.
-    expected = {"apprise", "httpx", "httpcore.http11", "kaizenflow.storage.outbox"}
+    expected = {"apprise", "httpx", "httpcore.http11", "kaizenflow.sinks.delivery"}
     assert expected <= {r.name for r in caplog.records}

@@ -30,6 +30,7 @@ from kaizenflow.conformance.alignments import cached_aligner
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.pipeline.locking import run_lock
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 from kaizenflow.sources.mapping import SourceError
 from kaizenflow.storage import EventStore
@@ -66,12 +67,12 @@ def night(config: KaizenConfig, run_id: str) -> None:
     """A whole night without Prefect: extract, load, check (alignment cache), record."""
     process = config.processes[0]
     with run_lock(config.state_directory, config.state_url, wait_seconds=5):
-        extracted = [stages.extract(config, process, source) for source in process.sources]
-        stages.load(config, process, run_id, extracted)
-        log = stages.read_log(config, process)
-        aligner = cached_aligner(stages.alignment_cache(config), process.alignment_timeout_seconds)
-        result = stages.check(process, log, stages.designed_model(config, process), aligner)
-        stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
+        extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+        stages.load(Resources(config), process, run_id, extracted)
+        log = stages.read_log(Resources(config), process)
+        aligner = cached_aligner(Resources(config).alignments, process.alignment_timeout_seconds)
+        result = stages.check(process, log, stages.designed_model(Resources(config), process), aligner)
+        stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
                       stages.patterns(process, log, result))
 
 
@@ -102,7 +103,7 @@ def snapshot(config: KaizenConfig) -> Snapshot:
         (str(r.event_id), str(r.case_id), str(r.activity), str(r.timestamp), str(r.resource))
         for r in frame[["event_id", "case_id", "activity", "timestamp", "resource"]].itertuples()
     )
-    state = stages.state_store(config)
+    state = Resources(config).state
     try:
         task_rows = sorted(
             (t.fingerprint, t.pattern_key, t.business_object, t.status, t.baseline_value, t.current_value,
@@ -130,8 +131,8 @@ def full_load_ids(directory: Path) -> set[str]:
     """Event ids of a full extraction into a fresh store: what every catch-up must equal."""
     config = configure(directory, watermarks=False)
     process = config.processes[0]
-    stages.load(config, process, "full", [stages.extract(config, process, s) for s in process.sources])
-    return set(stages.event_store(config).stored_events(PROCESS)["event_id"])
+    stages.ingest(Resources(config), process, "full")
+    return set(Resources(config).events.stored_events(PROCESS)["event_id"])
 
 
 def execute(url: str, *statements: str) -> None:
@@ -268,15 +269,15 @@ def night(config_path, run_id, progress):
     stage("lock")
     with run_lock(config.state_directory, config.state_url, wait_seconds=5):
         stage("extract")
-        extracted = [stages.extract(config, process, s) for s in process.sources]
+        extracted = [stages.extract(Resources(config), process, s) for s in process.sources]
         stage("load")
-        stages.load(config, process, run_id, extracted)
+        stages.load(Resources(config), process, run_id, extracted)
         stage("check")
-        log = stages.read_log(config, process)
-        aligner = cached_aligner(stages.alignment_cache(config), process.alignment_timeout_seconds)
-        result = stages.check(process, log, stages.designed_model(config, process), aligner)
+        log = stages.read_log(Resources(config), process)
+        aligner = cached_aligner(Resources(config).alignments, process.alignment_timeout_seconds)
+        result = stages.check(process, log, stages.designed_model(Resources(config), process), aligner)
         stage("record")
-        stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
+        stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
                       stages.patterns(process, log, result))
         stage("done")
 
@@ -382,7 +383,7 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
             kills_by_stage[stage[0]] = kills_by_stage.get(stage[0], 0) + 1
         else:
             assert os.WEXITSTATUS(status) == 0
-        state = stages.state_store(killed)
+        state = Resources(killed).state
         try:
             recorded = run_id in state.run_ids(PROCESS)
         finally:

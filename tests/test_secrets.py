@@ -19,6 +19,7 @@ import yaml
 
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
 from kaizenflow.sources.mapping import SourceError
 
@@ -101,7 +102,7 @@ def failing_queries(config: KaizenConfig, url: str, monkeypatch: pytest.MonkeyPa
     for source, erp in ((broken, url), (process.sources[0], url.replace(":5432", ":1"))):
         monkeypatch.setenv(VARIABLE, erp)
         with pytest.raises(Exception) as caught:  # noqa: PT011 - any error: its text is what matters
-            stages.extract(config, process, source)
+            stages.extract(Resources(config), process, source)
         errors.append(error_text(caught.value))
     monkeypatch.setenv(VARIABLE, url)
     return errors
@@ -161,11 +162,11 @@ def test_the_stage_level_night_and_its_failing_queries_leak_the_password_nowhere
     config = configure(tmp_path)
     process = config.processes[0]
     caplog.set_level(logging.DEBUG)
-    extracted = [stages.extract(config, process, source) for source in process.sources]
-    stages.load(config, process, "n1", extracted)
-    log = stages.read_log(config, process)
-    result = stages.check(process, log, stages.designed_model(config, process))
-    stages.record(config, process, "n1", stages.datetime.now(stages.UTC), log, result,
+    extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+    stages.load(Resources(config), process, "n1", extracted)
+    log = stages.read_log(Resources(config), process)
+    result = stages.check(process, log, stages.designed_model(Resources(config), process))
+    stages.record(Resources(config), process, "n1", stages.datetime.now(stages.UTC), log, result,
                   stages.patterns(process, log, result))
     errors = failing_queries(config, url, monkeypatch)
     out, err = capfd.readouterr()

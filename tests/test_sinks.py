@@ -26,7 +26,7 @@ from kaizenflow.sinks.github import GitHubIssuesSink, task_marker
 from kaizenflow.sinks.jira import JiraSink, task_label
 from kaizenflow.sinks.notify import AppriseSink
 from kaizenflow.sinks.webhook import WebhookSink, sign, verify_signature
-from kaizenflow.storage.state import metadata
+from kaizenflow.storage.schema import metadata
 
 SECRET = "whsec-Zk7Qp2Vx9"
 GITHUB_TOKEN = "ghp_Qm4Rt8Wz1Yx5"

@@ -25,12 +25,11 @@ class CostPer(StrEnum):
 
 
 def _read(path: Path, object_type: str | None, cost: CaseCost | None = None) -> EventLog:
-    from kaizenflow.sources.files import events_to_log, read_events_file
+    from kaizenflow.api import read_log
 
-    options: dict[str, object] = {"source": path.name}
-    if object_type:
-        options["object_type"] = object_type
-    return events_to_log(read_events_file(path, None, **options), cost)
+    if cost is None:
+        return read_log(path, object_type=object_type)
+    return read_log(path, object_type=object_type, cost_attribute=cost.attribute, cost_per=cost.per)
 
 
 def check(

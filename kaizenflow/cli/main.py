@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,6 +16,7 @@ import typer
 from kaizenflow.cli import files as cli_files
 from kaizenflow.cli import serve as cli_serve
 from kaizenflow.cli import tasks as cli_tasks
+from kaizenflow.cli.output import to_plain
 
 app = typer.Typer(
     help="kaizenflow: nightly process mining that turns deviations into improvement tasks.",
@@ -98,16 +98,6 @@ def _quiet_prefect(verbose: bool) -> None:
                 logger.addFilter(_NoTracebackForExpectedErrors())
 
 
-def _to_plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _to_plain(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_plain(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool) -> None:
@@ -131,7 +121,7 @@ def _headline(summary: Any) -> dict[str, Any]:
     from kaizenflow.reports.exports import summary_record
 
     changes = [c.change for c in summary.task_changes]
-    return _to_plain({
+    return to_plain({
         **summary_record(summary),
         "quarantined_rows": summary.quarantined_rows,
         "patterns": summary.patterns,
@@ -215,19 +205,19 @@ def tasks_list(
 ) -> None:
     """List improvement tasks, optionally filtered."""
     from kaizenflow.improvement.types import TASK_STATUSES
-    from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     if status is not None and status not in TASK_STATUSES:
         _fail(f"unknown status {status!r} (statuses: {', '.join(TASK_STATUSES)})")
-    store = stages.state_store(load_config(config))
+    store = Resources.open(load_config(config)).state
     try:
         found = [t for t in store.list_tasks(process=process, status=status)
                  if owner is None or t.owner == owner]
     finally:
         store.dispose()
     if as_json:
-        typer.echo(json.dumps(_to_plain(found), indent=2))
+        typer.echo(json.dumps(to_plain(found), indent=2))
         return
     if not found:
         typer.echo("no tasks")
@@ -251,11 +241,12 @@ def deviations(
 ) -> None:
     """Deviations of the latest run: one row per case, kind and activity (and what a rule found)."""
     from kaizenflow.improvement.measurement import in_scope
-    from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     loaded = load_config(config)
-    store = stages.state_store(loaded)
+    resources = Resources.open(loaded)
+    store = resources.state
     try:
         about = store.task(task) if task is not None else None
         configured = loaded.process(about.process if about else process or loaded.processes[0].name)
@@ -270,12 +261,12 @@ def deviations(
     if wanted is not None:
         found = [d for d in found if f"{d.kind}:{d.activity}" == wanted]
     if about is not None and about.business_object is not None:
-        attributes = stages.event_store(loaded).case_attributes(name, configured.window_days)
+        attributes = resources.events.case_attributes(name, configured.window_days)
         cases = set(in_scope(attributes, about.business_object).astype(str))
         found = [d for d in found if d.case_id in cases]
     if as_json:
         typer.echo(json.dumps({"process": name, "run_id": run_id,
-                               "deviations": _to_plain(found)}, indent=2))
+                               "deviations": to_plain(found)}, indent=2))
         return
     typer.echo(f"{'case':<16} {'kind':<22} activity")
     for deviation in found:

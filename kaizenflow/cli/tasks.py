@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kaizenflow.cli.output import to_plain
 from kaizenflow.improvement.lifecycle import ACTIVE
 from kaizenflow.improvement.types import ACKNOWLEDGED, CLOSED, DISMISSED, DONE, IN_PROGRESS, OPEN
 from kaizenflow.storage.state import StateStore
@@ -27,11 +28,11 @@ def _actor(value: str) -> str:
 
 @contextmanager
 def _store(config_path: Path) -> Iterator[tuple[Any, StateStore]]:
-    from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     config = load_config(config_path)
-    store = stages.state_store(config)
+    store = Resources.open(config).state
     try:
         yield config, store
     finally:
@@ -39,10 +40,9 @@ def _store(config_path: Path) -> Iterator[tuple[Any, StateStore]]:
 
 
 def _echo_task(task: Any, as_json: bool) -> None:
-    from kaizenflow.cli.main import _to_plain
 
     if as_json:
-        typer.echo(json.dumps(_to_plain(task), indent=2))
+        typer.echo(json.dumps(to_plain(task), indent=2))
     else:
         typer.echo(f"#{task.task_id} {task.status}: {task.title} (owner {task.owner})")
 
@@ -50,13 +50,12 @@ def _echo_task(task: Any, as_json: bool) -> None:
 def show(config: ConfigOption, task_id: TaskId,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A task with its evidence, KPI history and status history."""
-    from kaizenflow.cli.main import _to_plain
 
     with _store(config) as (_, store):
         task = store.task(task_id)
         history = store.history(task_id)
     if as_json:
-        typer.echo(json.dumps({"task": _to_plain(task), "history": _to_plain(history)}, indent=2))
+        typer.echo(json.dumps({"task": to_plain(task), "history": to_plain(history)}, indent=2))
         return
     typer.echo("\n".join(task_lines(task, history)))
 
@@ -165,8 +164,10 @@ def deliver(config: ConfigOption) -> None:
     """Send pending task events to the configured sinks (run it every few minutes for retries)."""
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
-    report = stages.deliver_task_events(load_config(config))
+    with Resources.open(load_config(config)) as resources:
+        report = stages.deliver_task_events(resources)
     typer.echo(report.summary())
 
 

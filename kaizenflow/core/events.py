@@ -19,6 +19,9 @@ RESOURCE = "resource"
 SOURCE = "source"
 ATTRIBUTES = "attributes"
 
+#: Columns of an extracted batch, as the sources produce it and the event store appends it.
+BATCH_COLUMNS = [EVENT_ID, CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE, SOURCE, ATTRIBUTES]
+
 #: Columns of the events frame handed to mining and conformance, in this order. Event ids stay
 #: in the store (``EventStore.stored_events``): no analysis needs them.
 LOG_COLUMNS = [CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE]

@@ -1,13 +1,11 @@
-"""The nightly flow: extract, load, discover, check, raise tasks, report. Orchestration only."""
+"""The nightly flow: ``run_night`` with every stage a Prefect task. Orchestration only."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -19,25 +17,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from kaizenflow.conformance.alignments import cached_aligner
-from kaizenflow.conformance.models import DesignedModel
-from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
-from kaizenflow.core.events import EventLog, case_sequences
 from kaizenflow.flows.alignment import submit_chunks
-from kaizenflow.improvement.types import TaskChange
-from kaizenflow.pipeline import stages
-from kaizenflow.pipeline.config import ConfigError, Execution, KaizenConfig, Process, Source, load_config
-from kaizenflow.pipeline.incremental import check_changed_cases
+from kaizenflow.pipeline.config import ConfigError, Execution, load_config
 from kaizenflow.pipeline.locking import run_lock
+from kaizenflow.pipeline.night import run_nights
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
-from kaizenflow.reports.case_alignments import alignments_by_case
-from kaizenflow.reports.exports import summary_record, write_exports
-from kaizenflow.reports.html import write_run_report
-from kaizenflow.reports.model_overlay import designed_model_svg, deviation_counts
+from kaizenflow.reports.night import write_night_report
 from kaizenflow.reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
 from kaizenflow.sources.mapping import SourceError
-from kaizenflow.sources.staging import Extracted, discard
-from kaizenflow.storage import AppendResult
+
+T = TypeVar("T")
 
 
 def worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
@@ -47,99 +37,19 @@ def worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
     return not isinstance(error, SourceError) or error.transient
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=worth_retrying, cache_policy=NO_CACHE,
-      task_run_name="extract-{source.name}")
-def extract_source(
-    config: KaizenConfig, process: Process, source: Source, watermarks: dict[str, str]
-) -> Extracted:
-    return stages.extract(config, process, source, watermarks)
+#: Prefect options of a stage beyond the defaults; extraction is the one stage worth retrying.
+STAGE_OPTIONS: dict[str, dict[str, Any]] = {
+    "extract": {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": worth_retrying},
+}
 
 
-@task(cache_policy=NO_CACHE)
-def load_events(
-    config: KaizenConfig, process: Process, run_id: str, extracted: list[Extracted]
-) -> AppendResult:
-    return stages.load(config, process, run_id, extracted)
-
-
-@task(cache_policy=NO_CACHE)
-def read_log(config: KaizenConfig, process: Process) -> EventLog:
-    return stages.read_log(config, process)
-
-
-@task(cache_policy=NO_CACHE)
-def discover(log: EventLog) -> stages.Discovery:
-    return stages.discover(log)
-
-
-@task(cache_policy=NO_CACHE)
-def load_model(config: KaizenConfig, process: Process) -> DesignedModel:
-    return stages.designed_model(config, process)
-
-
-def check_conformance(
-    config: KaizenConfig, process: Process, log: EventLog
-) -> tuple[DesignedModel, ConformanceResult]:
-    """Composed here, not in a task: alignment chunks must reach the flow's own task runner.
-
-    Only cases that changed since the last night are checked; the others' results are kept.
-    """
-    model = load_model(config, process)
-    aligner = cached_aligner(
-        stages.alignment_cache(config), process.alignment_timeout_seconds,
-        submit_chunks(process.alignment_timeout_seconds), config.execution.chunk_size,
-    )
-    result, checked = check_changed_cases(config, process, model, aligner, log)
-    get_run_logger().info("%s: %d of %d cases changed and were checked, the others' results kept",
-                          process.name, checked, result.cases)
-    return model, result
-
-
-@task(cache_policy=NO_CACHE)
-def find_patterns(
-    process: Process, log: EventLog, result: ConformanceResult
-) -> list[DeviationPattern]:
-    return stages.patterns(process, log, result)
-
-
-@task(cache_policy=NO_CACHE)
-def record_run(
-    config: KaizenConfig, process: Process, run_id: str, started_at: datetime, log: EventLog,
-    result: ConformanceResult, found: list[DeviationPattern], accepted: list[Deviation],
-) -> list[TaskChange]:
-    return stages.record(config, process, run_id, started_at, log, result, found, accepted)
-
-
-@task(cache_policy=NO_CACHE)
-def write_report(
-    config: KaizenConfig, process: Process, summary: RunSummary, log: EventLog, model: DesignedModel,
-    result: ConformanceResult,
-) -> Path:
-    """The HTML report, and beside it the exports for BI tools."""
-    directory = config.path(config.reports_directory)
-    examples = {case for pattern in summary.patterns for case in pattern.example_case_ids}
-    sequences = {str(case): seq for case, seq in case_sequences(log.events).items() if str(case) in examples}
-    path = write_run_report(
-        summary, directory, stages.run_history(config, process, before=summary.run_id),
-        model_svg=designed_model_svg(model, *deviation_counts(result.deviations)),
-        case_alignments=alignments_by_case(sorted(examples), sequences, result.alignments),
-    )
-    write_exports(directory, summary.run_id, result.deviations, summary.patterns,
-                  summary_record(summary), process=summary.process)
-    return path
-
-
-@task(cache_policy=NO_CACHE, retries=0)
-def deliver_task_events(config: KaizenConfig) -> str:
-    """Push task events to where people work; failures stay in the outbox and never fail the run."""
-    logger = get_run_logger()
-    try:
-        report = stages.deliver_task_events(config)
-    except Exception as error:  # noqa: BLE001 - delivery must not fail the night
-        logger.warning("task delivery failed, events stay pending: %s", type(error).__name__)
-        return "failed"
-    logger.info("task delivery: %s", report.summary())
-    return report.summary()
+def as_task(name: str, stage: Callable[..., T], /, *args: Any) -> T:
+    """Runs a stage of the night as a Prefect task: every stage is a task run in the UI, with its
+    own duration, state and logs. Results are not cached: a night always reads afresh."""
+    kind = name.partition(":")[0]
+    as_prefect = task(name=kind, task_run_name=name.replace(":", "-"), cache_policy=NO_CACHE,
+                      **STAGE_OPTIONS.get(kind, {}))
+    return cast(T, as_prefect(stage)(*args))
 
 
 def _publish(summary: RunSummary) -> None:
@@ -155,59 +65,21 @@ def _publish(summary: RunSummary) -> None:
 
 @flow(name="kaizen-nightly")
 def nightly(config_path: str, process_name: str | None = None) -> list[RunSummary]:
-    """One night for every configured process (or one): each stage is a task over a plain function."""
-    stages.quiet_pm4py()
+    """One night for every configured process (or one): ``run_night`` with each stage a task, the
+    variants to align fanned out to the flow's task runner, and the summary published."""
     logger = get_run_logger()
     config = load_config(config_path)
     processes = [config.process(process_name)] if process_name else config.processes
-    summaries = []
-    for process in processes:
-        started_at = datetime.now(UTC)
-        run_id = stages.new_run_id(started_at)
-        seconds: dict[str, float] = {}
-
-        clock = time.perf_counter()
-        batches: list[Extracted] = []
-        try:
-            watermarks = stages.committed_watermarks(config, process)
-            for source in process.sources:
-                batches.append(extract_source(config, process, source, watermarks))
-            seconds["extract"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            loaded = load_events(config, process, run_id, batches)
-            seconds["load"] = time.perf_counter() - clock
-        finally:
-            discard(batches)  # staged files: gone once stored, or when a later source failed
-        logger.info("%s: %d new events stored, %d bad rows quarantined", process.name, loaded.added,
-                    loaded.quarantined)
-
-        clock = time.perf_counter()
-        log = read_log(config, process)
-        discovery = discover(log)
-        seconds["discover"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        model, result = check_conformance(config, process, log)
-        result, accepted = stages.set_aside_accepted_deviations(config, process, log, result)
-        seconds["check"] = time.perf_counter() - clock
-        logger.info("%s: %d cases checked, %d conforming", process.name, result.cases,
-                    result.conforming_cases)
-        clock = time.perf_counter()
-        found = find_patterns(process, log, result)
-        changes = record_run(config, process, run_id, started_at, log, result, found, accepted)
-        seconds["patterns and tasks"] = time.perf_counter() - clock
-
-        summary = stages.summarize(config, process, run_id, started_at, log, discovery, model,
-                                   result, found, changes, loaded.added, seconds)
-        summary.quarantined_rows = loaded.quarantined
-        summary.accepted_patterns = stages.patterns(process, log, result.with_deviations(accepted))
-        summary.source_watermarks = stages.source_positions(config, process)
-        summary.drift = stages.drift(log)
-        summary.report_path = str(write_report(config, process, summary, log, model, result))
+    with Resources.open(config) as resources:
+        nights = run_nights(resources, processes, run=as_task, report=write_night_report,
+                            parallel=lambda process: submit_chunks(process.alignment_timeout_seconds))
+    for night in nights:
+        summary = night.summary
+        logger.info("%s: %d new events stored, %d bad rows quarantined; %d of %d cases changed and were "
+                    "checked, %d conforming", summary.process, summary.new_events, summary.quarantined_rows,
+                    night.checked.checked_cases, summary.cases, summary.conforming_cases)
         _publish(summary)
-        summaries.append(summary)
-    if config.sinks:
-        deliver_task_events(config)
-    return summaries
+    return [night.summary for night in nights]
 
 
 def task_runner_for(execution: Execution) -> TaskRunner[Any]:

@@ -21,15 +21,11 @@ from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantAlignment
 from kaizenflow.core.events import EventLog, case_event_counts, case_times, cases_of, positions_in
 from kaizenflow.pipeline import stages
-from kaizenflow.pipeline.config import KaizenConfig, Process
-from kaizenflow.storage.case_checks import CaseLedger
+from kaizenflow.pipeline.config import Process
+from kaizenflow.pipeline.resources import Resources
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
-
-
-def case_ledger(config: KaizenConfig) -> CaseLedger:
-    return CaseLedger(config.state_directory / "case_checks.duckdb")
 
 
 def check_fingerprint(process: Process, model: DesignedModel) -> str:
@@ -42,7 +38,7 @@ def check_fingerprint(process: Process, model: DesignedModel) -> str:
 
 
 def check_changed_cases(
-    config: KaizenConfig, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog
+    resources: Resources, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog
 ) -> tuple[ConformanceResult, int]:
     """The window's conformance, checking only changed cases; also how many cases were checked.
 
@@ -58,7 +54,7 @@ def check_changed_cases(
         last = case_times(log.events)["last"]
         is_running = (last > last.max() - timedelta(days=process.open_case_horizon_days)).to_numpy(dtype=bool)
     fingerprint = check_fingerprint(process, model)
-    ledger = case_ledger(config)
+    ledger = resources.ledger
     stored_events, kept = ledger.load(process.name, fingerprint)
     unchanged = np.zeros(len(cases), dtype=bool)
     if len(kept):
@@ -83,11 +79,11 @@ def check_changed_cases(
         )
     ledger.save(process.name, fingerprint, events, fresh, keep=cases)
     checks = CaseChecks.combine([kept.select(cases[unchanged]), fresh])
-    return summarize_checks(checks, _all_alignments(config, model, checks, aligned, aligner)), len(fresh)
+    return summarize_checks(checks, _all_alignments(resources, model, checks, aligned, aligner)), len(fresh)
 
 
 def _all_alignments(
-    config: KaizenConfig, model: DesignedModel, checks: CaseChecks,
+    resources: Resources, model: DesignedModel, checks: CaseChecks,
     aligned: list[VariantAlignment], aligner: Aligner,
 ) -> list[VariantAlignment]:
     """One alignment per variant of the window, ordered and counted as checking the whole log would.
@@ -98,7 +94,7 @@ def _all_alignments(
     ordered = sorted(sizes.items(), key=lambda item: (-len(item[0]), item[0]))
     known = {a.activities: a for a in aligned}
     missing = [variant for variant, _ in ordered if variant not in known]
-    known.update(stages.alignment_cache(config).get_many(model.model_hash, missing))
+    known.update(resources.alignments.get_many(model.model_hash, missing))
     lost = [(variant, sizes[variant]) for variant in missing if variant not in known]
     if lost:  # the cache was emptied since: align them again
         known.update({a.activities: a for a in aligner(model, lost)})

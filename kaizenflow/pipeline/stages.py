@@ -1,4 +1,4 @@
-"""The nightly stages as plain functions over the configuration: what each Prefect task calls."""
+"""The nightly stages as plain functions over a night's resources: what ``run_night`` composes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import pandas as pd
 
@@ -55,16 +54,16 @@ from kaizenflow.pipeline.config import (
     SlaRule,
     Source,
 )
+from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.sinks import Sink
+from kaizenflow.sinks.delivery import DeliveryReport
 from kaizenflow.sources.files import read_events_file
 from kaizenflow.sources.mapping import EventMapping
 from kaizenflow.sources.sql import Increment, extract_sql
-from kaizenflow.sources.staging import Extracted, discard, read_chunks, stage
-from kaizenflow.storage import AppendResult, EventStore
-from kaizenflow.storage.alignment_cache import AlignmentCacheFile
-from kaizenflow.storage.outbox import DeliveryReport
-from kaizenflow.storage.state import LifecyclePolicy, StateStore
+from kaizenflow.storage import AppendResult
+from kaizenflow.storage.staging import Extracted, discard, read_chunks, stage
+from kaizenflow.storage.state import LifecyclePolicy
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -72,39 +71,31 @@ def new_run_id(now: datetime | None = None) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def event_store(config: KaizenConfig) -> EventStore:
-    return EventStore(config.state_directory / "events.duckdb")
-
-
-def state_store(config: KaizenConfig) -> StateStore:
-    config.state_directory.mkdir(parents=True, exist_ok=True)
-    return StateStore(config.state_url)
-
-
-def committed_watermarks(config: KaizenConfig, process: Process) -> dict[str, str]:
+def committed_watermarks(resources: Resources, process: Process) -> dict[str, str]:
     """Each source's committed watermark, read once for all of a process's sources."""
     if not any(source.watermark is not None for source in process.sources):
         return {}
-    return event_store(config).watermarks(process.name)
+    return resources.events.watermarks(process.name)
 
 
 def extract(
-    config: KaizenConfig, process: Process, source: Source, watermarks: Mapping[str, str] | None = None,
+    resources: Resources, process: Process, source: Source, watermarks: Mapping[str, str] | None = None,
 ) -> Extracted:
     """Canonical events of one source of one process, past its committed watermark if it has one.
 
     ``watermarks`` are the process's committed ones (``committed_watermarks``) when the caller
     has them already; otherwise they are read from the event store.
     """
+    config = resources.config
     if source.file is not None:
-        return _extract_file(config, process, source)
+        return _extract_file(resources, process, source)
     assert source.connection is not None and source.query is not None
     assert source.case_id is not None and source.timestamp is not None
     url = config.connections[source.connection].resolve_url(config.base_dir)
     increment = None
     if source.watermark is not None:
         if watermarks is None:
-            watermarks = committed_watermarks(config, process)
+            watermarks = committed_watermarks(resources, process)
         increment = Increment(
             column=source.watermark.column, after=watermarks.get(source.name),
             lookback=timedelta(hours=source.watermark.lookback_hours),
@@ -116,16 +107,11 @@ def extract(
         attributes=tuple(source.attributes), timezone=source.timezone,
     )
     return extract_sql(url, source.query, mapping, process.name, increment,
-                       quarantine=source.on_bad_rows == "quarantine", staging=staging_directory(config),
+                       quarantine=source.on_bad_rows == "quarantine", staging=resources.staging,
                        chunk_rows=config.storage.load_chunk_rows)
 
 
-def staging_directory(config: KaizenConfig) -> Path:
-    """Where extracted events wait, owner-only, until the load has stored them."""
-    return config.state_directory / "staging"
-
-
-def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Extracted:
+def _extract_file(resources: Resources, process: Process, source: Source) -> Extracted:
     """A whole file each night: events already stored are recognised by their ids."""
     assert source.file is not None
     mapping = None
@@ -145,15 +131,15 @@ def _extract_file(config: KaizenConfig, process: Process, source: Source) -> Ext
             options[option] = value
     if source.timezone != "UTC" and mapping is None:
         options["timezone"] = source.timezone
-    events = read_events_file(config.path(source.file), mapping, **options)
-    step = config.storage.load_chunk_rows
+    events = read_events_file(resources.config.path(source.file), mapping, **options)
+    step = resources.config.storage.load_chunk_rows
     chunks = ((events.iloc[start:start + step], None) for start in range(0, len(events), step))
-    directory, counts, _ = stage(staging_directory(config), process.name, source.name, chunks)
+    directory, counts, _ = stage(resources.staging, process.name, source.name, chunks)
     return Extracted(directory=directory, chunks=counts, rows=len(events), watermark=None)
 
 
 def load(
-    config: KaizenConfig, process: Process, run_id: str, extracted: Sequence[Extracted]
+    resources: Resources, process: Process, run_id: str, extracted: Sequence[Extracted]
 ) -> AppendResult:
     """Append every source's staged events of this run and their watermarks, published at once.
 
@@ -168,7 +154,7 @@ def load(
             for source, e in zip(process.sources, extracted, strict=True)
             if e.watermark is not None
         }
-        return event_store(config).append_chunks(
+        return resources.events.append_chunks(
             process.name, run_id, read_chunks([path for e in extracted for path in e.event_files()]),
             ranks, watermarks, source_timezones=zones,
             rejects=read_chunks([path for e in extracted for path in e.reject_files()]),
@@ -177,23 +163,23 @@ def load(
         discard(extracted)
 
 
-def ingest(config: KaizenConfig, process: Process, run_id: str) -> AppendResult:
+def ingest(resources: Resources, process: Process, run_id: str) -> AppendResult:
     """Extract every source and store the events, without Prefect (tools, benchmarks, tests).
 
     A source that fails leaves nothing stored and no staged files of the sources before it.
     """
     extracted: list[Extracted] = []
-    watermarks = committed_watermarks(config, process)
+    watermarks = committed_watermarks(resources, process)
     try:
         for source in process.sources:
-            extracted.append(extract(config, process, source, watermarks))
-        return load(config, process, run_id, extracted)
+            extracted.append(extract(resources, process, source, watermarks))
+        return load(resources, process, run_id, extracted)
     finally:
         discard(extracted)
 
 
-def designed_model(config: KaizenConfig, process: Process) -> DesignedModel:
-    return load_model(config.path(process.model))
+def designed_model(resources: Resources, process: Process) -> DesignedModel:
+    return load_model(resources.config.path(process.model))
 
 
 def rule_specs(process: Process) -> list[RuleSpec]:
@@ -221,18 +207,14 @@ def rule_specs(process: Process) -> list[RuleSpec]:
     return specs
 
 
-def read_log(config: KaizenConfig, process: Process) -> EventLog:
+def read_log(resources: Resources, process: Process) -> EventLog:
     cost = CaseCost(process.cost.attribute, process.cost.per) if process.cost else None
     try:
-        log = event_store(config).read_log(process.name, window_days=process.window_days, cost=cost)
+        log = resources.events.read_log(process.name, window_days=process.window_days, cost=cost)
     except UnknownAttributeError as error:
-        position = config.processes.index(process)
+        position = resources.config.processes.index(process)
         raise ConfigError(f"processes.{position}.cost.attribute: {error}") from None
     return map_activities(log, process.activity_mapping)
-
-
-def alignment_cache(config: KaizenConfig) -> AlignmentCacheFile:
-    return AlignmentCacheFile(config.state_directory / "alignments.db")
 
 
 def check(
@@ -250,7 +232,7 @@ def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list
 
 
 def record(
-    config: KaizenConfig,
+    resources: Resources,
     process: Process,
     run_id: str,
     started_at: datetime,
@@ -285,56 +267,54 @@ def record(
         finished_attributes, len(finished_attributes), policy,
     )
     timing = throughput_of(log)
-    store = state_store(config)
-    try:
-        starts = case_times(log.events)["first"]
-        latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
-        shown = dict(pattern_cases)
-        for key, cases in cases_with_pattern(accepted).items():
-            shown[key] = shown.get(key, set()) | cases
-        measurements = {
-            task.task_id: measure(
-                task.pattern_key, task.business_object, shown, finished_attributes,
-                starts, task.changed_at if task.status == DONE else None,
-                timedelta(days=raising.effect_window_days), latest,
-            )
-            for task in store.list_tasks(process=process.name) if task.status != DISMISSED
-        }
-        return store.record_run(
-            run_id, process.name, started_at, datetime.now(UTC),
-            {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
-             "conforming_cases": result.conforming_cases,
-             "conforming_share": result.conforming_share,
-             "incomplete_cases": result.incomplete_cases,
-             "unchecked_cases": result.unchecked_cases,
-             "throughput_median_hours": timing.median_hours,
-             "throughput_p90_hours": timing.p90_hours,
-             "patterns": len(found)},
-            result.deviation_table, proposals, measurements,
-            LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
-                            effect_min_cases=raising.effect_min_cases,
-                            effect_alpha=raising.effect_alpha),
-            sinks=sink_names(config, process.name),
-            deviation_runs_kept=config.storage.deviation_runs_kept,
+    store = resources.state
+    starts = case_times(log.events)["first"]
+    latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
+    shown = dict(pattern_cases)
+    for key, cases in cases_with_pattern(accepted).items():
+        shown[key] = shown.get(key, set()) | cases
+    measurements = {
+        task.task_id: measure(
+            task.pattern_key, task.business_object, shown, finished_attributes,
+            starts, task.changed_at if task.status == DONE else None,
+            timedelta(days=raising.effect_window_days), latest,
         )
-    finally:
-        store.dispose()
+        for task in store.list_tasks(process=process.name) if task.status != DISMISSED
+    }
+    return store.record_run(
+        run_id, process.name, started_at, datetime.now(UTC),
+        {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
+         "conforming_cases": result.conforming_cases,
+         "conforming_share": result.conforming_share,
+         "incomplete_cases": result.incomplete_cases,
+         "unchecked_cases": result.unchecked_cases,
+         "throughput_median_hours": timing.median_hours,
+         "throughput_p90_hours": timing.p90_hours,
+         "patterns": len(found)},
+        result.deviation_table, proposals, measurements,
+        LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
+                        effect_min_cases=raising.effect_min_cases,
+                        effect_alpha=raising.effect_alpha),
+        sinks=sink_names(resources.config, process.name),
+        deviation_runs_kept=resources.config.storage.deviation_runs_kept,
+    )
 
 
 def sink_names(config: KaizenConfig, process: str) -> list[str]:
     return [s.name for s in config.sinks if s.processes is None or process in s.processes]
 
 
-def deliver_task_events(config: KaizenConfig) -> DeliveryReport:
+def deliver_task_events(resources: Resources) -> DeliveryReport:
     """Send what the outbox holds; a sink that is down keeps its events pending for next time."""
     from kaizenflow.sinks import DatabaseLinks
+    from kaizenflow.sinks.delivery import Backoff, deliver
     from kaizenflow.sinks.github import GitHubIssuesSink
     from kaizenflow.sinks.jira import JiraSink
     from kaizenflow.sinks.notify import AppriseSink
     from kaizenflow.sinks.webhook import WebhookSink
-    from kaizenflow.storage.outbox import Backoff, deliver
 
-    store = state_store(config)
+    config = resources.config
+    store = resources.state
     links = DatabaseLinks(store.engine)
     sinks: dict[str, Sink] = {}
     try:
@@ -364,24 +344,18 @@ def deliver_task_events(config: KaizenConfig) -> DeliveryReport:
             close = getattr(built, "close", None)
             if close is not None:
                 close()
-        store.dispose()
 
 
 def set_aside_accepted_deviations(
-    config: KaizenConfig, process: Process, log: EventLog, result: ConformanceResult
+    resources: Resources, process: Process, log: EventLog, result: ConformanceResult
 ) -> tuple[ConformanceResult, list[Deviation]]:
     """Deviations of patterns a process owner accepted (and not yet expired) stop counting."""
-    store = state_store(config)
-    try:
-        accepted = store.accepted(process.name)
-    finally:
-        store.dispose()
-    return set_aside_accepted(result, accepted, log.case_attributes)
+    return set_aside_accepted(result, resources.state.accepted(process.name), log.case_attributes)
 
 
-def source_positions(config: KaizenConfig, process: Process) -> dict[str, str]:
+def source_positions(resources: Resources, process: Process) -> dict[str, str]:
     """For the run manifest: each source's committed watermark, or how it is read."""
-    marks = event_store(config).watermarks(process.name)
+    marks = resources.events.watermarks(process.name)
     positions = {}
     for source in process.sources:
         if source.file is not None:
@@ -394,9 +368,9 @@ def source_positions(config: KaizenConfig, process: Process) -> dict[str, str]:
     return positions
 
 
-def process_time(config: KaizenConfig, process: Process) -> datetime | None:
+def process_time(resources: Resources, process: Process) -> datetime | None:
     """The process's own clock: the time of its latest stored event."""
-    return event_store(config).latest_time(process.name)
+    return resources.events.latest_time(process.name)
 
 
 @dataclass(frozen=True)
@@ -416,7 +390,7 @@ def discover(log: EventLog, top_variants: int = 50) -> Discovery:
 
 
 def summarize(
-    config: KaizenConfig,
+    resources: Resources,
     process: Process,
     run_id: str,
     started_at: datetime,
@@ -426,31 +400,32 @@ def summarize(
     result: ConformanceResult,
     found: list[DeviationPattern],
     changes: list[TaskChange],
-    new_events: int,
+    loaded: AppendResult,
     stage_seconds: dict[str, float],
+    *,
+    accepted_patterns: list[DeviationPattern] | None = None,
+    drift: list[str] | None = None,
 ) -> RunSummary:
+    """The run's summary, whole: what the reports, the Prefect artifacts and the CLI show."""
     return RunSummary(
         process=process.name, run_id=run_id, started_at=started_at,
         finished_at=datetime.now(UTC), cases=result.cases, events=log.event_count,
-        new_events=new_events, fitness=result.fitness,
+        new_events=loaded.added, quarantined_rows=loaded.quarantined, fitness=result.fitness,
         conforming_cases=result.conforming_cases, incomplete_cases=result.incomplete_cases,
         unchecked_cases=result.unchecked_cases, throughput=discovery.throughput,
         process_map=discovery.process_map, variants=discovery.variants,
         patterns=found, task_changes=changes, model_name=model.name,
-        model_hash=model.model_hash, config_hash=config.config_hash,
+        model_hash=model.model_hash, config_hash=resources.config.config_hash,
         has_timestamps=log.has_timestamps, stage_seconds=stage_seconds,
-        software=software_versions(),
+        software=software_versions(), accepted_patterns=accepted_patterns or [],
+        source_watermarks=source_positions(resources, process), drift=drift or [],
     )
 
 
-def run_history(config: KaizenConfig, process: Process, before: str, runs: int = 14) -> list[RunSummary]:
+def run_history(resources: Resources, process: Process, before: str, runs: int = 14) -> list[RunSummary]:
     """Headlines of earlier runs, oldest first, for the report's changes and trend lines."""
-    store = state_store(config)
-    try:
-        figures = [f for f in store.run_summaries(process.name)]
-        run_ids = store.run_ids(process.name)
-    finally:
-        store.dispose()
+    figures = list(resources.state.run_summaries(process.name))
+    run_ids = resources.state.run_ids(process.name)
     earlier = [(run_id, f) for run_id, f in zip(run_ids, figures, strict=True) if run_id != before]
     history = []
     for run_id, f in earlier[-runs:]:

@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-TASK_CREATED = "task.created"
-TASK_UPDATED = "task.updated"
-TASK_CLOSED = "task.closed"
-EVENT_KINDS = (TASK_CREATED, TASK_UPDATED, TASK_CLOSED)
+from kaizenflow.storage.outbox import EVENT_KINDS, STATUS_SET, TASK_CLOSED, TASK_CREATED, TASK_UPDATED
+
+__all__ = ["EVENT_KINDS", "STATUS_SET", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED"]  # and what follows
 
 #: The change of a ``task.updated`` event whose task was closed and is open again.
 REOPENED = "reopened"
-#: The change of an event a person caused, followed by the status they set.
-STATUS_SET = "status:"
 
 
 @dataclass(frozen=True)

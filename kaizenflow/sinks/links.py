@@ -8,15 +8,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from kaizenflow.storage.state import metadata
-
-sink_links = sa.Table(
-    "sink_links", metadata,
-    sa.Column("target", sa.String(255), primary_key=True),
-    sa.Column("fingerprint", sa.String(64), primary_key=True),
-    sa.Column("remote_id", sa.String(255), nullable=False),
-    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
-)
+from kaizenflow.storage.schema import sink_links
 
 
 class LinkStore(Protocol):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from kaizenflow.core.events import (
     ATTRIBUTES,
+    BATCH_COLUMNS,
     CASE_ID,
     LOG_COLUMNS,
     RESOURCE,
@@ -19,7 +20,7 @@ from kaizenflow.core.events import (
     numbers,
     require_attribute,
 )
-from kaizenflow.sources.mapping import BATCH_COLUMNS, EventMapping, SourceError, map_rows
+from kaizenflow.sources.mapping import EventMapping, SourceError, map_rows
 from kaizenflow.sources.timestamps import Locate, iso_utc
 
 #: Attribute key of an activity instance's start time (ISO 8601, UTC), from XES pairs or a start column.

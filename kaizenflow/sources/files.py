@@ -1,6 +1,6 @@
 """Event files (CSV, Parquet, XES, OCEL 2.0) as canonical batches: a reader a format, and one dispatcher.
 
-Every reader returns the frame ``sources.mapping.BATCH_COLUMNS`` describes, with ids that are
+Every reader returns the frame ``core.events.BATCH_COLUMNS`` describes, with ids that are
 deterministic (the same file gives the same ids) and unique within the file, and raises
 ``SourceError`` naming the file, the line or row, and the field. No reader drops events: a row
 that cannot become an event is an error, so the counts of a batch are the counts of the file.

@@ -14,9 +14,6 @@ import pyarrow.compute as pc
 
 from kaizenflow.core.events import ACTIVITY, ATTRIBUTES, CASE_ID, EVENT_ID, RESOURCE, SOURCE, TIMESTAMP
 
-#: Columns of an extracted batch, as the event store appends it.
-BATCH_COLUMNS = [EVENT_ID, CASE_ID, ACTIVITY, TIMESTAMP, RESOURCE, SOURCE, ATTRIBUTES]
-
 
 class SourceError(ValueError):
     """A source cannot be read as events; the message names the source, row and field.

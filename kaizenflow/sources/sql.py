@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from kaizenflow.sources.mapping import EventMapping, SeenIds, SourceError, map_rows, map_rows_quarantining
-from kaizenflow.sources.staging import DEFAULT_CHUNK_ROWS, Extracted, stage
+from kaizenflow.storage.staging import DEFAULT_CHUNK_ROWS, Extracted, stage
 
 __all__ = ["Extracted", "Increment", "extract_sql", "read_query", "encode_watermark"]
 

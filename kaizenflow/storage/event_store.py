@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from kaizenflow.core.events import (
     ACTIVITY,
+    BATCH_COLUMNS,
     CASE_ID,
     EVENT_ID,
     LOG_COLUMNS,
@@ -27,7 +28,6 @@ from kaizenflow.core.events import (
     numbers,
     require_attribute,
 )
-from kaizenflow.sources.mapping import BATCH_COLUMNS
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # The window DuckDB hands over is Arrow memory. In the C library's allocator, the pages it

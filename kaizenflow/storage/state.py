@@ -36,89 +36,14 @@ from kaizenflow.improvement.types import (
     TaskChange,
     TaskProposal,
 )
-
-metadata = sa.MetaData()
-
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("process", sa.String(128), nullable=False, index=True),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("cases", sa.Integer, nullable=False),
-    sa.Column("events", sa.Integer, nullable=False),
-    sa.Column("fitness", sa.Float),
-    sa.Column("conforming_cases", sa.Integer, nullable=False),
-    sa.Column("summary_json", sa.Text, nullable=False),
-)
-
-deviations = sa.Table(
-    "deviations", metadata,
-    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
-    sa.Column("process", sa.String(128), nullable=False),
-    sa.Column("case_id", sa.String(255), nullable=False),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("activity", sa.String(512), nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),
-)
-
-tasks = sa.Table(
-    "tasks", metadata,
-    sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
-    sa.Column("process", sa.String(128), nullable=False, index=True),
-    sa.Column("pattern_key", sa.String(600), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("business_object", sa.String(512)),
-    sa.Column("owner", sa.String(255), nullable=False),
-    sa.Column("kpi_name", sa.Text, nullable=False),
-    sa.Column("baseline_value", sa.Float, nullable=False),
-    sa.Column("current_value", sa.Float, nullable=False),
-    sa.Column("target_value", sa.Float, nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("cases", sa.Integer, nullable=False),
-    sa.Column("evidence_json", sa.Text, nullable=False),
-    sa.Column("created_run", sa.String(64), nullable=False),
-    sa.Column("last_seen_run", sa.String(64), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("baseline_cases", sa.Integer, nullable=False),
-    sa.Column("baseline_in_scope", sa.Integer, nullable=False),
-    sa.Column("changed_at", sa.DateTime(timezone=True)),  # process time the change was done
-    sa.Column("absent_runs", sa.Integer, nullable=False, default=0),
-    sa.Column("effect_json", sa.Text),
-)
-
-accepted_patterns = sa.Table(
-    "accepted_patterns", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("process", sa.String(128), nullable=False, index=True),
-    sa.Column("pattern_key", sa.String(600), nullable=False),
-    sa.Column("business_object", sa.String(512)),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("accepted_by", sa.String(255), nullable=False),
-    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-task_history = sa.Table(
-    "task_history", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.Column("run_id", sa.String(64)),
-)
-
-kpi_history = sa.Table(
-    "kpi_history", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("value", sa.Float, nullable=False),
-    sa.Column("cases", sa.Integer, nullable=False),
-    sa.Column("cases_in_scope", sa.Integer, nullable=False),
+from kaizenflow.storage.schema import (
+    accepted_patterns,
+    deviations,
+    kpi_history,
+    metadata,
+    runs,
+    task_history,
+    tasks,
 )
 
 
@@ -129,8 +54,6 @@ class StateStore:
         self.url = url
         _prepare_sqlite_file(url)
         self.engine = sa.create_engine(url)
-        from kaizenflow.storage import outbox  # noqa: F401 - its tables live on this metadata
-
         metadata.create_all(self.engine)
 
     def dispose(self) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kaizenflow.sources.mapping import BATCH_COLUMNS
+from kaizenflow.core.events import BATCH_COLUMNS
 from kaizenflow.storage.event_store import EventStoreError
 
 #: Source rows read, mapped and stored at a time unless configured (storage.load_chunk_rows).

@@ -1,0 +1,132 @@
+"""The state database's schema, every table in one place: runs, per-case deviations, tasks and their
+history, KPI history, accepted patterns, the delivery outbox and the sinks' links to their tickets.
+
+Creating the tables is ``StateStore``'s job (``metadata.create_all``); the modules that read and
+write them import the tables from here, so no storage module needs another one's internals.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("fitness", sa.Float),
+    sa.Column("conforming_cases", sa.Integer, nullable=False),
+    sa.Column("summary_json", sa.Text, nullable=False),
+)
+
+
+deviations = sa.Table(
+    "deviations", metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
+    sa.Column("process", sa.String(128), nullable=False),
+    sa.Column("case_id", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("activity", sa.String(512), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("pattern_key", sa.String(600), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("business_object", sa.String(512)),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("kpi_name", sa.Text, nullable=False),
+    sa.Column("baseline_value", sa.Float, nullable=False),
+    sa.Column("current_value", sa.Float, nullable=False),
+    sa.Column("target_value", sa.Float, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("evidence_json", sa.Text, nullable=False),
+    sa.Column("created_run", sa.String(64), nullable=False),
+    sa.Column("last_seen_run", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("baseline_cases", sa.Integer, nullable=False),
+    sa.Column("baseline_in_scope", sa.Integer, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True)),  # process time the change was done
+    sa.Column("absent_runs", sa.Integer, nullable=False, default=0),
+    sa.Column("effect_json", sa.Text),
+)
+
+
+accepted_patterns = sa.Table(
+    "accepted_patterns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("pattern_key", sa.String(600), nullable=False),
+    sa.Column("business_object", sa.String(512)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("accepted_by", sa.String(255), nullable=False),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+task_history = sa.Table(
+    "task_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+)
+
+
+kpi_history = sa.Table(
+    "kpi_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), nullable=False, index=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("cases_in_scope", sa.Integer, nullable=False),
+)
+
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("sink", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.Integer, nullable=False, index=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("payload_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("claim_token", sa.String(32)),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("sink", "fingerprint", "sequence", name="uq_outbox_task_sequence"),
+    sa.Index("ix_outbox_due", "status", "sink", "next_attempt_at"),
+)
+
+
+sink_links = sa.Table(
+    "sink_links", metadata,
+    sa.Column("target", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("remote_id", sa.String(255), nullable=False),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+)
