@@ -24,8 +24,8 @@ def test_process_pool_workers_report_to_the_flows_embedded_server(tmp_path: Path
     environment = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
     environment["PREFECT_LOGGING_LEVEL"] = "INFO"  # each server start is logged at INFO
     kaizen = Path(sys.executable).with_name("kaizen")
-    night = subprocess.run([str(kaizen), "run", "--config", str(config_path), "--json"], env=environment,
-                           capture_output=True, text=True, timeout=600, check=False)
+    night = subprocess.run([str(kaizen), "run", "--prefect", "--config", str(config_path), "--json"],
+                           env=environment, capture_output=True, text=True, timeout=600, check=False)
     output = night.stdout + night.stderr
     assert night.returncode == 0, output[-3000:]
     assert output.count("Starting temporary server") == 1, output[-3000:]

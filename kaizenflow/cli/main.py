@@ -100,15 +100,23 @@ def _quiet_prefect(verbose: bool) -> None:
 
 
 
-def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool) -> None:
+def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool, prefect: bool = False) -> None:
+    """The night in this process, or as the Prefect flow when a Prefect server is configured
+    (``PREFECT_API_URL``), the alignments go to Dask, or ``prefect`` asks for it: starting
+    Prefect's temporary server costs a manual run far more than an unchanged night does."""
     _quiet_prefect(verbose)
     from kaizenflow.pipeline.config import load_config
 
     config = load_config(config_path)
-    _prepare_prefect(config.state_directory, verbose)
-    from kaizenflow.flows.nightly import run_nightly
+    if prefect or "PREFECT_API_URL" in os.environ or config.execution.task_runner == "dask":
+        _prepare_prefect(config.state_directory, verbose)
+        from kaizenflow.flows.nightly import run_nightly
 
-    summaries = run_nightly(str(config_path), process)
+        summaries = run_nightly(str(config_path), process)
+    else:
+        from kaizenflow.api import run_night
+
+        summaries = run_night(config, process)
     if as_json:
         typer.echo(json.dumps([_headline(s) for s in summaries], indent=2))
         return
@@ -189,9 +197,12 @@ def run(
     process: Annotated[str | None, typer.Option(help="run only this process")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     as_json: JsonOption = False,
+    prefect: Annotated[bool, typer.Option(
+        "--prefect", help="run it as the Prefect flow, on Prefect's temporary server when none is configured"
+    )] = False,
 ) -> None:
-    """Run the nightly flow once for the configured processes."""
-    _run(config, process, verbose, as_json)
+    """Run one night for the configured processes (as the Prefect flow when a server is configured)."""
+    _run(config, process, verbose, as_json, prefect)
 
 
 @tasks_app.command("list")
