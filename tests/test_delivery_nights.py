@@ -63,7 +63,7 @@ def test_a_receiver_down_for_two_runs_gets_every_event_once_in_order(
         for event in receiver.accepted:
             sequences[event["fingerprint"]].append(event["sequence"])
         assert all(seq == sorted(seq) == list(range(seq[0], seq[0] + len(seq))) for seq in sequences.values())
-        kinds = {event["fingerprint"]: [] for event in receiver.accepted}
+        kinds: dict[str, list[str]] = {event["fingerprint"]: [] for event in receiver.accepted}
         for event in receiver.accepted:
             kinds[event["fingerprint"]].append(event["kind"])
         assert all(k[0] == "task.created" for k in kinds.values())

@@ -13,7 +13,7 @@ MAPPING = EventMapping(source="s", case_id="case", timestamp="at", activity_colu
 
 
 def batch(n_cases: int = 3) -> pd.DataFrame:
-    data = {"case": [], "act": [], "at": [], "who": [], "plant": []}
+    data: dict[str, list[object]] = {"case": [], "act": [], "at": [], "who": [], "plant": []}
     for c in range(n_cases):
         for i, act in enumerate(["a", "b"]):
             data["case"].append(f"c{c}")

@@ -45,7 +45,7 @@ def test_an_xes_export_is_a_source_and_rereading_it_adds_nothing(shared_data: Pa
 
 
 def test_a_csv_export_with_a_column_mapping_is_a_source(shared_data: Path, tmp_path: Path) -> None:
-    source = {"name": "running", "file": str(shared_data / "logs" / "running-example.csv"),
+    source: dict[str, object] = {"name": "running", "file": str(shared_data / "logs" / "running-example.csv"),
               "case_id": "case:concept:name", "activity_column": "concept:name",
               "timestamp": "time:timestamp", "resource": "org:resource"}
     path = configure(tmp_path, [source], shared_data / "models" / "running-example.pnml")

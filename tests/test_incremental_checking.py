@@ -125,7 +125,7 @@ def _case_checks(variants: dict[str, tuple[str, ...]]) -> CaseChecks:
 
 def test_the_ledger_keeps_each_variant_once_and_forgets_those_no_case_has(tmp_path: Path) -> None:
     ledger = CaseLedger(tmp_path / "case_checks.duckdb")
-    tonight = {"c1": ("a", "b"), "c2": ("a", "b"), "c3": ("a", "c")}
+    tonight: dict[str, tuple[str, ...]] = {"c1": ("a", "b"), "c2": ("a", "b"), "c3": ("a", "c")}
     ledger.save("p", "f", pd.Series(2, index=list(tonight)), _case_checks(tonight),
                 keep=pd.Index(list(tonight)))
     ledger.save("p", "f", pd.Series([3], index=["c4"]), _case_checks({"c4": ("a", "c", "d")}),

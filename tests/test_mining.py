@@ -43,8 +43,8 @@ def test_throughput_is_first_to_last_event_per_case() -> None:
 
 def test_a_log_without_timestamps_reports_no_timing() -> None:
     log = log_from_rows(ROWS)
-    untimed = EventLog(events=log.events.assign(timestamp=pd.NaT), case_attributes=log.case_attributes,
-                       has_timestamps=False)
+    no_times = log.events.assign(timestamp=pd.Series(pd.NaT, index=log.events.index))
+    untimed = EventLog(events=no_times, case_attributes=log.case_attributes, has_timestamps=False)
     assert throughput(untimed).median_hours is None
     assert all(e.median_wait_hours is None for e in discover_process_map(untimed).edges)
 

@@ -39,6 +39,7 @@ def test_the_plant_where_approvals_are_skipped_stands_out(checked) -> None:  # t
     log, skipped_approval = checked
     comparison = compare_groups(log, plant(log, "P-04"), plant(log, "P-03"), deviating=skipped_approval)
     assert comparison.deviation is not None and comparison.deviation.test.significant
+    assert comparison.deviation.test.effect_size is not None
     assert comparison.deviation.test.effect_size > 0.3  # Cohen's h: a large difference
 
 

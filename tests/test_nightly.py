@@ -147,11 +147,12 @@ def test_the_top_root_cause_of_each_concentrated_deviation_is_where_it_was_injec
 
 def test_a_connection_url_can_come_from_a_prefect_secret_block(night, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from prefect.blocks.system import Secret
+    from pydantic import SecretStr
 
     from kaizenflow.pipeline.config import Connection
 
     workdir, _, _, _ = night
-    Secret(value=f"sqlite:///{workdir / 'p2p.db'}").save("kaizen-test-erp-url", overwrite=True)
+    Secret(value=SecretStr(f"sqlite:///{workdir / 'p2p.db'}")).save("kaizen-test-erp-url", overwrite=True)
     connection = Connection(url_secret="kaizen-test-erp-url")
     assert connection.resolve_url(workdir) == f"sqlite:///{workdir / 'p2p.db'}"
 
@@ -170,7 +171,8 @@ def test_every_stage_of_the_night_is_a_prefect_task_run_with_its_own_duration(ni
                 "report"}
     assert expected <= set(stages), sorted(stages)
     for name in expected:
-        assert stages[name].state is not None and stages[name].state.is_completed(), name
+        state = stages[name].state
+        assert state is not None and state.is_completed(), name
         assert stages[name].total_run_time.total_seconds() > 0, name
     extracts = [run.name for run in task_runs if run.name.startswith("extract-")]
     assert "extract-requisitions" in extracts and len(extracts) == 7

@@ -12,16 +12,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from test_eventstore import batch
 
 from kaizenflow.storage import EventStore
-from tests.test_eventstore import batch
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 DIES_AFTER_ONE_CHUNK = textwrap.dedent("""
     import os, sys
     from kaizenflow.storage import EventStore
-    from tests.test_eventstore import batch
+    from test_eventstore import batch
 
     def chunks():
         offered = batch(6)

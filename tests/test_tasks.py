@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -57,9 +58,9 @@ def test_the_fingerprint_is_stable_and_scope_specific() -> None:
     assert fingerprint("p2p", "repeated:Pay Invoice", None) != propose()[0].fingerprint
 
 
-def record(store: StateStore, run_id: str, proposals: list) -> list:  # type: ignore[type-arg]
+def record(store: StateStore, run_id: str, proposals: list[Any]) -> list[Any]:
     now = datetime.now(UTC)
-    figures = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
+    figures: dict[str, object] = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
     return store.record_run(run_id, "p2p", now, now, figures,
                             [Deviation(c, "repeated", "Pay Invoice") for c in AFFECTED], proposals)
 
@@ -99,7 +100,7 @@ def test_the_latest_run_deviations_are_kept_per_case(tmp_path: Path) -> None:
 def test_only_the_newest_runs_keep_their_per_case_deviations(tmp_path: Path) -> None:
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     now = datetime.now(UTC)
-    figures = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
+    figures: dict[str, object] = {"cases": 40, "events": 200, "fitness": 0.9, "conforming_cases": 30}
     for run_id in ("r1", "r2", "r3"):
         store.record_run(run_id, "p2p", now, now, figures,
                          [Deviation(c, "repeated", "Pay Invoice") for c in AFFECTED], [],
