@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import conformance, floors, ingestion, mining, nights
+from benchmarks import conformance, floors, ingestion, mining, nights, startup
 from benchmarks.measure import Measurement, machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -105,6 +105,7 @@ def main() -> None:
     scratch = arguments.scratch
     nights_measured: dict[str, object] = {}  # the night rows, for the floors
     sections: list[tuple[str, Callable[[], list[str]]]] = [
+        (startup.TITLE, lambda: startup.section(scratch / "startup")),
         (INCREMENTAL, lambda: _incremental(scratch, nights_measured)),
         (FULL_NIGHT, lambda: _full_night(scratch, nights_measured)),
         (f"A {arguments.history_events:,}-event history (the same stages, two years of simulated ERP)",
@@ -123,6 +124,24 @@ def _write(lines: list[str], commentary: str) -> None:
     DOCS.parent.mkdir(exist_ok=True)
     text = "\n".join(lines + (["", COMMENTARY + commentary.rstrip("\n")] if commentary else []))
     DOCS.write_text(text + "\n", encoding="utf-8")
+
+
+def replace_section(title: str, section: list[str]) -> None:
+    """One section measured alone (``python -m benchmarks.SECTION``) put in place of its last
+    figures, or before the commentary when the page has none yet; the machine line says when."""
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    body, marker, commentary = text.partition(COMMENTARY)
+    heading = f"## {title}"
+    stamp = f"Measured alone on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC ({machine()})."
+    block = "\n".join([heading, "", stamp, *section]) + "\n"
+    if heading in body:
+        before, _, rest = body.partition(heading)
+        following = rest.find("\n## ")
+        body = before + block + (rest[following + 1:] if following >= 0 else "")
+    else:
+        body = body.rstrip("\n") + "\n\n" + block
+    tail = "\n" + marker + commentary if marker else ""
+    DOCS.write_text(body.rstrip("\n") + "\n" + tail, encoding="utf-8")
 
 
 def _measured(title: str, section: Callable[[], list[str]]) -> list[str]:
