@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from kaizenflow.conformance.types import ConformanceResult, DeviationPattern
     from kaizenflow.core.events import EventLog
     from kaizenflow.pipeline.config import KaizenConfig
+    from kaizenflow.pipeline.night import StageRunner
     from kaizenflow.pipeline.summary import RunSummary
 
 
@@ -65,14 +66,15 @@ def patterns(log: EventLog, result: ConformanceResult) -> list[DeviationPattern]
 
 
 def run_night(
-    config: str | Path | KaizenConfig, process: str | None = None, *, report: bool = True
+    config: str | Path | KaizenConfig, process: str | None = None, *, report: bool = True,
+    progress: StageRunner | None = None,
 ) -> list[RunSummary]:
     """One night of every configured process (or one), in this process and without Prefect: the
     same ``run_night`` the flow runs, under the same run lock, with the report unless ``report``
-    is false."""
+    is false. ``progress`` runs each stage (``kaizen run`` shows a line per stage with it)."""
     from kaizenflow.pipeline.config import load_config
     from kaizenflow.pipeline.locking import run_lock
-    from kaizenflow.pipeline.night import run_nights
+    from kaizenflow.pipeline.night import run_directly, run_nights
     from kaizenflow.pipeline.resources import Resources
     from kaizenflow.reports.night import write_night_report
 
@@ -80,5 +82,6 @@ def run_night(
     processes = [loaded.process(process)] if process else loaded.processes
     with run_lock(loaded.state_directory, loaded.state_url, loaded.execution.lock_wait_seconds), \
             Resources.open(loaded) as resources:
-        nights = run_nights(resources, processes, report=write_night_report if report else None)
+        nights = run_nights(resources, processes, run=progress or run_directly,
+                            report=write_night_report if report else None)
     return [night.summary for night in nights]

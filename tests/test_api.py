@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +47,18 @@ def test_reading_checking_and_grouping_a_log_gives_the_cli_check_figures(shared_
 
 @pytest.mark.slow
 def test_run_night_runs_the_configured_night_without_prefect(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from kaizenflow.cli.progress import StageProgress
+
     config_path, _ = prepare_demo(tmp_path, cases=500, seed=3, days=30)
-    [summary] = kf.run_night(config_path)
+    shown = io.StringIO()
+    [summary] = kf.run_night(config_path, progress=StageProgress(Console(file=shown, width=80)))
+    lines = shown.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == [
+        "watermarks", *["extract"] * 7, "load", "read", "discover", "check", "patterns", "record", "drift",
+        "report"]
+    assert all(line.endswith(" s") for line in lines)
     assert summary.cases == 500 and summary.new_events > 0 and summary.patterns
     assert summary.report_path is not None and Path(summary.report_path).is_file()
     [again] = kf.run_night(config_path, "purchase-to-pay", report=False)

@@ -115,8 +115,11 @@ def _run(config_path: Path, process: str | None, verbose: bool, as_json: bool, p
         summaries = run_nightly(str(config_path), process)
     else:
         from kaizenflow.api import run_night
+        from kaizenflow.cli.progress import StageProgress
 
-        summaries = run_night(config, process)
+        # a line per stage at a terminal (or with -v); a scheduled job's log stays as it was
+        progress = StageProgress() if verbose or sys.stderr.isatty() else None
+        summaries = run_night(config, process, progress=progress)
     if as_json:
         typer.echo(json.dumps([_headline(s) for s in summaries], indent=2))
         return
