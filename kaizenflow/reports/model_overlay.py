@@ -1,4 +1,4 @@
-"""The designed Petri net drawn with Graphviz, each activity marked with how often cases left it."""
+"""The designed model with how often cases left each activity: BPMN as drawn, Petri nets via Graphviz."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import graphviz
 
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER, Deviation, VariantAlignment
+from kaizenflow.reports.bpmn_drawing import bpmn_svg
 from kaizenflow.reports.formatting import format_count
 from kaizenflow.reports.process_map import render_svg, styled_digraph
 
@@ -218,7 +219,10 @@ def designed_model_svg(model: DesignedModel, skipped: dict[str, int], inserted: 
 
     ``skipped`` and ``inserted`` count deviating moves per activity, as :func:`move_counts`
     returns them. An owner sees at once where the designed process is not followed; the
-    pattern table below says why. Graphviz escapes the label text for SVG, and
-    :func:`html_text` has already kept it from being read as label markup.
+    pattern table below says why. A model read from BPMN is drawn as the BPMN its owner drew
+    (:mod:`kaizenflow.reports.bpmn_drawing`); a Petri net as one, through Graphviz, which
+    escapes the label text for SVG after :func:`html_text` has kept it from being label markup.
     """
+    if model.diagram is not None and model.diagram.nodes:
+        return bpmn_svg(model.diagram, skipped, inserted)
     return render_svg(build_model_digraph(model, skipped, inserted), "designed model")
