@@ -209,10 +209,18 @@ def test_patterns_table_shows_figures_and_root_causes(report: str) -> None:
         "20",
         "4.0 %",
         "+1.5 d",
-        "+3.0 d",
-        "supplier = S-017 \u00b7 82 % of cases \u00b7 lift 6.1\u00d7",
+        "Happens 6.1 times as often with supplier S-017",
     ):
         assert cell in texts, cell
+    assert "90th percentile +3.0 d" in report  # the spread, on hover and in the opened row
+
+
+def test_root_causes_read_as_words_with_the_statistics_on_hover(report: str) -> None:
+    page = parse(report)
+    assert "Happens 6.1 times as often with supplier S-017" in page.texts
+    assert ("title", "supplier = S-017: 82 % of the pattern's cases (16), lift 6.1\u00d7") in page.attributes
+    head = report.split('<details class="pattern">', 1)[1].split("</summary>", 1)[0]
+    assert "lift" not in re.sub(r'title="[^"]*"', "", head)  # the row itself reads as words
 
 
 def test_pattern_rows_expand_to_example_cases_and_all_causes(report: str) -> None:
@@ -256,9 +264,8 @@ def test_tasks_show_change_kpi_path_and_new_first(report: str) -> None:
         "Purchase order",
         "Jana Novak",
         "Share of orders without approval",
-        "12.0 %",
         "8.0 %",
-        "2.0 %",
+        "from 12.0 % at the start; target 2.0 %",
         "Open",
     ):
         assert cell in texts, cell
@@ -301,7 +308,7 @@ def test_hostile_strings_are_text_everywhere(hostile_report: str) -> None:
         assert any(text in node for node in page.texts), text
     assert SCRIPT in page.texts  # as the example case id and as an activity
     assert ("title", IMG) in page.attributes  # quotes inside attributes stay inside
-    assert f"supplier = {QUOTES} \u00b7 82 % of cases \u00b7 lift 6.1\u00d7" in page.texts
+    assert f"Happens 6.1 times as often with supplier {QUOTES}" in page.texts
 
 
 # --------------------------------------------------------------------------- the folder
@@ -348,9 +355,27 @@ def test_index_lists_runs_newest_first_with_links(tmp_path: Path) -> None:
     page = parse(index)
     assert page.texts.index("run-2") < page.texts.index("run-1")
     assert "82.4 %" in page.texts and "80.0 %" in page.texts
-    links = [value for name, value in page.attributes if name == "href"]
+    runs = parse(index.split('id="runs"', 1)[1])
+    links = [value for name, value in runs.attributes if name == "href"]
     assert links == ["purchase-to-pay/run-2.html", "purchase-to-pay/run-1.html"]
     assert all((tmp_path / link).is_file() for link in links if link)
+
+
+def test_index_shows_a_tile_per_process_with_trend_and_open_tasks(tmp_path: Path) -> None:
+    write_run_report(make_summary(run_id="run-1", conforming=400, finished_at=FINISHED - timedelta(days=1)),
+                     tmp_path)
+    write_run_report(make_summary(run_id="run-2", finished_at=FINISHED), tmp_path)
+    write_run_report(make_summary(process="Order to Cash", run_id="run-9", finished_at=FINISHED), tmp_path)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    tiles = re.findall(r'<article class="tile">(.*?)</article>', index, re.S)
+    assert len(tiles) == 2
+    order_to_cash, purchase_to_pay = (parse(tile) for tile in tiles)  # by name
+    assert "Order to Cash" in order_to_cash.texts and "Purchase to Pay" in purchase_to_pay.texts
+    assert "82.4 %" in purchase_to_pay.texts and "+2.4 pp since the run before" in purchase_to_pay.texts
+    assert '<svg class="spark"' in tiles[1] and '<svg class="spark"' not in tiles[0]  # one run: no trend
+    assert ("href", "purchase-to-pay/run-2.html") in purchase_to_pay.attributes  # the latest report
+    open_tasks = purchase_to_pay.texts[purchase_to_pay.texts.index("Open tasks") + 1 :]
+    assert next(t for t in open_tasks if t.strip()) == "2"  # both tasks of the fixture are open
 
 
 def test_hostile_process_and_run_id_stay_inside_the_folder(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ it and drops characters XML cannot carry. All else is numbers formatted here.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -170,9 +171,7 @@ class _Canvas:
             f'viewBox="{_n(left)} {_n(top)} {_n(width)} {_n(height)}" '
             f'width="{_n(width)}" height="{_n(height)}" '
             f'style="min-width:{_n(min(width, 1100) * MIN_SCALE)}px" font-family="{_FONT}">'
-            '<defs><marker id="kf-bpmn-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{_MUTED}"/>'
-            "</marker></defs>" + "".join(self.parts) + "</svg>"
+            + "".join(self.parts) + "</svg>"
         )
 
 
@@ -281,12 +280,25 @@ def _event(canvas: _Canvas, node: DiagramNode, bounds: Bounds) -> None:
         canvas.label(cx, y + h + 6 + SMALL_FONT * _LINE_HEIGHT * len(lines) / 2, lines, SMALL_FONT, _MUTED)
 
 
+def _arrowhead(before: tuple[float, float], tip: tuple[float, float], size: float = 9.0) -> str:
+    """A filled triangle at the end of a flow (drawn, not a marker: the page allows no url())."""
+    (x1, y1), (x2, y2) = before, tip
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length
+    bx, by = x2 - ux * size, y2 - uy * size
+    half = size * 0.45
+    corners = (f"{_n(x2)},{_n(y2)} {_n(bx - uy * half)},{_n(by + ux * half)} "
+               f"{_n(bx + uy * half)},{_n(by - ux * half)}")
+    return f'<polygon points="{corners}" fill="{_MUTED}"/>'
+
+
 def _flow(canvas: _Canvas, points: Sequence[tuple[float, float]], name: str) -> None:
     for px, py in points:
         canvas.cover(px, py)
     path = " ".join(f"{_n(px)},{_n(py)}" for px, py in points)
     canvas.add(f'<polyline points="{path}" fill="none" stroke="{_MUTED}" stroke-width="1.5" '
-               'stroke-linejoin="round" marker-end="url(#kf-bpmn-arrow)"/>')
+               'stroke-linejoin="round"/>')
+    canvas.add(_arrowhead(points[-2], points[-1]))
     if name:
         (x1, y1), (x2, y2) = points[0], points[1]
         horizontal = abs(x2 - x1) >= abs(y2 - y1)
@@ -404,10 +416,23 @@ def layout_digraph(
     return graph
 
 
-def bpmn_svg(diagram: BpmnDiagram, skipped: Mapping[str, int], inserted: Mapping[str, int]) -> str:
-    """The designed BPMN model as an ``<svg>`` element to inline: at its DI positions, else laid out."""
-    if diagram.has_layout:
-        return positioned_svg(diagram, skipped, inserted)
-    from kaizenflow.reports.process_map import render_svg
+_MARK = 'data-model="bpmn"'
 
-    return render_svg(layout_digraph(diagram, skipped, inserted), "designed BPMN model")
+
+def bpmn_svg(diagram: BpmnDiagram, skipped: Mapping[str, int], inserted: Mapping[str, int]) -> str:
+    """The designed BPMN model as an ``<svg>`` element to inline: at its DI positions, else laid out.
+
+    The element carries ``data-model="bpmn"`` so the page can explain BPMN shapes, not a net's.
+    """
+    if diagram.has_layout:
+        svg = positioned_svg(diagram, skipped, inserted)
+    else:
+        from kaizenflow.reports.process_map import render_svg
+
+        svg = render_svg(layout_digraph(diagram, skipped, inserted), "designed BPMN model")
+    return svg.replace("<svg", f"<svg {_MARK}", 1)
+
+
+def is_bpmn_drawing(svg: str) -> bool:
+    """Whether an inline drawing is one of :func:`bpmn_svg` (the mark sits in its first tag)."""
+    return _MARK in svg[: svg.find(">") + 1]

@@ -77,6 +77,35 @@ def deviation_counts(deviations: Iterable[Deviation]) -> tuple[dict[str, int], d
     )
 
 
+FITS = "fits"
+FITS_SO_FAR = "fits so far"
+DEVIATES = "deviates"
+UNCHECKED = "not checked"
+
+
+def variant_verdicts(alignments: Iterable[VariantAlignment]) -> dict[tuple[str, ...], str]:
+    """Whether each variant follows the model, from its alignment, for the variants chart.
+
+    A variant with only synchronous moves fits; one whose only deviations are model moves at
+    its end fits so far (a running case has simply not reached the rest); any other log or
+    model move deviates; a variant whose alignment ran out of time is not checked.
+    """
+    verdicts = {}
+    for alignment in alignments:
+        if not alignment.checked:
+            verdicts[alignment.activities] = UNCHECKED
+            continue
+        kinds = [move.kind for move in alignment.moves if move.log is not None or move.model is not None]
+        while kinds and kinds[-1] == "model":
+            kinds.pop()
+        trailing = len(kinds) < len([m for m in alignment.moves if m.log is not None or m.model is not None])
+        if any(kind != "sync" for kind in kinds):
+            verdicts[alignment.activities] = DEVIATES
+        else:
+            verdicts[alignment.activities] = FITS_SO_FAR if trailing else FITS
+    return verdicts
+
+
 def html_text(text: str) -> str:
     """Literal text for an HTML-like Graphviz label.
 

@@ -123,7 +123,7 @@ def build_digraph(
     (source, target) are drawn bold in the accent colour so the usual way through the process
     can be followed among the exceptions.
     """
-    graph = styled_digraph("process_map", rankdir="TB", spacing=("0.35", "0.45"),
+    graph = styled_digraph("process_map", rankdir="LR", spacing=("0.3", "0.6"),
                            node_margin="0.15,0.06", arrowsize="0.7")
 
     names = sorted(
