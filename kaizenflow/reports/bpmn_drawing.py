@@ -50,10 +50,11 @@ _AMBER = "#b45309"
 _FONT = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
 #: Text sizes in diagram units. Modellers draw at about one unit a pixel, and the page never
-#: shrinks the drawing below MIN_SCALE, so names stay at 11 px or more on any screen.
-FONT_SIZE = 13.0
-SMALL_FONT = 11.5
-MIN_SCALE = 0.85
+#: shrinks the drawing below MIN_SCALE (a narrow screen scrolls it sideways instead), so names
+#: stay at 11.7 px and badges at 10.5 px or more on any screen.
+FONT_SIZE = 15.0
+SMALL_FONT = 13.5
+MIN_SCALE = 0.78
 _CHAR_WIDTH = 0.56  # average glyph width of a sans-serif face, in ems
 _LINE_HEIGHT = 1.25
 _PAD = 24.0
@@ -170,7 +171,7 @@ class _Canvas:
             f'<svg xmlns="http://www.w3.org/2000/svg" class="bpmn" role="img" aria-label="{_text(what)}" '
             f'viewBox="{_n(left)} {_n(top)} {_n(width)} {_n(height)}" '
             f'width="{_n(width)}" height="{_n(height)}" '
-            f'style="min-width:{_n(min(width, 1100) * MIN_SCALE)}px" font-family="{_FONT}">'
+            f'style="min-width:{_n(width * MIN_SCALE)}px" font-family="{_FONT}">'
             + "".join(self.parts) + "</svg>"
         )
 

@@ -262,12 +262,11 @@ def variant_rows(
 
 def _kpi_points(change: TaskChange, finished: datetime, past: Sequence[archive.IndexEntry]) -> list[KpiPoint]:
     """The task's KPI on each earlier night the folder recorded it, then tonight's."""
-    points = [
-        KpiPoint(entry.finished_at, figure.kpi)
-        for entry in past
-        for figure in entry.tasks
-        if figure.task_id == change.task.task_id
-    ]
+    points = []
+    for entry in past:
+        figure = next((f for f in entry.tasks if f.task_id == change.task.task_id), None)
+        if figure is not None:
+            points.append(KpiPoint(entry.finished_at, figure.kpi))
     points.append(KpiPoint(as_utc(finished), change.task.current_value))
     return points
 
