@@ -86,7 +86,7 @@ def test_map_svg_contains_every_activity_and_is_inlineable() -> None:
 
 def test_map_labels_show_frequency_and_human_median_wait() -> None:
     texts = svg_texts(process_map_svg(make_summary().process_map))
-    assert "480" in texts and "median wait 3.2 h" in texts and "median wait 4.1 d" in texts
+    assert "480" in texts and "wait 3.2 h" in texts and "wait 4.1 d" in texts
 
 
 def test_map_pen_width_grows_with_frequency() -> None:
@@ -102,14 +102,15 @@ def test_map_keeps_only_the_most_frequent_edges() -> None:
     svg = process_map_svg(process_map, max_edges=2)
     assert svg.count('class="edge"') == 2
     texts = svg_texts(svg)
-    assert "median wait 1.2 d" in texts  # 470 times, second
-    assert "median wait 4.1 d" not in texts  # 460 times, third
+    assert "wait 1.2 d" in texts  # 470 times, second
+    assert "wait 4.1 d" not in texts  # 460 times, third
 
 
 def test_map_escapes_hostile_names_itself() -> None:
     svg = process_map_svg(hostile_summary().process_map)
     assert "&lt;script&gt;" in svg and "<script" not in svg.lower() and "<img" not in svg
-    assert {SCRIPT, IMG, QUOTES, BACKSLASHES} <= set(svg_texts(svg))
+    drawn = " ".join(svg_texts(svg))  # long names are wrapped onto lines of their box
+    assert all(name in drawn for name in (SCRIPT, IMG, QUOTES, BACKSLASHES))
 
 
 @pytest.mark.parametrize(

@@ -51,11 +51,11 @@ _FONT = "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
 #: Text sizes in diagram units. Modellers draw at about one unit a pixel, and the page never
 #: shrinks the drawing below MIN_SCALE (a narrow screen scrolls it sideways instead), so names
-#: stay at 11.7 px and badges at 10.5 px or more on any screen.
+#: stay at 10.8 px and badges at 10 px or more on any screen.
 FONT_SIZE = 15.0
-SMALL_FONT = 13.5
-MIN_SCALE = 0.78
-_CHAR_WIDTH = 0.56  # average glyph width of a sans-serif face, in ems
+SMALL_FONT = 14.0
+MIN_SCALE = 0.72
+_CHAR_WIDTH = 0.52  # average glyph width of a sans-serif face, in ems
 _LINE_HEIGHT = 1.25
 _PAD = 24.0
 _BADGE_HEIGHT = 18.0
@@ -204,13 +204,13 @@ def _task(canvas: _Canvas, node: DiagramNode, bounds: Bounds, skipped: Mapping[s
         mx, my = x + w / 2 - 7, y + h - 17
         canvas.add(f'<rect x="{_n(mx)}" y="{_n(my)}" width="14" height="14" fill="none" stroke="{_INK}"/>'
                    f'<path d="M{_n(mx + 3)},{_n(my + 7)} h8 M{_n(mx + 7)},{_n(my + 3)} v8" stroke="{_INK}"/>')
-    room = h - (14 if badges else 8) - (16 if node.kind == SUB_PROCESS else 0)
+    room = h - (12 if badges else 8) - (16 if node.kind == SUB_PROCESS else 0)
     max_lines = max(int(room / (FONT_SIZE * _LINE_HEIGHT)), 1)
     lines = wrap(node.name, w - 10, FONT_SIZE, max_lines)
-    centre_y = y + (h - (10 if badges else 0) - (16 if node.kind == SUB_PROCESS else 0)) / 2
+    centre_y = y + (h - (8 if badges else 0) - (16 if node.kind == SUB_PROCESS else 0)) / 2
     canvas.label(x + w / 2, centre_y, lines)
     canvas.add("</g>")
-    _draw_badges(canvas, badges, x + w / 2, y + h - _BADGE_HEIGHT / 2, w)
+    _draw_badges(canvas, badges, x + w / 2, y + h - 2, w)  # on the bottom edge, clear of the name
 
 
 def _draw_badges(canvas: _Canvas, badges: Sequence[_Badge], centre_x: float, centre_y: float,
