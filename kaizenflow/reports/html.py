@@ -266,8 +266,8 @@ def _kpi_points(change: TaskChange, finished: datetime, past: Sequence[archive.I
     for entry in past:
         figure = next((f for f in entry.tasks if f.task_id == change.task.task_id), None)
         if figure is not None:
-            points.append(KpiPoint(entry.finished_at, figure.kpi))
-    points.append(KpiPoint(as_utc(finished), change.task.current_value))
+            points.append(KpiPoint(entry.finished_at, figure.kpi, figure.changed_at is not None))
+    points.append(KpiPoint(as_utc(finished), change.task.current_value, change.task.changed_at is not None))
     return points
 
 

@@ -155,7 +155,8 @@ def build_digraph(
     )
     ids = {name: f"a{index}" for index, name in enumerate(names)}
     for name in names:
-        graph.node(ids[name], label=_label(*wrap_name(name), format_count(process_map.activities.get(name, 0))))
+        count = format_count(process_map.activities.get(name, 0))
+        graph.node(ids[name], label=_label(*wrap_name(name), count))
 
     edges = _kept_edges(process_map, max_edges)
     position = {name: index for index, name in enumerate(flow_order(names, process_map, edges))}
