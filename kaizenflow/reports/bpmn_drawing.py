@@ -185,9 +185,11 @@ def _band(canvas: _Canvas, name: str, bounds: Bounds, pool: bool) -> None:
     if name:
         centre_x, centre_y = x + _BAND_HEADER / 2, y + h / 2
         lines = wrap(name, h - 8, FONT_SIZE, 1)
-        canvas.add(f'<text transform="rotate(-90 {_n(centre_x)} {_n(centre_y)})" x="{_n(centre_x)}" '
-                   f'y="{_n(centre_y + FONT_SIZE * 0.35)}" font-size="{_n(FONT_SIZE)}" font-weight="600" '
-                   f'fill="{_INK}" text-anchor="middle"><title>{_text(name)}</title>{_text(lines[0])}</text>')
+        turn = f"rotate(-90 {_n(centre_x)} {_n(centre_y)})"
+        place = f'x="{_n(centre_x)}" y="{_n(centre_y + FONT_SIZE * 0.35)}"'
+        canvas.add(f'<g><title>{_text(name)}</title><text transform="{turn}" {place} '
+                   f'font-size="{_n(FONT_SIZE)}" font-weight="600" fill="{_INK}" text-anchor="middle">'
+                   f"{_text(lines[0])}</text></g>")
 
 
 def _task(canvas: _Canvas, node: DiagramNode, bounds: Bounds, skipped: Mapping[str, int],
