@@ -263,7 +263,8 @@ def test_the_bpmn_model_is_drawn_with_readable_text(browser: Any, owner_report: 
         smallest = page.evaluate("""() => {
             const svg = document.querySelector('#designed-model svg.bpmn');
             const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
-            return Math.min(...[...svg.querySelectorAll('text')].map(t => parseFloat(t.getAttribute('font-size')) * scale));
+            const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(t.getAttribute('font-size')));
+            return Math.min(...sizes) * scale;
         }""")
         assert smallest >= 10  # CSS pixels on screen: the page scrolls the drawing before shrinking text
     finally:
