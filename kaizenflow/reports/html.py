@@ -433,6 +433,7 @@ class ProcessTile:
     conforming: str
     fitness: str
     trend: str
+    trend_note: str
     delta: str
     tone: str
     open_tasks: int
@@ -457,6 +458,8 @@ def _tile(runs: Sequence[archive.IndexEntry]) -> ProcessTile:
         conforming=format_percent(latest.conforming_share),
         fitness=format_fitness(latest.fitness),
         trend=sparkline_svg(series, width=160, height=36),
+        trend_note=f"conforming cases over the last {len(series)} runs, oldest first: "
+        + ", ".join(format_percent(value) for value in series),
         delta=delta,
         tone=tone,
         open_tasks=sum(1 for t in latest.tasks if t.is_open),
