@@ -539,3 +539,16 @@ def test_wide_drawings_keep_their_text_readable() -> None:
     svg = process_map_svg(make_summary().process_map)
     width = float(re.search(r'width="([0-9.]+)pt"', svg).group(1))  # type: ignore[union-attr]
     assert f'style="min-width:{width * 4 / 3 * 0.75:.0f}px"' in svg
+
+
+def test_a_map_wider_than_the_page_says_to_scroll_it() -> None:
+    steps = tuple(f"Step {i} of a long process" for i in range(12))
+    chain = ProcessMap(
+        activities=dict.fromkeys(steps, 50),
+        edges=tuple(edge(a, b, 50) for a, b in zip(steps, steps[1:], strict=False)),
+        start_activities={steps[0]: 50},
+        end_activities={steps[-1]: 50},
+    )
+    wide = render_run_report(replace(make_summary(), process_map=chain))
+    assert "scroll it sideways" in wide
+    assert "scroll it sideways" not in render_run_report(make_summary())

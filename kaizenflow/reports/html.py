@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -319,7 +320,15 @@ def _manifest(summary: RunSummary) -> dict[str, object]:
     }
 
 
-_MAP_VIEW_KEYS = ("map_svg", "top_map_svg", "main_path_share", "top_map_cases", "top_map_share")
+_MAP_VIEW_KEYS = ("map_svg", "top_map_svg", "main_path_share", "top_map_cases", "top_map_share", "map_wide")
+#: A drawing at least this wide (CSS px, at the smallest scale its text allows) outgrows the page.
+_PAGE_WIDTH = 1100
+_MIN_WIDTH = re.compile(r'min-width:([0-9.]+)px')
+
+
+def _wider_than_page(svg: str) -> bool:
+    found = _MIN_WIDTH.search(svg[: svg.find(">") + 1])
+    return found is not None and float(found.group(1)) > _PAGE_WIDTH
 
 
 def _map_views(summary: RunSummary) -> dict[str, object]:
@@ -337,8 +346,10 @@ def _map_views(summary: RunSummary) -> dict[str, object]:
     leader = max(summary.variants, key=lambda v: v.cases, default=None)
     kept = sorted(summary.variants, key=lambda v: -v.cases)[:TOP_MAP_VARIANTS]
     kept_cases = sum(v.cases for v in kept)
+    every_path = process_map_svg(summary.process_map, MAX_MAP_EDGES, main)
     return {
-        "map_svg": process_map_svg(summary.process_map, MAX_MAP_EDGES, main),
+        "map_svg": every_path,
+        "map_wide": _wider_than_page(every_path),
         "top_map_svg": top,
         "main_path_share": format_percent(leader.share) if leader and len(leader.activities) > 1 else "",
         "top_map_cases": format_count(kept_cases),
@@ -391,6 +402,7 @@ def render_run_report(
     """
     edges = len(summary.process_map.edges)
     cards: list[Card] = headline_cards(summary, history)
+    patterns = pattern_rows(summary.patterns, case_alignments, past)
     return _ENVIRONMENT.get_template("run_report.html.j2").render(
         process=summary.process,
         run_id=summary.run_id,
@@ -398,8 +410,8 @@ def render_run_report(
         model_name=summary.model_name,
         cards=cards,
         sparkline_runs=min(len(history), SPARKLINE_RUNS - 1) + 1 if history else 0,
-        patterns=pattern_rows(summary.patterns, case_alignments, past),
-        pattern_runs=min(len(past), SPARKLINE_RUNS - 1) + 1 if past else 0,
+        patterns=patterns,
+        pattern_runs=any(row.trend for row in patterns),
         model_svg=model_svg or "",
         model_is_bpmn=is_bpmn_drawing(model_svg or ""),
         top_map_variants=TOP_MAP_VARIANTS,
