@@ -145,14 +145,15 @@ def test_a_model_without_positions_is_laid_out_by_graphviz_left_to_right(tmp_pat
     assert is_bpmn_drawing(svg)
     shown = " ".join(texts(svg))
     assert "Order goods" in shown and "Pay supplier" in shown and "skipped 4" in shown
-    assert ET.fromstring(svg).iter(f"{SVG_NS}polygon")  # gateways and arrows are drawn shapes
+    assert len(list(ET.fromstring(svg).iter(f"{SVG_NS}polygon"))) >= 3  # arrowheads are drawn shapes
 
 
 def test_hostile_task_names_are_text(tmp_path: Path) -> None:
     name = SCRIPT.replace("<", "&lt;").replace(">", "&gt;")  # as the XML file must hold it
     model = load_model(write(tmp_path, lane_model(first=name)))
-    for svg in (designed_model_svg(model, {SCRIPT: 2}, {}),
-                bpmn_svg(replace(model.diagram, flows=()), {}, {})):  # type: ignore[arg-type]
+    assert model.diagram is not None
+    unplaced = replace(model.diagram, nodes=tuple(replace(n, bounds=None) for n in model.diagram.nodes))
+    for svg in (designed_model_svg(model, {SCRIPT: 2}, {}), bpmn_svg(unplaced, {SCRIPT: 2}, {})):
         assert "<script" not in svg
         assert SCRIPT in "".join(texts(svg))  # the name, broken over lines of its box, as text
         assert ET.fromstring(svg) is not None  # well-formed: nothing broke out of its text node
