@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from report_fixtures import (
+    FINISHED,
     JAVASCRIPT_URL,
     PWNING,
     designed_model,
@@ -17,9 +19,10 @@ from report_fixtures import (
     many_variants,
 )
 
+from kaizenflow.conformance.models import load_model
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.reports import write_run_report
-from kaizenflow.reports.model_overlay import designed_model_svg
+from kaizenflow.reports.model_overlay import FITS, designed_model_svg
 from kaizenflow.reports.screenshot import chromium_path, launch
 
 pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
@@ -31,6 +34,11 @@ pytestmark = pytest.mark.skipif(
 
 ACTIVITIES = ("Create PO", "Approve PO", "Receive Goods", "Pay Invoice")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Screenshots of the pages at the widths a reader uses, kept for a person to look at (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SAMPLE_BPMN = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
+P2P = ("Create Purchase Requisition", "Approve Purchase Order", "Receive Goods", "Pay Invoice")
+LONG_OWNER = "plant-manager-p03.procurement-excellence-programme@example-corporation.com"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +80,22 @@ def full_report(summary: RunSummary, directory: Path, inserted: str = "Fax order
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return full_report(make_summary(ACTIVITIES), tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(scope="module")
+def owner_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report an owner of the sample process reads: its BPMN drawn, a long e-mail as owner,
+    two earlier nights for the trend lines and KPI charts."""
+    directory = tmp_path_factory.mktemp("owner")
+    for night, conforming in ((3, 380), (2, 395), (1, 405)):
+        earlier = make_summary(P2P, run_id=f"night-{night}", finished_at=FINISHED - timedelta(days=night),
+                               conforming=conforming, owner=LONG_OWNER)
+        write_run_report(earlier, directory)
+    summary = make_summary(P2P, owner=LONG_OWNER)
+    summary = replace(summary, variants=many_variants(P2P))
+    verdicts = {v.activities: FITS for v in summary.variants[:3]}
+    model_svg = designed_model_svg(load_model(SAMPLE_BPMN), {P2P[1]: 20}, {P2P[3]: 7, "Fax order": 3})
+    return write_run_report(summary, directory, model_svg=model_svg, variant_fit=verdicts)
 
 
 @pytest.fixture
@@ -176,6 +200,83 @@ def test_hostile_index_opens_no_dialog(browser: Any, hostile: Path) -> None:
     visit = Visit(browser, hostile.parent.parent / "index.html")
     try:
         assert visit.dialogs == [] and visit.page.evaluate("typeof window.pwned") == "undefined"
+        assert visit.page.locator(".tile-name", has_text=f"P2P {PWNING[0]}").is_visible()
+        visit.page.locator("details.runs summary").click()
         assert visit.page.locator("td", has_text=f"P2P {PWNING[0]}").is_visible()
     finally:
         visit.page.close()
+
+
+def page_at(browser: Any, path: Path, width: int) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    return page
+
+
+@pytest.mark.parametrize("width", [1280, 768])
+@pytest.mark.parametrize("which", ["report", "index"])
+def test_screenshots_at_desktop_and_tablet_width(browser: Any, owner_report: Path, which: str,
+                                                 width: int) -> None:
+    path = owner_report if which == "report" else owner_report.parent.parent / "index.html"
+    page = page_at(browser, path, width)
+    try:
+        out = ARTIFACTS / f"{which}-{width}.png"
+        out.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(out), full_page=True)
+        assert out.read_bytes().startswith(PNG_SIGNATURE)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 768, 375])
+@pytest.mark.parametrize("which", ["report", "index"])
+def test_the_page_never_scrolls_sideways(browser: Any, owner_report: Path, which: str, width: int) -> None:
+    path = owner_report if which == "report" else owner_report.parent.parent / "index.html"
+    page = page_at(browser, path, width)
+    try:
+        page.locator("details").first.evaluate("node => node.open = true")  # open content counts too
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"{which} at {width}px is {widths[0]}px wide"
+    finally:
+        page.close()
+
+
+def test_a_long_e_mail_address_wraps_inside_its_task(browser: Any, owner_report: Path) -> None:
+    page = page_at(browser, owner_report, 375)
+    try:
+        owner = page.locator("article.task .owner").first
+        task = page.locator("article.task").first
+        assert owner.inner_text() == LONG_OWNER
+        owner_box, task_box = owner.bounding_box(), task.bounding_box()
+        assert owner_box["x"] + owner_box["width"] <= task_box["x"] + task_box["width"] + 0.5
+    finally:
+        page.close()
+
+
+def test_the_bpmn_model_is_drawn_with_readable_text(browser: Any, owner_report: Path) -> None:
+    page = page_at(browser, owner_report, 768)
+    try:
+        model = page.locator("#designed-model svg.bpmn")
+        assert model.is_visible()
+        assert page.locator("#designed-model .bpmn-task").count() == 7  # the sample's seven tasks
+        assert page.locator("#designed-model .bpmn-gateway").count() == 4
+        smallest = page.evaluate("""() => {
+            const svg = document.querySelector('#designed-model svg.bpmn');
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(t.getAttribute('font-size')));
+            return Math.min(...sizes) * scale;
+        }""")
+        assert smallest >= 10  # CSS pixels on screen: the page scrolls the drawing before shrinking text
+    finally:
+        page.close()
+
+
+def test_the_report_runs_no_script_and_shows_times_as_utc(browser: Any, owner_report: Path) -> None:
+    page = page_at(browser, owner_report, 1280)
+    try:
+        assert page.evaluate("document.scripts.length") == 0
+        finished = page.locator("header time")
+        assert finished.get_attribute("datetime") == "2024-05-02T02:14:00Z"
+        assert finished.inner_text() == "2024-05-02 02:14 UTC"
+    finally:
+        page.close()

@@ -24,13 +24,15 @@ from report_fixtures import (
     svg_texts,
 )
 
+from kaizenflow.conformance.types import Move, VariantAlignment
 from kaizenflow.mining.types import ProcessMap, Variant
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.reports import archive, process_map_svg, render_run_report, write_run_report
 from kaizenflow.reports.cards import NO_TIMESTAMPS, headline_cards
-from kaizenflow.reports.formatting import format_duration, format_pp_delta
+from kaizenflow.reports.formatting import cause_sentence, format_duration, format_pp_delta, kind_words
 from kaizenflow.reports.html import make_environment
-from kaizenflow.reports.process_map import build_digraph
+from kaizenflow.reports.model_overlay import DEVIATES, FITS, FITS_SO_FAR, UNCHECKED, variant_verdicts
+from kaizenflow.reports.process_map import build_digraph, flow_order
 from kaizenflow.reports.sparkline import sparkline_svg
 
 
@@ -86,7 +88,7 @@ def test_map_svg_contains_every_activity_and_is_inlineable() -> None:
 
 def test_map_labels_show_frequency_and_human_median_wait() -> None:
     texts = svg_texts(process_map_svg(make_summary().process_map))
-    assert "480" in texts and "median wait 3.2 h" in texts and "median wait 4.1 d" in texts
+    assert "480" in texts and "wait 3.2 h" in texts and "wait 4.1 d" in texts
 
 
 def test_map_pen_width_grows_with_frequency() -> None:
@@ -102,14 +104,15 @@ def test_map_keeps_only_the_most_frequent_edges() -> None:
     svg = process_map_svg(process_map, max_edges=2)
     assert svg.count('class="edge"') == 2
     texts = svg_texts(svg)
-    assert "median wait 1.2 d" in texts  # 470 times, second
-    assert "median wait 4.1 d" not in texts  # 460 times, third
+    assert "wait 1.2 d" in texts  # 470 times, second
+    assert "wait 4.1 d" not in texts  # 460 times, third
 
 
 def test_map_escapes_hostile_names_itself() -> None:
     svg = process_map_svg(hostile_summary().process_map)
     assert "&lt;script&gt;" in svg and "<script" not in svg.lower() and "<img" not in svg
-    assert {SCRIPT, IMG, QUOTES, BACKSLASHES} <= set(svg_texts(svg))
+    drawn = " ".join(svg_texts(svg))  # long names are wrapped onto lines of their box
+    assert all(name in drawn for name in (SCRIPT, IMG, QUOTES, BACKSLASHES))
 
 
 @pytest.mark.parametrize(
@@ -209,10 +212,18 @@ def test_patterns_table_shows_figures_and_root_causes(report: str) -> None:
         "20",
         "4.0 %",
         "+1.5 d",
-        "+3.0 d",
-        "supplier = S-017 \u00b7 82 % of cases \u00b7 lift 6.1\u00d7",
+        "Happens 6.1 times as often with supplier S-017",
     ):
         assert cell in texts, cell
+    assert "90th percentile +3.0 d" in report  # the spread, on hover and in the opened row
+
+
+def test_root_causes_read_as_words_with_the_statistics_on_hover(report: str) -> None:
+    page = parse(report)
+    assert "Happens 6.1 times as often with supplier S-017" in page.texts
+    assert ("title", "supplier = S-017: 82 % of the pattern's cases (16), lift 6.1\u00d7") in page.attributes
+    head = report.split('<details class="pattern">', 1)[1].split("</summary>", 1)[0]
+    assert "lift" not in re.sub(r'title="[^"]*"', "", head)  # the row itself reads as words
 
 
 def test_pattern_rows_expand_to_example_cases_and_all_causes(report: str) -> None:
@@ -256,9 +267,8 @@ def test_tasks_show_change_kpi_path_and_new_first(report: str) -> None:
         "Purchase order",
         "Jana Novak",
         "Share of orders without approval",
-        "12.0 %",
         "8.0 %",
-        "2.0 %",
+        "from 12.0 % at the start; target 2.0 %",
         "Open",
     ):
         assert cell in texts, cell
@@ -301,7 +311,7 @@ def test_hostile_strings_are_text_everywhere(hostile_report: str) -> None:
         assert any(text in node for node in page.texts), text
     assert SCRIPT in page.texts  # as the example case id and as an activity
     assert ("title", IMG) in page.attributes  # quotes inside attributes stay inside
-    assert f"supplier = {QUOTES} \u00b7 82 % of cases \u00b7 lift 6.1\u00d7" in page.texts
+    assert f"Happens 6.1 times as often with supplier {QUOTES}" in page.texts
 
 
 # --------------------------------------------------------------------------- the folder
@@ -348,9 +358,27 @@ def test_index_lists_runs_newest_first_with_links(tmp_path: Path) -> None:
     page = parse(index)
     assert page.texts.index("run-2") < page.texts.index("run-1")
     assert "82.4 %" in page.texts and "80.0 %" in page.texts
-    links = [value for name, value in page.attributes if name == "href"]
+    runs = parse(index.split('id="runs"', 1)[1])
+    links = [value for name, value in runs.attributes if name == "href"]
     assert links == ["purchase-to-pay/run-2.html", "purchase-to-pay/run-1.html"]
     assert all((tmp_path / link).is_file() for link in links if link)
+
+
+def test_index_shows_a_tile_per_process_with_trend_and_open_tasks(tmp_path: Path) -> None:
+    write_run_report(make_summary(run_id="run-1", conforming=400, finished_at=FINISHED - timedelta(days=1)),
+                     tmp_path)
+    write_run_report(make_summary(run_id="run-2", finished_at=FINISHED), tmp_path)
+    write_run_report(make_summary(process="Order to Cash", run_id="run-9", finished_at=FINISHED), tmp_path)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    tiles = re.findall(r'<article class="tile">(.*?)</article>', index, re.S)
+    assert len(tiles) == 2
+    order_to_cash, purchase_to_pay = (parse(tile) for tile in tiles)  # by name
+    assert "Order to Cash" in order_to_cash.texts and "Purchase to Pay" in purchase_to_pay.texts
+    assert "82.4 %" in purchase_to_pay.texts and "+2.4 pp since the run before" in purchase_to_pay.texts
+    assert '<svg class="spark"' in tiles[1] and '<svg class="spark"' not in tiles[0]  # one run: no trend
+    assert ("href", "purchase-to-pay/run-2.html") in purchase_to_pay.attributes  # the latest report
+    open_tasks = purchase_to_pay.texts[purchase_to_pay.texts.index("Open tasks") + 1 :]
+    assert next(t for t in open_tasks if t.strip()) == "2"  # both tasks of the fixture are open
 
 
 def test_hostile_process_and_run_id_stay_inside_the_folder(tmp_path: Path) -> None:
@@ -359,3 +387,168 @@ def test_hostile_process_and_run_id_stay_inside_the_folder(tmp_path: Path) -> No
     assert path.parent.parent == tmp_path and path.name == "etc-passwd.html"
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<script" not in index.lower() and f"P2P {SCRIPT} {QUOTES}" in parse(index).texts
+
+
+# --------------------------------------------------------------------------- plain words, times, trends
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("sla_breach", "SLA breach"), ("segregation_of_duties", "Segregation of duties"),
+     ("wrong_order", "Wrong order"), ("forbidden_activity", "Forbidden activity"), ("new_kind", "New kind")],
+)
+def test_kinds_are_written_as_words(kind: str, words: str) -> None:
+    assert kind_words(kind) == words
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "lift", "sentence"),
+    [
+        ("plant", "P-03", 3.94, "happens 3.9 times as often at plant P-03"),
+        ("supplier", "S-005", 2.01, "happens twice as often with supplier S-005"),
+        ("payment_terms_days", "60", 1.5, "happens 1.5 times as often where payment terms days is 60"),
+        ("buyer", "B-4", 1.0, "happens about as often where buyer is B-4"),
+    ],
+)
+def test_root_causes_read_as_sentences(attribute: str, value: str, lift: float, sentence: str) -> None:
+    assert cause_sentence(attribute, value, lift) == sentence
+
+
+def test_an_sla_pattern_reads_sla_breach_in_the_table() -> None:
+    summary = make_summary()
+    sla = replace(summary.patterns[0], kind="sla_breach", activity="Pay on time")
+    summary = replace(summary, patterns=[sla])
+    texts = parse(render_run_report(summary)).texts
+    assert "SLA breach" in texts and "Sla breach" not in texts
+
+
+def test_times_are_utc_in_time_elements(report: str) -> None:
+    assert '<time datetime="2024-05-02T02:14:00Z">2024-05-02 02:14 UTC</time>' in report
+    assert '<time datetime="2024-05-02T02:10:00Z">2024-05-02 02:10 UTC</time>' in report  # run started
+
+
+def test_watermarks_are_described_never_shown_raw() -> None:
+    raw = "received_at > 2026-06-30 16:53:35.000000"
+    summary = replace(make_summary(), source_watermarks={"invoices": raw, "vendors": "full read each run",
+                                                         "changes": "change_no > 1200"})
+    html = render_run_report(summary)
+    assert raw not in html and "16:53:35.0" not in html
+    moment = '<time datetime="2026-06-30T16:53:35Z">2026-06-30 16:53 UTC</time>'
+    assert f"rows with received_at after {moment}" in html
+    assert "rows with change_no above 1,200" in html and "full read each run" in html
+
+
+def test_the_sidecar_keeps_pattern_sizes_and_task_kpis(tmp_path: Path) -> None:
+    path = write_run_report(make_summary(), tmp_path)
+    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["schema"] == archive.SIDECAR_SCHEMA and record["patterns"] == {"skipped:Approve PO": 20}
+    assert {t["title"]: t["kpi"] for t in record["tasks"]} == {
+        "Keep invoices matched": 0.1, "Approve every order before Approve PO": 0.08}
+
+
+def nights(tmp_path: Path, kpis: list[float], done_from: int | None = None) -> str:
+    """Reports of consecutive nights whose one task had the given KPIs; the last night's page.
+
+    From night ``done_from`` on, the task is done (its change made).
+    """
+    page = ""
+    for night, kpi in enumerate(kpis):
+        summary = make_summary(run_id=f"night-{night}", finished_at=FINISHED + timedelta(days=night))
+        change = summary.task_changes[1]
+        task = replace(change.task, current_value=kpi,
+                       changed_at=FINISHED if done_from is not None and night >= done_from else None)
+        pattern = replace(summary.patterns[0], cases=20 + 5 * night)
+        summary = replace(summary, task_changes=[replace(change, task=task)], patterns=[pattern])
+        page = write_run_report(summary, tmp_path).read_text(encoding="utf-8")
+    return page
+
+
+def test_each_task_has_a_kpi_chart_over_the_nights_with_baseline_target_and_change(tmp_path: Path) -> None:
+    page = nights(tmp_path, [0.12, 0.11, 0.06, 0.04], done_from=2)
+    chart = re.search(r'<svg class="kpi-chart".*?</svg>', page, re.S)
+    assert chart is not None
+    titles = re.findall(r"<title>(.*?)</title>", chart.group(0))
+    assert [t for t in titles if t.startswith("20")] == [  # one dot per night, oldest first
+        "2024-05-02 02:14 UTC: 12.0 %", "2024-05-03 02:14 UTC: 11.0 %",
+        "2024-05-04 02:14 UTC: 6.0 %", "2024-05-05 02:14 UTC: 4.0 %"]
+    assert "baseline 12.0 %" in titles and "target 2.0 %" in titles
+    assert any(t.startswith("change made (events of 2024-05-02 02:14 UTC)") for t in titles)
+
+
+def test_a_task_never_done_has_no_change_line(tmp_path: Path) -> None:
+    page = nights(tmp_path, [0.12, 0.11])
+    assert 'class="kpi-chart"' in page and "change made" not in page
+
+
+def test_patterns_have_a_trend_line_over_the_nights(tmp_path: Path) -> None:
+    page = nights(tmp_path, [0.12, 0.11, 0.10])
+    assert 'title="cases over the last 3 runs: 20, 25, 30"' in page
+    row = page.split('<details class="pattern">', 1)[1].split("</summary>", 1)[0]
+    assert '<svg class="spark"' in row
+
+
+def test_the_first_night_has_no_pattern_trend(report: str) -> None:
+    row = report.split('<details class="pattern">', 1)[1].split("</summary>", 1)[0]
+    assert '<svg class="spark"' not in row
+
+
+def test_variants_are_bars_marked_whether_they_follow_the_model() -> None:
+    summary = make_summary()
+    fits, deviates = summary.variants[0].activities, summary.variants[1].activities
+    html = render_run_report(summary, variant_fit={fits: FITS, deviates: DEVIATES})
+    bars = re.findall(r'<span class="bar (\w[\w-]*)" style="width: ([0-9.]+)%">', html)
+    assert bars == [("fits", "100.0"), ("deviates", "4.7")]  # 430 and 20 cases
+    assert "leaves the model" in html and "not checked" not in parse(html).texts
+
+
+def test_without_verdicts_variants_say_they_were_not_checked(report: str) -> None:
+    assert re.findall(r'<span class="bar (\w+)"', report) == ["unchecked", "unchecked"]
+    assert "This run did not say which variants follow the model." in report
+
+
+def test_variant_verdicts_read_the_alignments() -> None:
+    sync = [Move("A", "A"), Move("B", "B")]
+    alignments = [
+        VariantAlignment(("A", "B"), 5, 0.0, 1.0, tuple(sync)),
+        VariantAlignment(("A",), 3, 1.0, 0.5, (Move("A", "A"), Move(None, "B"))),  # running: B not yet
+        VariantAlignment(("B", "A"), 2, 2.0, 0.4, (Move(None, "A"), Move("B", "B"), Move("A", None))),
+        VariantAlignment(("A", "A", "B"), 1, None, None, checked=False),
+        VariantAlignment(("A", "C"), 1, 0.0, 1.0, (Move("A", "A"), Move(None, None), Move("C", "C"))),
+    ]
+    assert variant_verdicts(alignments) == {
+        ("A", "B"): FITS, ("A",): FITS_SO_FAR, ("B", "A"): DEVIATES, ("A", "A", "B"): UNCHECKED,
+        ("A", "C"): FITS}  # a silent step is no deviation
+
+
+def test_the_map_flows_from_start_to_end_whatever_the_loops() -> None:
+    loops = ProcessMap(
+        activities={"A": 10, "B": 14, "C": 10},
+        edges=(edge("A", "B", 10), edge("B", "C", 10), edge("C", "B", 4), edge("B", "B", 1)),
+        start_activities={"A": 10},
+        end_activities={"C": 10},
+    )
+    assert flow_order(["A", "B", "C"], loops, loops.edges) == ["A", "B", "C"]
+    source = build_digraph(loops).source
+    assert "rankdir=LR" in source and "{rank=min; start}" in source and "{rank=max; end}" in source
+    back = [line for line in source.splitlines() if "a2 -> a1" in line]  # C -> B, against the flow
+    assert len(back) == 1 and "constraint=false" in back[0]
+    assert all("constraint" not in line for line in source.splitlines() if "a0 -> a1" in line)
+
+
+def test_wide_drawings_keep_their_text_readable() -> None:
+    svg = process_map_svg(make_summary().process_map)
+    width = float(re.search(r'width="([0-9.]+)pt"', svg).group(1))  # type: ignore[union-attr]
+    assert f'style="min-width:{width * 4 / 3 * 0.75:.0f}px"' in svg
+
+
+def test_a_map_wider_than_the_page_says_to_scroll_it() -> None:
+    steps = tuple(f"Step {i} of a long process" for i in range(12))
+    chain = ProcessMap(
+        activities=dict.fromkeys(steps, 50),
+        edges=tuple(edge(a, b, 50) for a, b in zip(steps, steps[1:], strict=False)),
+        start_activities={steps[0]: 50},
+        end_activities={steps[-1]: 50},
+    )
+    wide = render_run_report(replace(make_summary(), process_map=chain))
+    assert "scroll it sideways" in wide
+    assert "scroll it sideways" not in render_run_report(make_summary())

@@ -12,6 +12,7 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from kaizenflow.conformance.bpmn import bpmn_net
+from kaizenflow.conformance.bpmn_diagram import BpmnDiagram, read_diagram
 from kaizenflow.conformance.errors import ModelError
 from kaizenflow.conformance.petri import Marking, read_pnml, to_pm4py
 from kaizenflow.conformance.soundness import MAX_STATES, IndexedNet, Soundness, check_soundness
@@ -34,6 +35,8 @@ class DesignedModel:
     activities: frozenset[str]
     model_hash: str
     soundness: str = "not checked"
+    #: the BPMN file's elements, flows, lanes and positions, for drawing it; None for PNML/PTML
+    diagram: BpmnDiagram | None = None
 
     def pm4py_net(self) -> tuple[Any, Any, Any]:
         """Net, initial and final marking as pm4py objects, for pm4py's own algorithms."""
@@ -55,8 +58,10 @@ def load_model(path: Path, process: str | None = None) -> DesignedModel:
     if suffix not in (".bpmn", ".xml", ".pnml", ".ptml"):
         raise ModelError(f"{path}: unknown model format {suffix!r} (use .bpmn, .pnml or .ptml)")
     root = _parse_safe_xml(path, data)
+    diagram = None
     if suffix in (".bpmn", ".xml"):
         net, initial, final = bpmn_net(root, path, process)
+        diagram = read_diagram(root, process)
     elif process is not None:
         raise ModelError(f"{path}: choosing a process (process={process!r}) only applies to BPMN files")
     elif suffix == ".pnml":
@@ -74,7 +79,7 @@ def load_model(path: Path, process: str | None = None) -> DesignedModel:
         digest.update(process.encode())
     return DesignedModel(
         name=path.name, net=net, initial_marking=initial, final_marking=final, activities=activities,
-        model_hash=digest.hexdigest()[:16], soundness=verdict.reason,
+        model_hash=digest.hexdigest()[:16], soundness=verdict.reason, diagram=diagram,
     )
 
 

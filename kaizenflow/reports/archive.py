@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -16,7 +16,10 @@ from urllib.parse import quote
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.reports.formatting import as_utc
 
-SIDECAR_SCHEMA = 1
+#: 2 added each run's pattern sizes and task KPIs, for the trend lines; schema 1 sidecars still list.
+SIDECAR_SCHEMA = 2
+#: Task states that still ask something of the owner (the index counts them as open tasks).
+OPEN_STATES = frozenset({"open", "acknowledged", "in_progress", "not_effective"})
 INDEX_NAME = "index.html"
 
 _UNSAFE_IN_SLUG = re.compile(r"[^a-z0-9]+")
@@ -76,7 +79,11 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 
 
 def sidecar_record(summary: RunSummary, report: Path, directory: Path) -> dict[str, object]:
-    """The headline of a run as stored next to its report, enough to list it in the index."""
+    """The headline of a run as stored next to its report, enough to list it in the index.
+
+    It also keeps each pattern's size and each task's KPI of the run, so that later reports
+    draw their trend lines from the folder alone, whatever the state database has kept.
+    """
     return {
         "schema": SIDECAR_SCHEMA,
         "process": summary.process,
@@ -87,7 +94,37 @@ def sidecar_record(summary: RunSummary, report: Path, directory: Path) -> dict[s
         "conforming_share": summary.conforming_share,
         "fitness": summary.fitness,
         "report": report.relative_to(directory).as_posix(),
+        "patterns": {p.key: p.cases for p in summary.patterns},
+        "tasks": [
+            {
+                "task_id": c.task.task_id,
+                "title": c.task.title,
+                "status": c.task.status,
+                "kpi": c.task.current_value,
+                "baseline": c.task.baseline_value,
+                "target": c.task.target_value,
+                "changed_at": None if c.task.changed_at is None else as_utc(c.task.changed_at).isoformat(),
+            }
+            for c in summary.task_changes
+        ],
     }
+
+
+@dataclass(frozen=True)
+class TaskFigure:
+    """A task as one run saw it: its state and its KPI that night."""
+
+    task_id: int
+    title: str
+    status: str
+    kpi: float
+    baseline: float
+    target: float
+    changed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,8 @@ class IndexEntry:
     conforming_share: float
     fitness: float | None
     href: str | None
+    patterns: dict[str, int] = field(default_factory=dict)
+    tasks: tuple[TaskFigure, ...] = ()
 
 
 def _entry(sidecar: Path, directory: Path) -> IndexEntry | None:
@@ -120,14 +159,35 @@ def _entry(sidecar: Path, directory: Path) -> IndexEntry | None:
             conforming_share=float(record["conforming_share"]),
             fitness=None if fitness is None else float(fitness),
             href=None,
+            patterns={str(k): int(v) for k, v in dict(record.get("patterns") or {}).items()},
+            tasks=tuple(_task_figure(t) for t in record.get("tasks") or ()),
         )
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
     report = sidecar.with_suffix(".html")
     if report.is_file():
         relative = report.relative_to(directory).as_posix()
         entry = replace(entry, href=quote(relative))
     return entry
+
+
+def _task_figure(record: dict[str, object]) -> TaskFigure:
+    changed = record.get("changed_at")
+    return TaskFigure(
+        task_id=int(record["task_id"]),  # type: ignore[call-overload]
+        title=str(record["title"]),
+        status=str(record["status"]),
+        kpi=float(record["kpi"]),  # type: ignore[arg-type]
+        baseline=float(record["baseline"]),  # type: ignore[arg-type]
+        target=float(record["target"]),  # type: ignore[arg-type]
+        changed_at=None if changed is None else as_utc(datetime.fromisoformat(str(changed))),
+    )
+
+
+def earlier_runs(directory: Path, process: str, run_id: str) -> list[IndexEntry]:
+    """The runs of ``process`` in the folder before ``run_id``, oldest first, for trend lines."""
+    runs = [e for e in index_entries(directory) if e.process == process and e.run_id != run_id]
+    return sorted(runs, key=lambda e: (e.finished_at, e.run_id))
 
 
 def index_entries(directory: Path) -> list[IndexEntry]:

@@ -140,7 +140,8 @@ def _card(metric: _Metric, summary: RunSummary, history: Sequence[RunSummary]) -
         if current is not None and previous is not None:
             delta = current - previous
             delta_text = metric.show_delta(delta)
-            tone = _tone(delta, metric.direction)
+            # A change too small to show ("±0.0 pp") is no change to colour good or bad.
+            tone = "neutral" if delta_text.startswith("\u00b1") else _tone(delta, metric.direction)
         series = [metric.read(run) for run in history[-(SPARKLINE_RUNS - 1) :]] + [current]
         spark = sparkline_svg(series)
     return Card(metric.label, metric.show(current), metric.detail(summary), delta_text, tone, spark)

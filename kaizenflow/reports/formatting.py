@@ -110,3 +110,87 @@ def humanize(code: str) -> str:
     """A vocabulary word such as "wrong_order" as "Wrong order"."""
     words = code.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+#: Deviation kinds as an owner says them; acronyms stay capitals ("SLA breach", not "Sla breach").
+KIND_WORDS = {
+    "skipped": "Skipped",
+    "inserted": "Inserted",
+    "wrong_order": "Wrong order",
+    "repeated": "Repeated",
+    "sla_breach": "SLA breach",
+    "segregation_of_duties": "Segregation of duties",
+    "missing_activity": "Missing activity",
+    "forbidden_activity": "Forbidden activity",
+    "rule_breach": "Rule breach",
+}
+
+
+def kind_words(kind: str) -> str:
+    """A deviation kind in words: "SLA breach", "Segregation of duties", "Wrong order"."""
+    return KIND_WORDS.get(kind, humanize(kind))
+
+
+#: How a sentence names the cases that have an attribute value, for attributes whose meaning
+#: is known; any other attribute reads "where <attribute> is <value>".
+_PLACES = {"plant": "at plant", "site": "at site", "company_code": "in company code",
+           "supplier": "with supplier", "vendor": "with vendor", "customer": "for customer",
+           "material": "for material", "resource": "when done by", "org:resource": "when done by",
+           "department": "in department", "region": "in region", "country": "in country"}
+
+
+def where(attribute: str, value: str) -> str:
+    """Which cases an attribute value picks out, in words: "at plant P-03", "with supplier S-005"."""
+    place = _PLACES.get(attribute.strip().lower())
+    if place:
+        return f"{place} {value}"
+    return f"where {attribute.replace('_', ' ')} is {value}"
+
+
+def times_as_often(lift: float) -> str:
+    """A lift as words: "3.9 times as often", "twice as often"; below 1, "less often"."""
+    if lift >= 1.95 and lift < 2.05:
+        return "twice as often"
+    if lift >= 1.05:
+        return f"{lift:.1f} times as often"
+    if lift > 0.95:
+        return "about as often"
+    return "less often"
+
+
+def cause_sentence(attribute: str, value: str, lift: float) -> str:
+    """A root cause in plain words: "happens 3.9 times as often at plant P-03"."""
+    return f"happens {times_as_often(lift)} {where(attribute, value)}"
+
+
+def iso_utc(moment: datetime) -> str:
+    """The moment as ISO 8601 in UTC ("2024-05-01T02:13:00Z"), for a <time datetime> attribute."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_moment(text: str) -> datetime | None:
+    """An ISO timestamp as a source watermark stores it, or None when the text is not one."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def describe_position(position: str) -> tuple[str, datetime | None]:
+    """Where a source was read up to, as words and a moment: never the raw watermark string.
+
+    The run records a watermark as "<column> > <value>": with a timestamp value this reads
+    ("rows with received_at after", the moment), the template writing the moment in the
+    reader's terms; a number reads as a row position. Anything else ("full read each run",
+    a file read whole) is already words and comes back as it is, without a moment.
+    """
+    column, separator, value = position.partition(" > ")
+    if not separator:
+        return position.strip() or NOT_AVAILABLE, None
+    moment = parse_moment(value)
+    if moment is not None:
+        return f"rows with {column.strip()} after", moment
+    stripped = value.strip()
+    if stripped.lstrip("-").isdigit():
+        return f"rows with {column.strip()} above {int(stripped):,}", None
+    return f"rows with {column.strip()} after {stripped}", None

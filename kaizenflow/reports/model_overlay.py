@@ -1,4 +1,4 @@
-"""The designed Petri net drawn with Graphviz, each activity marked with how often cases left it."""
+"""The designed model with how often cases left each activity: BPMN as drawn, Petri nets via Graphviz."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import graphviz
 
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import INSERTED, REPEATED, SKIPPED, WRONG_ORDER, Deviation, VariantAlignment
+from kaizenflow.reports.bpmn_drawing import bpmn_svg
 from kaizenflow.reports.formatting import format_count
 from kaizenflow.reports.process_map import render_svg, styled_digraph
 
@@ -74,6 +75,35 @@ def deviation_counts(deviations: Iterable[Deviation]) -> tuple[dict[str, int], d
         {activity: len(cases) for activity, cases in sorted(skipped.items())},
         {activity: len(cases) for activity, cases in sorted(inserted.items())},
     )
+
+
+FITS = "fits"
+FITS_SO_FAR = "fits so far"
+DEVIATES = "deviates"
+UNCHECKED = "not checked"
+
+
+def variant_verdicts(alignments: Iterable[VariantAlignment]) -> dict[tuple[str, ...], str]:
+    """Whether each variant follows the model, from its alignment, for the variants chart.
+
+    A variant with only synchronous moves fits; one whose only deviations are model moves at
+    its end fits so far (a running case has simply not reached the rest); any other log or
+    model move deviates; a variant whose alignment ran out of time is not checked.
+    """
+    verdicts = {}
+    for alignment in alignments:
+        if not alignment.checked:
+            verdicts[alignment.activities] = UNCHECKED
+            continue
+        kinds = [move.kind for move in alignment.moves if move.log is not None or move.model is not None]
+        while kinds and kinds[-1] == "model":
+            kinds.pop()
+        trailing = len(kinds) < len([m for m in alignment.moves if m.log is not None or m.model is not None])
+        if any(kind != "sync" for kind in kinds):
+            verdicts[alignment.activities] = DEVIATES
+        else:
+            verdicts[alignment.activities] = FITS_SO_FAR if trailing else FITS
+    return verdicts
 
 
 def html_text(text: str) -> str:
@@ -218,7 +248,10 @@ def designed_model_svg(model: DesignedModel, skipped: dict[str, int], inserted: 
 
     ``skipped`` and ``inserted`` count deviating moves per activity, as :func:`move_counts`
     returns them. An owner sees at once where the designed process is not followed; the
-    pattern table below says why. Graphviz escapes the label text for SVG, and
-    :func:`html_text` has already kept it from being read as label markup.
+    pattern table below says why. A model read from BPMN is drawn as the BPMN its owner drew
+    (:mod:`kaizenflow.reports.bpmn_drawing`); a Petri net as one, through Graphviz, which
+    escapes the label text for SVG after :func:`html_text` has kept it from being label markup.
     """
+    if model.diagram is not None and model.diagram.nodes:
+        return bpmn_svg(model.diagram, skipped, inserted)
     return render_svg(build_model_digraph(model, skipped, inserted), "designed model")

@@ -10,7 +10,7 @@ from kaizenflow.pipeline.resources import Resources
 from kaizenflow.reports.case_alignments import alignments_by_case
 from kaizenflow.reports.exports import summary_record, write_exports
 from kaizenflow.reports.html import write_run_report
-from kaizenflow.reports.model_overlay import designed_model_svg, deviation_counts
+from kaizenflow.reports.model_overlay import designed_model_svg, deviation_counts, variant_verdicts
 
 
 def write_night_report(resources: Resources, process: Process, night: Night) -> str:
@@ -24,6 +24,7 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
         summary, directory, stages.run_history(resources, process, before=summary.run_id),
         model_svg=designed_model_svg(night.model, *deviation_counts(result.deviations)),
         case_alignments=alignments_by_case(sorted(examples), sequences, result.alignments),
+        variant_fit=variant_verdicts(result.alignments),
     )
     write_exports(directory, summary.run_id, result.deviations, summary.patterns,
                   summary_record(summary), process=summary.process)
