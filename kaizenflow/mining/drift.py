@@ -5,6 +5,11 @@ different mix of paths) before anyone reads the conformance numbers as a trend. 
 carries its evidence: the cases showing it, or the test and the variants that moved. A
 shift of the mix is only flagged when it is both significant and large enough to matter
 (Cramér's V of at least ``min_effect``): with many cases any wobble is significant.
+
+A night compares like with like (:func:`newest_period_drift`): the newest cases are young and
+many still running, so each earlier case is seen as it was at the same age, cut at the moment a
+whole number of periods before the snapshot. Comparing them with the finished paths of older
+cases made the newest week differ every night, its "largest change" being the running prefix.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 
-from kaizenflow.core.events import ACTIVITY, CASE_ID, EventLog, case_sequences, case_times
+from kaizenflow.core.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences, case_times
 from kaizenflow.mining.comparison import VariantDifference, VariantShare, compare_variants
 from kaizenflow.mining.steps import distinct, step_codes
 
@@ -48,6 +53,36 @@ class Drift:
     evidence: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PeriodDrift:
+    """A night's drift check: the newest period's cases against the periods before, at equal age.
+
+    ``newest_from`` and ``previous_from`` are where the two groups' starts begin (the newest
+    ends at ``snapshot``, the latest event); ``drift`` is None when either group is empty.
+    """
+
+    snapshot: pd.Timestamp
+    newest_from: pd.Timestamp
+    previous_from: pd.Timestamp
+    drift: Drift | None
+
+    @property
+    def drifted(self) -> bool:
+        return self.drift is not None and self.drift.drifted
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """What a reader is told: empty without drift, else the flags and what was compared."""
+        if self.drift is None or not self.drift.drifted:
+            return ()
+        compared = (
+            f"compared: {self.drift.newest_cases} cases started since {self.newest_from:%Y-%m-%d %H:%M} "
+            f"with {self.drift.previous_cases} started since {self.previous_from:%Y-%m-%d %H:%M}, "
+            "each seen at the same age"
+        )
+        return (*self.drift.evidence, compared)
+
+
 def case_periods(log: EventLog, period: Literal["day", "week", "month"] = "week",
                  timezone: str = "UTC") -> pd.Series:
     """The local start date of the period each case started in, indexed by case id.
@@ -65,6 +100,52 @@ def case_periods(log: EventLog, period: Literal["day", "week", "month"] = "week"
     return local.dt.date
 
 
+def newest_period_drift(
+    log: EventLog,
+    newest_days: float = 7,
+    previous_days: float = 28,
+    alpha: float = 0.01,
+    min_effect: float = 0.1,
+    min_group_size: int = 30,
+    min_new_cases: int = 2,
+) -> PeriodDrift | None:
+    """Did the cases started in the last ``newest_days`` take other paths than those before?
+
+    The snapshot is the log's latest event. The variant mix compares the newest cases with
+    those started in the ``previous_days`` before them, each earlier case cut at the snapshot
+    minus as many whole periods as it started before the newest one: so every case is seen at
+    the age a newest case of the same weekday and hour has now, running prefixes against
+    running prefixes (with days as periods, weekends fall alike too). An activity or edge is
+    new only if no case started before the newest period ever had it, seen in full. ``alpha``
+    is stricter than the usual 0.05: the check runs every night, and one false alarm in
+    twenty nights teaches a reader to ignore it, and a new activity or edge counts once it is
+    in ``min_new_cases`` cases: a single odd case is an anecdote, not a drift of the process.
+    None without timestamps or events.
+    """
+    if not log.has_timestamps or log.events.empty:
+        return None
+    if newest_days <= 0 or previous_days <= 0:
+        raise ValueError(f"periods must be positive, got {newest_days} and {previous_days} days")
+    events = log.events
+    starts = case_times(events)["first"]
+    snapshot = events[TIMESTAMP].max()
+    period = pd.Timedelta(days=newest_days)
+    newest_from = snapshot - period
+    previous_from = newest_from - pd.Timedelta(days=previous_days)
+    newest = starts.index[starts > newest_from]
+    before = starts.index[starts <= newest_from]
+    earlier = starts[(starts <= newest_from) & (starts > previous_from)]
+    found = PeriodDrift(snapshot=snapshot, newest_from=newest_from, previous_from=previous_from, drift=None)
+    if len(newest) == 0 or len(earlier) == 0:
+        return found
+    periods_back = np.ceil((newest_from - earlier) / period).to_numpy(dtype=np.int64).clip(min=1)
+    cut_off = pd.concat([pd.Series(snapshot - period * periods_back, index=earlier.index.astype(str)),
+                         pd.Series(snapshot, index=newest.astype(str))])
+    drift = _drift(events, newest.astype(str), earlier.index.astype(str), before.astype(str),
+                   cut_off, alpha, min_effect, min_group_size, min_new_cases=min_new_cases)
+    return PeriodDrift(snapshot=snapshot, newest_from=newest_from, previous_from=previous_from, drift=drift)
+
+
 def detect_drift(
     log: EventLog,
     newest: Collection[str],
@@ -75,21 +156,49 @@ def detect_drift(
     top_variants: int = 10,
     examples: int = 3,
 ) -> Drift:
-    """Flag new activities, new edges and a significant, non-trivial shift of the variant mix."""
+    """Flag new activities, new edges and a significant, non-trivial shift of the variant mix.
+
+    Both groups are compared as they are: the caller makes them comparable (see
+    :func:`newest_period_drift`, which does for a night).
+    """
     events = log.events
     newest_ids, previous_ids = pd.Index(list(newest)), pd.Index(list(previous))
     unknown = newest_ids.union(previous_ids).difference(pd.Index(events[CASE_ID].unique()))
     if len(unknown):
         raise ValueError(f"{len(unknown)} case ids are not in the log, e.g. {list(unknown[:3])}")
+    return _drift(events, newest_ids, previous_ids, previous_ids, None, alpha, min_effect, min_group_size,
+                  top_variants, examples)
+
+
+def _drift(
+    events: pd.DataFrame,
+    newest_ids: pd.Index,
+    previous_ids: pd.Index,
+    seen_ids: pd.Index,
+    cut_off: pd.Series | None,
+    alpha: float,
+    min_effect: float,
+    min_group_size: int,
+    top_variants: int = 10,
+    examples: int = 3,
+    min_new_cases: int = 1,
+) -> Drift:
+    """New behaviour of ``newest_ids`` against all of ``seen_ids``; the variant mix against
+    ``previous_ids``, each case's events up to its ``cut_off`` time when given."""
     if len(newest_ids.intersection(previous_ids)):
         raise ValueError("a case is both in the newest and in the previous period")
     is_new = events[CASE_ID].isin(newest_ids)
-    is_old = events[CASE_ID].isin(previous_ids)
-    both = events.loc[is_new | is_old]
+    is_seen = events[CASE_ID].isin(seen_ids)
+    known = events.loc[is_new | is_seen]
     newest_cases = pd.Index(events.loc[is_new, CASE_ID].unique())
-    new_activities = _new_activities(both, is_new.loc[both.index].to_numpy(), examples)
-    new_edges = _new_edges(both, newest_cases, examples)
+    new_activities = tuple(b for b in _new_activities(known, is_new.loc[known.index].to_numpy(), examples)
+                           if b.cases >= min_new_cases)
+    new_edges = tuple(b for b in _new_edges(known, newest_cases, examples) if b.cases >= min_new_cases)
 
+    both = events.loc[is_new | events[CASE_ID].isin(previous_ids)]
+    if cut_off is not None:
+        limit = cut_off.reindex(both[CASE_ID].astype(str).to_numpy()).to_numpy(dtype="datetime64[ns]")
+        both = both.loc[both[TIMESTAMP].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]") <= limit]
     sequences = case_sequences(both)
     in_b = pd.Series(sequences.index.isin(newest_cases), index=sequences.index)
     shift = compare_variants(sequences, in_b, alpha, min_group_size, top_variants)

@@ -40,7 +40,7 @@ from kaizenflow.improvement.raising import RaisingPolicy, propose_tasks
 from kaizenflow.improvement.types import DISMISSED, DONE, TaskChange
 from kaizenflow.mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from kaizenflow.mining.discovery import throughput as throughput_of
-from kaizenflow.mining.drift import detect_drift
+from kaizenflow.mining.drift import newest_period_drift
 from kaizenflow.mining.types import ProcessMap, Throughput, Variant
 from kaizenflow.pipeline.config import (
     CaseDurationRule,
@@ -447,19 +447,10 @@ def run_history(resources: Resources, process: Process, before: str, runs: int =
 def drift(log: EventLog, newest_days: float = 7, previous_days: float = 28) -> list[str]:
     """Evidence that the newest week differs from the weeks before it; empty when it does not.
 
-    Cases are grouped by when they started, so a long-running case counts where it began.
+    Cases are grouped by when they started and compared at the same age (mining.drift).
     """
-    if not log.has_timestamps or log.events.empty:
-        return []
-    starts = case_times(log.events)["first"]
-    latest = starts.max()
-    newest = starts.index[starts > latest - timedelta(days=newest_days)]
-    previous = starts.index[(starts <= latest - timedelta(days=newest_days))
-                            & (starts > latest - timedelta(days=newest_days + previous_days))]
-    if len(newest) == 0 or len(previous) == 0:
-        return []
-    found = detect_drift(log, newest.astype(str), previous.astype(str))
-    return list(found.evidence) if found.drifted else []
+    found = newest_period_drift(log, newest_days, previous_days)
+    return list(found.evidence) if found is not None else []
 
 
 def software_versions() -> dict[str, str]:
