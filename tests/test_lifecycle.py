@@ -97,5 +97,7 @@ def test_a_done_task_is_verified_then_reopened_and_an_absent_pattern_closes_its_
         assert effect is not None and effect["verdict"] == "not_effective"
         kpis = [h for h in store.history(task_id(config, DUPLICATES)) if h["type"] == "kpi"]
         assert len(kpis) == reopened  # one KPI value per night, appended
+        notes = [h["note"] for h in store.history(task_id(config, DUPLICATES)) if h["type"] == "status"]
+        assert "cases started since the change on" in str(notes[-1])  # the verdict's evidence
     finally:
         store.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from kaizenflow.improvement.types import (
     ACKNOWLEDGED,
@@ -14,6 +15,7 @@ from kaizenflow.improvement.types import (
     NOT_EFFECTIVE,
     OPEN,
     VERIFIED_EFFECTIVE,
+    Task,
 )
 
 #: What a person may do to a task in each status (runs move done tasks to a verdict).
@@ -33,6 +35,14 @@ MANUAL_TRANSITIONS: dict[str, frozenset[str]] = {
 ACTIVE = frozenset({OPEN, ACKNOWLEDGED, IN_PROGRESS})
 #: Statuses a returning pattern reopens: the improvement did not last.
 REOPENABLE = frozenset({VERIFIED_EFFECTIVE, CLOSED})
+
+
+def measured_since(task: Task) -> datetime | None:
+    """When a task's after-change figures start: the change of a done task, and of a verified or
+    closed one, whose reopening rests on the same cases as its verdict."""
+    if task.status == DONE or task.status in REOPENABLE:
+        return task.changed_at
+    return None
 
 
 class TransitionError(ValueError):
@@ -109,3 +119,52 @@ def _one_sided_two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
         return 1.0 if x2 / n2 >= x1 / n1 else 0.0
     z = (x1 / n1 - x2 / n2) / spread
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Whether a verified task's pattern is back, judged on the cases started since its change.
+
+    The cases that started before the change stay in the window for weeks and still show the
+    pattern; counting them reopened a verified task the night after its verdict.
+    """
+
+    back: bool
+    affected: int
+    cases: int
+    since: datetime
+    baseline: float
+    p_value: float | None
+
+    @property
+    def share(self) -> float:
+        return self.affected / self.cases if self.cases else 0.0
+
+    def describe(self) -> str:
+        p = "n/a" if self.p_value is None else f"{self.p_value:.3g}"
+        return (f"the pattern is back: {self.affected} of {self.cases} cases started since the change on "
+                f"{self.since:%Y-%m-%d} ({self.share:.1%}, baseline {self.baseline:.1%}, p = {p})")
+
+
+def recurrence(
+    baseline_affected: int,
+    baseline_cases: int,
+    after_affected: int,
+    after_cases: int,
+    target: float,
+    since: datetime,
+    min_cases: int = 30,
+    alpha: float = 0.05,
+) -> Recurrence:
+    """Is the pattern back among the cases started since the change?
+
+    Back when there are enough of them, their share is above the task's target, and it is no
+    longer significantly below the baseline: the evidence that made the task verified effective
+    is gone. Both conditions together keep a verdict from flapping on one unlucky night.
+    """
+    baseline = baseline_affected / baseline_cases if baseline_cases else 0.0
+    if after_cases < min_cases or baseline_cases < min_cases:
+        return Recurrence(False, after_affected, after_cases, since, baseline, None)
+    p_value = _one_sided_two_proportion_p(baseline_affected, baseline_cases, after_affected, after_cases)
+    back = after_affected / after_cases > target and p_value >= alpha
+    return Recurrence(back, after_affected, after_cases, since, baseline, p_value)

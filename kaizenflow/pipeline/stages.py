@@ -35,9 +35,10 @@ from kaizenflow.core.events import (
     member_of,
 )
 from kaizenflow.improvement.acceptance import set_aside_accepted
+from kaizenflow.improvement.lifecycle import measured_since
 from kaizenflow.improvement.measurement import cases_with_pattern, measure
 from kaizenflow.improvement.raising import RaisingPolicy, propose_tasks
-from kaizenflow.improvement.types import DISMISSED, DONE, TaskChange
+from kaizenflow.improvement.types import DISMISSED, TaskChange
 from kaizenflow.mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from kaizenflow.mining.discovery import throughput as throughput_of
 from kaizenflow.mining.drift import newest_period_drift
@@ -276,7 +277,7 @@ def record(
     measurements = {
         task.task_id: measure(
             task.pattern_key, task.business_object, shown, finished_attributes,
-            starts, task.changed_at if task.status == DONE else None,
+            starts, measured_since(task),
             timedelta(days=raising.effect_window_days), latest,
         )
         for task in store.list_tasks(process=process.name) if task.status != DISMISSED

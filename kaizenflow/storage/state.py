@@ -20,6 +20,7 @@ from kaizenflow.improvement.lifecycle import (
     TransitionError,
     check_transition,
     effect_of_change,
+    recurrence,
 )
 from kaizenflow.improvement.measurement import Measurement, split_pattern_key
 from kaizenflow.improvement.types import (
@@ -154,7 +155,9 @@ class StateStore:
         if task_id not in measured:
             _kpi(connection, task_id, run_id, now, proposal.kpi_value, proposal.cases,
                  proposal.cases_in_scope)
-        if existing["status"] in REOPENABLE:
+        if existing["status"] in REOPENABLE and existing["changed_at"] is None:
+            # closed while absent: raised again, its pattern is back (a changed task's return
+            # is judged on the cases started since its change, in _follow)
             values.update(status=OPEN, changed_at=None, effect_json=None, updated_at=now)
             _note(connection, task_id, OPEN, run_id, now,
                   f"reopened: the pattern is back ({proposal.cases} of {proposal.cases_in_scope} cases)")
@@ -184,6 +187,16 @@ class StateStore:
             _note(connection, task_id, CLOSED, run_id, now,
                   f"closed: the pattern has not been seen for {absent} runs")
             change = CLOSED
+        elif status in REOPENABLE and task["changed_at"] is not None:
+            back = recurrence(
+                task["baseline_cases"], task["baseline_in_scope"], measurement.after_affected,
+                measurement.after_in_scope, task["target_value"], _aware(task["changed_at"]),
+                min_cases=policy.effect_min_cases, alpha=policy.effect_alpha,
+            )
+            if back.back:
+                values.update(status=OPEN, changed_at=None, effect_json=None)
+                _note(connection, task_id, OPEN, run_id, now, f"reopened: {back.describe()}")
+                change = REOPENED
         elif status == DONE and task["changed_at"] is not None:
             effect = effect_of_change(
                 task["baseline_cases"], task["baseline_in_scope"], measurement.after_affected,
