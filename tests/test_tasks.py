@@ -134,3 +134,13 @@ def test_a_run_stores_its_deviation_table_row_for_row_on_every_state_database(
         assert store.run_deviations("r1") == sorted(found, key=lambda d: (d.case_id, d.kind, d.activity))
     finally:
         store.dispose()
+
+
+def test_a_scoped_task_shows_evidence_from_its_scope_only() -> None:
+    everywhere = DeviationPattern(**{**PATTERN.__dict__, "example_case_ids": tuple(AFFECTED)})  # c20: S-01
+    [task] = propose(pattern=everywhere)
+    assert task.business_object == "supplier=S-17"
+    assert task.evidence["example_case_ids"] == ["c00", "c01", "c02", "c03", "c04", "c05"]
+    assert (task.evidence["cases"], task.evidence["pattern_cases"]) == (6, 7)
+    assert task.evidence["share"] == pytest.approx(6 / 10)
+    assert all(cause["attribute"] != "supplier" for cause in task.evidence["root_causes"])  # one value here

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kaizenflow.conformance.patterns import root_causes
 from kaizenflow.conformance.types import (
     INSERTED,
     REPEATED,
@@ -57,23 +58,38 @@ def propose_tasks(
     case_attributes: pd.DataFrame,
     total_cases: int,
     policy: RaisingPolicy,
+    min_support: int = 5,
 ) -> list[TaskProposal]:
-    """One proposal per pattern that passes the thresholds, scoped to its main root cause."""
+    """One proposal per pattern that passes the thresholds, scoped to its main root cause.
+
+    A scoped task's evidence (cases, share, example cases, root causes) is that of its scope
+    only: an owner of plant P-03 opening the task must not be shown a case of plant P-06.
+    The extra throughput and cost stay the pattern's, process-wide, as their keys say.
+    """
     proposals = []
     for pattern in patterns:
         if pattern.cases < policy.min_cases or pattern.share < policy.min_share:
             continue
         scope = _scope(pattern, policy)
         affected = list(pattern_cases.get(pattern.key, ()))
+        examples = list(pattern.example_case_ids)
+        causes = [{"attribute": c.attribute, "value": c.value, "cases": c.cases, "support": c.support,
+                   "lift": c.lift} for c in pattern.root_causes[:3]]
         if scope is None:
             in_scope, affected_in_scope = total_cases, len(affected)
             business_object = None
         else:
             attribute, value = scope
             column = case_attributes[attribute]
-            in_scope = int((column == value).sum())
-            affected_in_scope = int((column[member_of(column.index, affected)] == value).sum())
+            is_scope = (column == value).fillna(False).to_numpy(dtype=bool)
+            in_scope = int(is_scope.sum())
+            scoped = sorted(str(c) for c in column.index[is_scope & member_of(column.index, affected)])
+            affected_in_scope = len(scoped)
             business_object = f"{attribute}={value}"
+            examples = scoped[:len(pattern.example_case_ids) or 5]
+            within = root_causes(scoped, case_attributes.loc[is_scope], min_support=min_support)
+            causes = [{"attribute": c.attribute, "value": c.value, "cases": c.cases, "support": c.support,
+                       "lift": c.lift} for c in within[:3]]
         kpi_value = affected_in_scope / in_scope if in_scope else 0.0
         scope_words = f" for {scope[0]} {scope[1]}" if scope else ""
         proposals.append(
@@ -94,18 +110,17 @@ def propose_tasks(
                 cases_in_scope=in_scope,
                 evidence={
                     "pattern": pattern.key,
-                    "cases": pattern.cases,
-                    "share": pattern.share,
+                    **({"scope": business_object} if business_object else {}),
+                    "cases": affected_in_scope,
+                    "share": kpi_value,
+                    "pattern_cases": pattern.cases,
+                    "pattern_share": pattern.share,
                     "extra_throughput_median_hours": pattern.extra_throughput_median_hours,
                     **({"extra_cost_median": pattern.extra_cost_median,
                         "extra_cost_total": pattern.extra_cost_total}
                        if pattern.extra_cost_median is not None else {}),
-                    "example_case_ids": list(pattern.example_case_ids),
-                    "root_causes": [
-                        {"attribute": c.attribute, "value": c.value, "cases": c.cases,
-                         "support": c.support, "lift": c.lift}
-                        for c in pattern.root_causes[:3]
-                    ],
+                    "example_case_ids": examples,
+                    "root_causes": causes,
                 },
             )
         )
