@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from report_fixtures import make_summary
@@ -48,9 +49,9 @@ def test_exports_lie_in_a_folder_per_process_and_run(tmp_path: Path) -> None:
 def test_deviation_files_have_the_stable_columns_and_rows(tmp_path: Path) -> None:
     written = export(tmp_path)
     rows = read_csv(written["deviations.csv"])
-    assert list(rows[0]) == ["case_id", "kind", "activity", "detail"]
+    assert list(rows[0]) == ["case_id", "kind", "activity", "detail", "pattern"]
     assert rows[1] == {"case_id": "PO-2", "kind": "sla_breach", "activity": "Pay on time",
-                       "detail": "paid 12 days late"}
+                       "detail": "paid 12 days late", "pattern": "sla_breach:Pay on time"}
     table = pq.read_table(written["deviations.parquet"])
     assert table.schema.equals(DEVIATIONS_SCHEMA) and table.column("case_id").to_pylist() == ["PO-1", "PO-2"]
 
@@ -135,3 +136,17 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(
     folder = tmp_path / "purchase-to-pay" / "2024-05-02T02-00-00Z"
     assert (folder / "summary.json").read_text(encoding="utf-8") == before
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_deviations_carry_the_case_attributes_the_root_causes_name(tmp_path: Path) -> None:
+    attributes = pd.DataFrame({"supplier": ["S-005", None], "plant": ["P-03", "P-06"], "kind": ["a", "b"]},
+                              index=pd.Index(["PO-1", "PO-2"], name="case_id")).astype("string")
+    summary = make_summary()
+    written = write_exports(tmp_path, summary.run_id, DEVIATIONS, summary.patterns, summary_record(summary),
+                            case_attributes=attributes)
+    rows = read_csv(written["deviations.csv"])
+    assert list(rows[0])[5:] == ["supplier", "plant", "case_kind"]  # never over a fixed column
+    assert (rows[0]["supplier"], rows[0]["plant"], rows[1]["supplier"]) == ("S-005", "P-03", "")
+    table = pq.read_table(written["deviations.parquet"])
+    assert table.column("plant").to_pylist() == ["P-03", "P-06"]
+    assert table.column("supplier").to_pylist() == ["S-005", None]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,6 +32,7 @@ DEVIATIONS_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("activity", pa.string()),
         ("detail", pa.string()),
+        ("pattern", pa.string()),  # kind:activity, as `kaizen tasks accept --pattern` takes it
     ]
 )
 
@@ -73,12 +75,44 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-def deviation_rows(deviations: Iterable[Deviation]) -> list[Row]:
-    """One row per deviation of one case, in the order the check produced them."""
-    return [
-        {"case_id": d.case_id, "kind": d.kind, "activity": d.activity, "detail": d.detail}
-        for d in deviations
-    ]
+def attribute_columns(case_attributes: pd.DataFrame | None) -> dict[str, str]:
+    """Export column -> case attribute: each attribute under its own name, or ``case_<name>``
+    where that name is a fixed column already."""
+    if case_attributes is None:
+        return {}
+    taken = set(DEVIATIONS_SCHEMA.names)
+    names = [str(name) for name in case_attributes.columns]
+    return {(f"case_{name}" if name in taken else name): name for name in names}
+
+
+def deviations_schema(case_attributes: pd.DataFrame | None = None) -> pa.Schema:
+    """The fixed columns, then one text column per case attribute (supplier, plant...)."""
+    schema = DEVIATIONS_SCHEMA
+    for column in attribute_columns(case_attributes):
+        schema = schema.append(pa.field(column, pa.string()))
+    return schema
+
+
+def deviation_rows(deviations: Iterable[Deviation], case_attributes: pd.DataFrame | None = None) -> list[Row]:
+    """One row per deviation of one case, in the order the check produced them, with the case's
+    attributes: the root causes name them, and a spreadsheet filter on them needs them here."""
+    columns = attribute_columns(case_attributes)
+    lookup: dict[str, dict[str, object]] = {}
+    if case_attributes is not None and columns:
+        frame = case_attributes[list(columns.values())].astype(object)
+        frame = frame.where(frame.notna(), None)
+        frame.index = frame.index.astype(str)
+        lookup = {str(k): v for k, v in frame.to_dict(orient="index").items()}
+    rows: list[Row] = []
+    for d in deviations:
+        row: Row = {"case_id": d.case_id, "kind": d.kind, "activity": d.activity,
+                    "detail": d.detail, "pattern": f"{d.kind}:{d.activity}"}
+        known = lookup.get(str(d.case_id), {})
+        for column, attribute in columns.items():
+            value = known.get(attribute)
+            row[column] = None if value is None else str(value)
+        rows.append(row)
+    return rows
 
 
 def pattern_rows(patterns: Iterable[DeviationPattern]) -> list[Row]:
@@ -187,22 +221,25 @@ def write_exports(
     patterns: list[DeviationPattern],
     summary_json: dict[str, object],
     process: str | None = None,
+    case_attributes: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the five export files of one run and return their paths by file name.
 
     The process is ``process`` or else ``summary_json["process"]`` (as :func:`summary_record`
-    has it). Each file is replaced atomically, and ``summary.json`` is written last: a reader
+    has it). ``case_attributes`` (indexed by case id) add a column each to the deviations.
+    Each file is replaced atomically, and ``summary.json`` is written last: a reader
     that finds it can rely on the other four being complete files of the same run.
     """
     name = process if process is not None else summary_json.get("process")
     if not isinstance(name, str):
         raise ValueError("write_exports needs the process name: pass process= or a 'process' key")
     folder = export_folder(directory, name, run_id)
-    deviation_table = deviation_rows(deviations)
+    deviation_table = deviation_rows(deviations, case_attributes)
+    deviation_columns = deviations_schema(case_attributes)
     pattern_table = pattern_rows(patterns)
     contents = {
-        "deviations.csv": csv_bytes(deviation_table, DEVIATIONS_SCHEMA),
-        "deviations.parquet": parquet_bytes(deviation_table, DEVIATIONS_SCHEMA),
+        "deviations.csv": csv_bytes(deviation_table, deviation_columns),
+        "deviations.parquet": parquet_bytes(deviation_table, deviation_columns),
         "patterns.csv": csv_bytes(pattern_table, PATTERNS_SCHEMA),
         "patterns.parquet": parquet_bytes(pattern_table, PATTERNS_SCHEMA),
         "summary.json": (

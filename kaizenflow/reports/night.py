@@ -27,5 +27,6 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
         variant_fit=variant_verdicts(result.alignments),
     )
     write_exports(directory, summary.run_id, result.deviations, summary.patterns,
-                  summary_record(summary), process=summary.process)
+                  summary_record(summary), process=summary.process,
+                  case_attributes=night.log.case_attributes)
     return str(path)
