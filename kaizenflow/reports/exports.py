@@ -102,7 +102,8 @@ def deviation_rows(deviations: Iterable[Deviation], case_attributes: pd.DataFram
         frame = case_attributes[list(columns.values())].astype(object)
         frame = frame.where(frame.notna(), None)
         frame.index = frame.index.astype(str)
-        lookup = {str(k): v for k, v in frame.to_dict(orient="index").items()}
+        lookup = {str(k): {str(name): value for name, value in v.items()}
+                  for k, v in frame.to_dict(orient="index").items()}
     rows: list[Row] = []
     for d in deviations:
         row: Row = {"case_id": d.case_id, "kind": d.kind, "activity": d.activity,
