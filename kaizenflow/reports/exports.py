@@ -97,9 +97,11 @@ def deviation_rows(deviations: Iterable[Deviation], case_attributes: pd.DataFram
     """One row per deviation of one case, in the order the check produced them, with the case's
     attributes: the root causes name them, and a spreadsheet filter on them needs them here."""
     columns = attribute_columns(case_attributes)
+    deviations = list(deviations)
     lookup: dict[str, dict[str, object]] = {}
     if case_attributes is not None and columns:
-        frame = case_attributes[list(columns.values())].astype(object)
+        deviating = case_attributes.index.astype(str).isin({str(d.case_id) for d in deviations})
+        frame = case_attributes.loc[deviating, list(columns.values())].astype(object)
         frame = frame.where(frame.notna(), None)
         frame.index = frame.index.astype(str)
         lookup = {str(k): {str(name): value for name, value in v.items()}
