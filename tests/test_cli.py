@@ -1,4 +1,5 @@
-"""The `kaizen` command: failures are one line with a reason and exit code 1, listings take --json."""
+"""The `kaizen` command: failures are one line with a reason and exit code 1 (usage errors 2), listings
+take --json."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def test_a_night_that_fails_on_bad_input_prints_no_traceback(prefect_harness: No
     )
     assert finished.returncode == 1
     assert "Traceback" not in finished.stdout + finished.stderr
+    assert finished.stderr.strip().splitlines() == [  # and no ERROR lines of Prefect's above it
+        f"kaizen: error: source requisitions: SQLite database {tmp_path / 'no-such-erp.db'} does not exist"]
     assert finished.stderr.strip().splitlines()[-1] == (
         f"kaizen: error: source requisitions: SQLite database {tmp_path / 'no-such-erp.db'} does not exist")
     assert not (tmp_path / "no-such-erp.db").exists()
@@ -93,7 +96,7 @@ def test_an_unknown_task_status_is_refused_naming_the_known_ones(tmp_path: Path)
     config = tmp_path / "kaizen.yaml"
     config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     result = runner.invoke(app, ["tasks", "list", "--config", str(config), "--status", "opne"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as click's own
     assert result.stderr.strip() == (
         "kaizen: error: unknown status 'opne' (statuses: open, acknowledged, in_progress, done, "
         "verified_effective, not_effective, dismissed, closed)")
@@ -128,6 +131,10 @@ def test_a_task_reads_with_its_evidence_the_last_runs_kpi_and_times_in_utc() -> 
            "cases_in_scope": 1863} for n in range(1, 8)),
     ]
     lines = task_lines(task, history)
+    assert lines[2:4] == [
+        "  pattern wrong_order:Receive Invoice",
+        "  accept it with: kaizen tasks accept --pattern 'wrong_order:Receive Invoice' --reason ..."]
+    lines = lines[:2] + lines[4:]
     assert lines[3] == ("  evidence when raised: 75 cases, +24.6 h median throughput against conforming "
                         "cases, +1,200.00 median cost; root causes supplier=S-005 (29 cases, lift 8.3)")
     assert lines[4] == "  example cases: PR-8, PR-34"

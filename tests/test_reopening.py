@@ -14,7 +14,7 @@ from kaizenflow.storage.state import StateStore
 
 CHANGED_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 KEY = "repeated:Pay Invoice"
-FIGURES = {"cases": 423, "events": 2000, "fitness": 0.9, "conforming_cases": 300}
+FIGURES: dict[str, object] = {"cases": 423, "events": 2000, "fitness": 0.9, "conforming_cases": 300}
 
 
 def proposal() -> TaskProposal:

@@ -134,6 +134,7 @@ def draw_map(
     coverage: Annotated[
         float, typer.Option(min=0.05, max=1.0, help="keep paths covering this share of cases")
     ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Draw a log's process map (directly-follows graph) as SVG."""
     from kaizenflow.mining.discovery import discover_process_map, discover_variants
@@ -147,6 +148,11 @@ def draw_map(
     temporary = out.with_name(out.name + ".partial")
     temporary.write_text(process_map_svg(process_map), encoding="utf-8")
     temporary.replace(out)
+    if as_json:
+        typer.echo(json.dumps({"log": str(log), "out": str(out), "coverage": coverage,
+                               "activities": len(process_map.activities),
+                               "edges": len(process_map.edges)}, indent=2))
+        return
     typer.echo(f"process map of {log.name} written to {out}")
 
 

@@ -37,6 +37,12 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _usage(message: str) -> None:
+    """A usage error (a value no option takes): one line, exit code 2 as click's own."""
+    typer.echo(f"kaizen: error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
 def _reported(command: F) -> F:
     """Expected failures end with a one-line reason and exit code 1, never a traceback."""
 
@@ -64,14 +70,14 @@ def _expected_errors() -> tuple[type[Exception], ...]:
             TransitionError, UnknownAttributeError)
 
 
-class _NoTracebackForExpectedErrors(logging.Filter):
-    """Prefect logs a failed task or flow with its traceback; for an expected failure the
-    traceback says nothing the one-line reason does not, so the line stays and it goes."""
+class _FailuresToldOnce(logging.Filter):
+    """Without --verbose, a failed task or flow is told once, by the command: Prefect's ERROR
+    lines (and their tracebacks) repeated the reason above it. The failure still reaches the
+    command as its exception, which prints the one-line reason (an unexpected one: its
+    traceback), so nothing is lost; --verbose keeps Prefect's lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], _expected_errors()):
-            record.exc_info, record.exc_text = None, None
-        return True
+        return record.levelno < logging.ERROR
 
 
 def _prepare_prefect(state_directory: Path, verbose: bool) -> None:
@@ -94,8 +100,8 @@ def _quiet_prefect(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         for name in ("prefect.flow_runs", "prefect.task_runs"):  # the run loggers, set up later
             logger = logging.getLogger(name)
-            if not any(isinstance(f, _NoTracebackForExpectedErrors) for f in logger.filters):
-                logger.addFilter(_NoTracebackForExpectedErrors())
+            if not any(isinstance(f, _FailuresToldOnce) for f in logger.filters):
+                logger.addFilter(_FailuresToldOnce())
 
 
 
@@ -223,7 +229,7 @@ def tasks_list(
     from kaizenflow.pipeline.resources import Resources
 
     if status is not None and status not in TASK_STATUSES:
-        _fail(f"unknown status {status!r} (statuses: {', '.join(TASK_STATUSES)})")
+        _usage(f"unknown status {status!r} (statuses: {', '.join(TASK_STATUSES)})")
     store = Resources.open(load_config(config)).state
     try:
         found = [t for t in store.list_tasks(process=process, status=status)
@@ -235,12 +241,9 @@ def tasks_list(
         return
     if not found:
         typer.echo("no tasks")
-    for item in found:
-        typer.echo(
-            f"#{item.task_id:<4} {item.status:<12} {item.owner:<36} "
-            f"{item.current_value:6.1%} (baseline {item.baseline_value:.1%}, target "
-            f"{item.target_value:.1%})  {item.title}"
-        )
+        return
+    for line in cli_tasks.task_table(found):
+        typer.echo(line)
 
 
 @app.command()
@@ -282,10 +285,10 @@ def deviations(
         typer.echo(json.dumps({"process": name, "run_id": run_id,
                                "deviations": to_plain(found)}, indent=2))
         return
-    typer.echo(f"{'case':<16} {'kind':<22} activity")
+    typer.echo(f"{'case':<16} pattern (kind:activity, as `kaizen tasks accept --pattern` takes it)")
     for deviation in found:
         detail = f"  ({deviation.detail})" if deviation.detail else ""
-        typer.echo(f"{deviation.case_id:<16} {deviation.kind:<22} {deviation.activity}{detail}")
+        typer.echo(f"{deviation.case_id:<16} {deviation.kind}:{deviation.activity}{detail}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -167,6 +168,7 @@ def deploy(
     config: ConfigOption,
     pool: Annotated[str, typer.Option("--pool", "-p", help="work pool whose workers run the nights")],
     no_schedule: NoScheduleOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Register every process's nightly deployment on the Prefect server, for a work pool's workers.
 
@@ -186,6 +188,7 @@ def deploy(
     if not healthy(api_url):
         _fail(f"no Prefect server answers at PREFECT_API_URL={api_url}")
     deployments = deployments_for(config, scheduled=not no_schedule)
+    created = False
     with get_client(sync_client=True) as client:
         try:
             client.read_work_pool(pool)
@@ -194,10 +197,19 @@ def deploy(
                 name=pool, type="process",
                 base_job_template=ProcessWorker.get_default_base_job_template(),
             ))
-            typer.echo(f"created process work pool {pool}")
+            created = True
+    applied = []
     for deployment in deployments:
         deployment.apply(work_pool_name=pool)
-        typer.echo(f"deployed {deployment.flow_name}/{deployment.name} to work pool {pool}")
+        applied.append(f"{deployment.flow_name}/{deployment.name}")
+    if as_json:
+        typer.echo(json.dumps({"work_pool": pool, "work_pool_created": created, "deployments": applied,
+                               "worker_command": f"prefect worker start --pool {pool}"}, indent=2))
+        return
+    if created:
+        typer.echo(f"created process work pool {pool}")
+    for name in applied:
+        typer.echo(f"deployed {name} to work pool {pool}")
     typer.echo(f"start a worker on each machine that may run them: prefect worker start --pool {pool}")
 
 

@@ -21,6 +21,7 @@ from kaizenflow.conformance.types import ConformanceResult, Deviation, Deviation
 from kaizenflow.core.events import EventLog
 from kaizenflow.improvement.types import TaskChange
 from kaizenflow.pipeline import stages
+from kaizenflow.pipeline.acceptances import acceptance_summary
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.incremental import check_changed_cases
 from kaizenflow.pipeline.resources import Resources
@@ -150,6 +151,8 @@ def run_night(
         resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
         changes, loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
     )
+    summary.acceptances, summary.acceptance_effect = acceptance_summary(
+        resources, process, log, checked.result, checked.accepted)
     night = Night(summary, log, checked, loaded, changes)
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)

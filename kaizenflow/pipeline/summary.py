@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kaizenflow.conformance.types import DeviationPattern
+from kaizenflow.improvement.acceptance import AcceptanceEffect, AcceptanceNote
 from kaizenflow.improvement.types import TaskChange
 from kaizenflow.mining.types import ProcessMap, Throughput, Variant
 
@@ -34,6 +35,10 @@ class RunSummary:
     has_timestamps: bool = True
     quarantined_rows: int = 0
     accepted_patterns: list[DeviationPattern] = field(default_factory=list)
+    #: the acceptances in force this run: who accepted which pattern, why, until when, its cases
+    acceptances: list[AcceptanceNote] = field(default_factory=list)
+    #: conforming cases with and without acceptances: the headline's move (None: none in force)
+    acceptance_effect: AcceptanceEffect | None = None
     #: evidence that the newest week's process differs from the weeks before (empty: no drift)
     drift: list[str] = field(default_factory=list)
     #: each source and where it stands after this run: its watermark, or how it is read

@@ -204,6 +204,17 @@ def summary_record(summary: RunSummary) -> dict[str, object]:
         },
         "patterns": len(summary.patterns),
         "variants": len(summary.variants),
+        "acceptances": [
+            {"id": a.acceptance_id, "pattern": a.pattern_key, "business_object": a.business_object,
+             "reason": a.reason, "accepted_by": a.accepted_by, "accepted_at": a.accepted_at,
+             "expires_at": a.expires_at, "cases": a.cases, "conforming_cases": a.conforming_cases}
+            for a in summary.acceptances
+        ],
+        "acceptance_effect": None if summary.acceptance_effect is None else {
+            "conforming_cases": summary.acceptance_effect.conforming_cases,
+            "conforming_without_acceptances": summary.acceptance_effect.conforming_without_acceptances,
+            "share_points": summary.acceptance_effect.share_points,
+        },
         "task_changes": dict(sorted(changes.items())),
         "model": {"name": summary.model_name, "hash": summary.model_hash},
         "config_hash": summary.config_hash,

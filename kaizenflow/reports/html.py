@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kaizenflow.conformance.types import DeviationPattern, RootCause
+from kaizenflow.improvement.acceptance import AcceptanceNote
 from kaizenflow.improvement.types import CREATED, UNCHANGED, UPDATED, TaskChange
 from kaizenflow.mining.types import Variant
 from kaizenflow.pipeline.summary import RunSummary
@@ -358,21 +359,35 @@ def _map_views(summary: RunSummary) -> dict[str, object]:
 
 
 def _accepted_rows(summary: RunSummary) -> list[dict[str, object]]:
-    """Accepted patterns as the page lists them; fields an acceptance may carry (who, why,
-    until) are shown when the pattern has them."""
-    rows: list[dict[str, object]] = []
-    for pattern in summary.accepted_patterns:
-        until = getattr(pattern, "accepted_until", None)
-        rows.append({
-            "kind": kind_words(pattern.kind),
-            "activity": pattern.activity,
-            "key": pattern.key,
-            "cases": format_count(pattern.cases),
-            "by": str(getattr(pattern, "accepted_by", "") or ""),
-            "reason": str(getattr(pattern, "accepted_reason", "") or ""),
-            "until": moment(until) if isinstance(until, datetime) else None,
-        })
+    """Accepted patterns as the page lists them, with who accepted each, why and until when (the
+    earliest expiry where several acceptances cover one pattern, e.g. for two plants); an
+    acceptance in force that set nothing aside tonight is listed with no cases."""
+    notes: dict[str, list[AcceptanceNote]] = {}
+    for note in summary.acceptances:
+        notes.setdefault(note.pattern_key, []).append(note)
+    rows = [_accepted_row(p.kind, p.activity, p.key, p.cases, notes.get(p.key, []))
+            for p in summary.accepted_patterns]
+    shown = {p.key for p in summary.accepted_patterns}
+    for key, group in notes.items():
+        if key not in shown:
+            kind, _, activity = key.partition(":")
+            rows.append(_accepted_row(kind, activity, key, 0, group))
     return rows
+
+
+def _accepted_row(
+    kind: str, activity: str, key: str, cases: int, group: list[AcceptanceNote]
+) -> dict[str, object]:
+    return {
+        "kind": kind_words(kind),
+        "activity": activity,
+        "key": key,
+        "cases": format_count(cases),
+        "by": ", ".join(sorted({note.accepted_by for note in group})),
+        "reason": "; ".join(note.reason + (f" ({note.business_object})" if note.business_object else "")
+                            for note in group),
+        "until": moment(min(note.expires_at for note in group)) if group else None,
+    }
 
 
 def render_run_report(
@@ -428,6 +443,7 @@ def render_run_report(
         accepted=_accepted_rows(summary),
         sources=[(name, words, moment(at)) for name, (words, at) in
                  sorted((n, describe_position(p)) for n, p in summary.source_watermarks.items())],
+        acceptance_effect=summary.acceptance_effect.describe() if summary.acceptance_effect else "",
         drift=summary.drift,
         manifest=_manifest(summary),
     )

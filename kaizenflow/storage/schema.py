@@ -75,6 +75,15 @@ accepted_patterns = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: Who ended an acceptance before it expired, and why (its expires_at is set to that moment).
+acceptance_revocations = sa.Table(
+    "acceptance_revocations", metadata,
+    sa.Column("acceptance_id", sa.Integer, sa.ForeignKey("accepted_patterns.id"), primary_key=True),
+    sa.Column("revoked_by", sa.String(255), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
 
 task_history = sa.Table(
     "task_history", metadata,

@@ -13,7 +13,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from kaizenflow.conformance.types import DEVIATION_COLUMNS, DEVIATION_KINDS, Deviation, deviation_table
+from kaizenflow.conformance.types import DEVIATION_COLUMNS, Deviation, deviation_table
+from kaizenflow.improvement.acceptance import check_pattern_format
 from kaizenflow.improvement.lifecycle import (
     ACTIVE,
     REOPENABLE,
@@ -22,7 +23,7 @@ from kaizenflow.improvement.lifecycle import (
     effect_of_change,
     recurrence,
 )
-from kaizenflow.improvement.measurement import Measurement, split_pattern_key
+from kaizenflow.improvement.measurement import Measurement
 from kaizenflow.improvement.types import (
     CLOSED,
     CREATED,
@@ -38,6 +39,7 @@ from kaizenflow.improvement.types import (
     TaskProposal,
 )
 from kaizenflow.storage.schema import (
+    acceptance_revocations,
     accepted_patterns,
     deviations,
     kpi_history,
@@ -274,7 +276,7 @@ class StateStore:
     def accept_pattern(
         self, process: str, pattern_key: str, business_object: str | None, reason: str, actor: str,
         expires_at: datetime,
-    ) -> None:
+    ) -> int:
         """A process owner accepts a pattern: until expiry it no longer counts or raises tasks.
 
         The key must name a deviation kind and an activity or rule, and an object must be
@@ -282,23 +284,76 @@ class StateStore:
         """
         if not reason.strip():
             raise TransitionError("accepting a pattern needs a reason")
-        kind, activity = split_pattern_key(pattern_key)
-        if kind not in DEVIATION_KINDS or not activity:
-            raise TransitionError(
-                f"pattern {pattern_key!r} is not kind:activity with a kind of {', '.join(DEVIATION_KINDS)}"
-                " (the report and `kaizen deviations` show the keys)"
-            )
-        if business_object is not None:
-            attribute, equals, value = business_object.partition("=")
-            if not (attribute.strip() and equals and value.strip()):
-                raise TransitionError(
-                    f"object {business_object!r} is not attribute=value (for example plant=P-03)"
-                )
+        check_pattern_format(pattern_key, business_object)
         with self.engine.begin() as connection:
-            connection.execute(accepted_patterns.insert().values(
+            inserted = connection.execute(accepted_patterns.insert().values(
                 process=process, pattern_key=pattern_key, business_object=business_object,
                 reason=reason, accepted_by=actor, accepted_at=datetime.now(UTC), expires_at=expires_at,
             ))
+            return int(inserted.inserted_primary_key[0])  # type: ignore[index]
+
+    def acceptances(self, process: str | None = None, at: datetime | None = None) -> list[dict[str, object]]:
+        """Every acceptance, oldest first, with its ``state`` at ``at`` (now): in force, expired or
+        revoked (then with who revoked it, when and why)."""
+        moment = at or datetime.now(UTC)
+        revocations = acceptance_revocations.c
+        query = (sa.select(accepted_patterns, revocations.revoked_by, revocations.revoked_at,
+                           revocations.reason.label("revoke_reason"))
+                 .select_from(accepted_patterns.outerjoin(
+                     acceptance_revocations, revocations.acceptance_id == accepted_patterns.c.id))
+                 .order_by(accepted_patterns.c.id))
+        if process is not None:
+            query = query.where(accepted_patterns.c.process == process)
+        with self.engine.connect() as connection:
+            rows = [dict(r) for r in connection.execute(query).mappings()]
+        for row in rows:
+            for column in ("accepted_at", "expires_at", "revoked_at"):
+                if row[column] is not None:
+                    row[column] = _aware(row[column])
+            row["state"] = ("revoked" if row["revoked_by"] is not None
+                            else "in force" if row["expires_at"] > moment else "expired")
+        return rows
+
+    def revoke_acceptance(self, acceptance_id: int, actor: str, reason: str = "") -> dict[str, object]:
+        """End an acceptance now: from the next run its pattern counts and raises tasks again."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                sa.select(accepted_patterns).where(accepted_patterns.c.id == acceptance_id)
+            ).mappings().first()
+            if row is None:
+                raise TransitionError(f"there is no acceptance #{acceptance_id} (`kaizen tasks acceptances` "
+                                      "lists them)")
+            revoked = connection.execute(sa.select(acceptance_revocations.c.revoked_by).where(
+                acceptance_revocations.c.acceptance_id == acceptance_id)).first()
+            if revoked is not None:
+                raise TransitionError(f"acceptance #{acceptance_id} was revoked already by {revoked[0]}")
+            expired = _aware(row["expires_at"])
+            if expired <= now:
+                raise TransitionError(f"acceptance #{acceptance_id} expired on {expired:%Y-%m-%d}")
+            connection.execute(accepted_patterns.update().where(accepted_patterns.c.id == acceptance_id)
+                               .values(expires_at=now))
+            connection.execute(acceptance_revocations.insert().values(
+                acceptance_id=acceptance_id, revoked_by=actor, revoked_at=now, reason=reason))
+        [revoked_row] = [a for a in self.acceptances(str(row["process"])) if a["id"] == acceptance_id]
+        return revoked_row
+
+    def known_pattern_keys(self, process: str) -> set[str] | None:
+        """Pattern keys the latest run of a process saw (those set aside by an acceptance included,
+        and those of its tasks); None before its first run."""
+        run_id = self.latest_run_id(process)
+        if run_id is None:
+            return None
+        with self.engine.connect() as connection:
+            seen = connection.execute(
+                sa.select(deviations.c.kind, deviations.c.activity)
+                .where(deviations.c.run_id == run_id).distinct()
+            ).all()
+            accepted = connection.execute(sa.select(accepted_patterns.c.pattern_key).where(
+                accepted_patterns.c.process == process)).scalars().all()
+            raised = connection.execute(sa.select(tasks.c.pattern_key).where(
+                tasks.c.process == process)).scalars().all()
+        return {f"{kind}:{activity}" for kind, activity in seen} | set(accepted) | set(raised)
 
     def accepted(self, process: str, at: datetime | None = None) -> list[dict[str, object]]:
         """Acceptances in force at ``at`` (now by default)."""
