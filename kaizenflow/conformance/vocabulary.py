@@ -1,7 +1,9 @@
-"""Whether the log and the designed model name the same activities, and suggestions where they nearly do."""
+"""Whether the log and the designed model name the same activities, suggestions where they nearly do,
+and which names a configuration refers to that neither has."""
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,3 +100,67 @@ def _count(names: tuple[str, ...], one: str, many: str) -> str:
 
 def _names(names: tuple[str, ...]) -> str:
     return ", ".join(repr(name) for name in names)
+
+
+@dataclass(frozen=True)
+class NameReference:
+    """A name the configuration refers to, where (its config path), and what it must name.
+
+    ``kind`` is ``activity`` (a name of the model or of the log after the mapping), ``log
+    activity`` (a name as the log has it, before the mapping), ``model activity`` or
+    ``attribute`` (a case attribute).
+    """
+
+    path: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names a configuration may refer to: the model's, the log's (raw and mapped), attributes.
+
+    ``log_known`` is False when there is no log yet to tell: then only model names are checked.
+    """
+
+    model_activities: frozenset[str]
+    log_activities: frozenset[str]
+    mapped_log_activities: frozenset[str]
+    attributes: frozenset[str]
+    log_known: bool = True
+
+    def known(self, kind: str) -> frozenset[str] | None:
+        """The names a reference of this kind may use; None when they cannot be told yet."""
+        if kind == "model activity":
+            return self.model_activities
+        if kind == "activity":
+            return self.model_activities | self.mapped_log_activities
+        if not self.log_known:
+            return None
+        return self.log_activities if kind == "log activity" else self.attributes
+
+
+def unknown_names(references: Iterable[NameReference], vocabulary: Vocabulary) -> list[str]:
+    """One message per reference to a name the vocabulary lacks, with the closest known names.
+
+    A misspelt activity in a rule never fires and a misspelt mapping renames nothing; both pass
+    silently unless refused here, e.g. ``processes.0.rules.2.activities.1: unknown activity
+    'Approve Purchase Ordr' (closest: 'Approve Purchase Order')``.
+    """
+    messages = []
+    for reference in references:
+        known = vocabulary.known(reference.kind)
+        if known is None or reference.name in known:
+            continue
+        close = difflib.get_close_matches(reference.name, sorted(known), n=3, cutoff=0.6)
+        if not close:  # case, spaces and punctuation: "approve_po" against "Approve PO"
+            key = normalized(reference.name)
+            close = sorted(name for name in known if normalized(name) == key)[:3]
+        if close:
+            hint = f" (closest: {_names(tuple(close))})"
+        elif known:
+            hint = f" (known: {_names(tuple(sorted(known)[:6]))}{', ...' if len(known) > 6 else ''})"
+        else:
+            hint = ""
+        messages.append(f"{reference.path}: unknown {reference.kind} {reference.name!r}{hint}")
+    return messages

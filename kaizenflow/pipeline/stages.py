@@ -55,6 +55,7 @@ from kaizenflow.pipeline.config import (
     SlaRule,
     Source,
 )
+from kaizenflow.pipeline.names import check_names
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.sinks import Sink
@@ -215,6 +216,7 @@ def read_log(resources: Resources, process: Process) -> EventLog:
     except UnknownAttributeError as error:
         position = resources.config.processes.index(process)
         raise ConfigError(f"processes.{position}.cost.attribute: {error}") from None
+    check_names(resources.config, process, log)  # a misspelt rule or mapping would be silently off
     return map_activities(log, process.activity_mapping)
 
 
