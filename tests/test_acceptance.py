@@ -99,3 +99,27 @@ def test_an_acceptance_scope_that_is_not_attribute_equals_value_is_refused(
                                  SKIPPED_APPROVAL, "--reason", "agreed", "--object", scope])
     assert result.exit_code == 1
     assert f"object {scope!r} is not attribute=value" in result.stderr
+
+
+def test_the_night_summary_and_report_say_who_accepted_what_and_the_headlines_move(
+    config: KaizenConfig,
+) -> None:
+    from kaizenflow.pipeline.night import run_night
+    from kaizenflow.pipeline.resources import Resources
+    from kaizenflow.reports.night import write_night_report
+
+    night(config, 1)
+    accept(config, EARLY_INVOICES)
+    with Resources.open(config) as resources:
+        tonight = run_night(resources, config.processes[0], run_id="night-2", report=write_night_report)
+    summary = tonight.summary
+    [note] = summary.acceptances
+    assert (note.pattern_key, note.accepted_by) == (EARLY_INVOICES, "lead")
+    assert note.reason == "agreed with procurement"
+    assert note.cases == len({d.case_id for d in tonight.checked.accepted}) and note.conforming_cases > 0
+    effect = summary.acceptance_effect
+    assert effect is not None and effect.conforming_cases == summary.conforming_cases
+    assert effect.gained == note.conforming_cases  # the one acceptance explains the whole move
+    assert summary.report_path is not None
+    page = Path(summary.report_path).read_text(encoding="utf-8")
+    assert "agreed with procurement" in page and f"{effect.gained:,} cases conform only because" in page
