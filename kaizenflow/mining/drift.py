@@ -21,7 +21,17 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 
-from kaizenflow.core.events import ACTIVITY, CASE_ID, TIMESTAMP, EventLog, case_sequences, case_times
+from kaizenflow.core.events import (
+    ACTIVITY,
+    CASE_ID,
+    TIMESTAMP,
+    EventLog,
+    case_codes,
+    case_sequences,
+    case_times,
+    member_of,
+    positions_in,
+)
 from kaizenflow.mining.comparison import VariantDifference, VariantShare, compare_variants
 from kaizenflow.mining.steps import distinct, step_codes
 
@@ -187,20 +197,23 @@ def _drift(
     ``previous_ids``, each case's events up to its ``cut_off`` time when given."""
     if len(newest_ids.intersection(previous_ids)):
         raise ValueError("a case is both in the newest and in the previous period")
-    is_new = events[CASE_ID].isin(newest_ids)
-    is_seen = events[CASE_ID].isin(seen_ids)
-    known = events.loc[is_new | is_seen]
+    # through Arrow (member_of): pandas' isin on Arrow strings goes a scalar at a time
+    is_new = member_of(events[CASE_ID], newest_ids)
+    known_rows = is_new | member_of(events[CASE_ID], seen_ids)
+    known = events.loc[known_rows]
     newest_cases = pd.Index(events.loc[is_new, CASE_ID].unique())
-    new_activities = tuple(b for b in _new_activities(known, is_new.loc[known.index].to_numpy(), examples)
+    new_activities = tuple(b for b in _new_activities(known, is_new[known_rows], examples)
                            if b.cases >= min_new_cases)
     new_edges = tuple(b for b in _new_edges(known, newest_cases, examples) if b.cases >= min_new_cases)
 
-    both = events.loc[is_new | events[CASE_ID].isin(previous_ids)]
+    both = events.loc[is_new | member_of(events[CASE_ID], previous_ids)]
     if cut_off is not None:
-        limit = cut_off.reindex(both[CASE_ID].astype(str).to_numpy()).to_numpy(dtype="datetime64[ns]")
-        both = both.loc[both[TIMESTAMP].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]") <= limit]
+        # each event's case by number, then its case's cut-off: no per-event lookup of case text
+        codes, ids = case_codes(both)
+        limits = cut_off.to_numpy(dtype="datetime64[ns]")[positions_in(ids, cut_off.index)]
+        both = both.loc[both[TIMESTAMP].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]") <= limits[codes]]
     sequences = case_sequences(both)
-    in_b = pd.Series(sequences.index.isin(newest_cases), index=sequences.index)
+    in_b = pd.Series(member_of(sequences.index, newest_cases), index=sequences.index)
     shift = compare_variants(sequences, in_b, alpha, min_group_size, top_variants)
     effect = shift.test.effect_size
     mix_drifted = shift.test.significant and effect is not None and effect >= min_effect
@@ -228,7 +241,7 @@ def _new_activities(events: pd.DataFrame, newest: np.ndarray, examples: int) -> 
 
 def _new_edges(events: pd.DataFrame, newest_cases: pd.Index, examples: int) -> tuple[NewBehaviour, ...]:
     steps = step_codes(events)
-    newest = steps.cases.isin(newest_cases)[steps.case]
+    newest = member_of(steps.cases, newest_cases)[steps.case]
     seen = distinct(steps.edge[~newest])
     unseen = newest & ~np.isin(steps.edge, seen)
     occurrences = pd.Series(steps.cases[steps.case[unseen]])
