@@ -107,3 +107,22 @@ def test_map_answers_in_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["map", str(log), "--out", str(tmp_path / "map.svg"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["edges"] == 1 and (tmp_path / "map.svg").exists()
+
+
+def test_a_run_says_how_far_acceptances_moved_its_conforming_cases() -> None:
+    from report_fixtures import make_summary
+
+    from kaizenflow.cli.main import _describe
+    from kaizenflow.improvement.acceptance import AcceptanceEffect, AcceptanceNote
+
+    summary = make_summary()
+    summary.cases, summary.conforming_cases = 2000, 1533
+    summary.acceptance_effect = AcceptanceEffect(cases=2000, conforming_cases=1533,
+                                                 conforming_without_acceptances=1460)
+    moment = datetime(2026, 12, 3, tzinfo=UTC)
+    summary.acceptances = [AcceptanceNote(1, "wrong_order:Receive Invoice", None, "framework contracts",
+                                          "anna", moment, moment, 75, 73)]
+    lines = _describe(summary).splitlines()
+    expected = "  accepted:          73 of them conform only by 1 acceptance(s): 73.0% without, +3.6 points"
+    assert expected in lines
+    assert not any(line.startswith("  accepted:") for line in _describe(make_summary()).splitlines())

@@ -160,6 +160,7 @@ def _describe(summary: Any) -> str:
         f"  fitness:           {fitness}",
         f"  conforming cases:  {summary.conforming_cases:,} of {summary.cases:,} "
         f"({summary.conforming_share:.1%}); {summary.incomplete_cases:,} still running",
+        *([_accepted_line(summary)] if summary.acceptance_effect is not None else []),
         "  top deviation patterns:",
     ]
     if not summary.patterns:
@@ -177,6 +178,14 @@ def _describe(summary: Any) -> str:
         f"  report:            {summary.report_path}",
     ]
     return "\n".join(lines)
+
+
+def _accepted_line(summary: Any) -> str:
+    """How far acceptances moved the conforming cases above, so the jump is never a mystery."""
+    effect = summary.acceptance_effect
+    without = effect.conforming_without_acceptances / effect.cases if effect.cases else 0.0
+    return (f"  accepted:          {effect.gained:,} of them conform only by {len(summary.acceptances)} "
+            f"acceptance(s): {without:.1%} without, {effect.share_points:+.1f} points")
 
 
 @app.command()
