@@ -138,11 +138,12 @@ KILL_SCRIPT = """
 import sys
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import load_config
-config = load_config(sys.argv[1])
-process = config.processes[0]
-extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+from kaizenflow.pipeline.resources import Resources
+resources = Resources(load_config(sys.argv[1]))
+process = resources.config.processes[0]
+extracted = [stages.extract(resources, process, source) for source in process.sources]
 print("loading", flush=True)
-stages.load(Resources(config), process, "killed", extracted)
+stages.load(resources, process, "killed", extracted)
 print("loaded", flush=True)
 """
 

@@ -21,7 +21,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DIES_AFTER_ONE_CHUNK = textwrap.dedent("""
     import os, sys
     from kaizenflow.storage import EventStore
-    from test_eventstore import batch
+    from tests.test_eventstore import batch
 
     def chunks():
         offered = batch(6)

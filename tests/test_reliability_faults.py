@@ -255,31 +255,26 @@ def test_a_failing_query_is_a_source_error_naming_the_source_on_postgresql(
 # the pid cannot be reused before the test has sent its signal.
 NIGHT_SERVER = """
 import os, sys, traceback
-from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import load_config
 from kaizenflow.pipeline.locking import run_lock
-from kaizenflow.conformance.alignments import cached_aligner
+from kaizenflow.pipeline.night import run_night
+from kaizenflow.pipeline.resources import Resources
 
 def night(config_path, run_id, progress):
-    def stage(name):
+    def note(name):
         with open(progress, "a") as f:
             f.write(name + "\\n")
+
+    def stage(name, function, *arguments):
+        note(name.partition(":")[0])
+        return function(*arguments)
+
     config = load_config(config_path)
-    process = config.processes[0]
-    stage("lock")
-    with run_lock(config.state_directory, config.state_url, wait_seconds=5):
-        stage("extract")
-        extracted = [stages.extract(Resources(config), process, s) for s in process.sources]
-        stage("load")
-        stages.load(Resources(config), process, run_id, extracted)
-        stage("check")
-        log = stages.read_log(Resources(config), process)
-        aligner = cached_aligner(Resources(config).alignments, process.alignment_timeout_seconds)
-        result = stages.check(process, log, stages.designed_model(Resources(config), process), aligner)
-        stage("record")
-        stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
-                      stages.patterns(process, log, result))
-        stage("done")
+    note("lock")
+    with run_lock(config.state_directory, config.state_url, wait_seconds=5), \\
+            Resources.open(config) as resources:
+        run_night(resources, config.processes[0], run_id=run_id, run=stage)
+    note("done")
 
 print("ready", flush=True)
 for line in sys.stdin:
