@@ -355,10 +355,41 @@ def test_a_net_with_two_start_places_is_not_a_workflow_net() -> None:
     assert "one place to start" in check_soundness(net, initial, final).reason
 
 
-def test_beyond_the_state_limit_only_easy_soundness_is_claimed() -> None:
+def test_a_block_structured_net_is_sound_by_reduction_without_exploring_its_markings() -> None:
     model = load_model(MODELS / "signavio_lanes.bpmn")
     verdict = check_soundness(model.net, model.initial_marking, model.final_marking, max_states=3)
-    assert verdict.sound and verdict.reason.startswith("easy sound only")
+    assert verdict.sound is True and verdict.reason.startswith("sound (decided by reduction")
+
+
+def _not_free_choice() -> tuple[Any, Any, Any]:
+    """Sound, but no reduction rule applies: D and E share q and each needs its own memory place."""
+    return _net(
+        [("start", "a", 1), ("a", "p", 1), ("a", "m1", 1), ("start", "b", 1), ("b", "p", 1), ("b", "m2", 1),
+         ("p", "c", 1), ("c", "q", 1), ("q", "d", 1), ("m1", "d", 1), ("q", "e", 1), ("m2", "e", 1),
+         ("d", "end", 1), ("e", "end", 1)],
+        {"a": "A", "b": "B", "c": "C", "d": "D", "e": "E"},
+    )
+
+
+def test_a_net_the_rules_cannot_reduce_is_explored() -> None:
+    verdict = check_soundness(*_not_free_choice())
+    assert verdict.sound is True and verdict.reason == "sound (9 reachable markings)"
+
+
+def test_beyond_the_state_limit_soundness_is_not_decided_rather_than_denied() -> None:
+    verdict = check_soundness(*_not_free_choice(), max_states=3)
+    assert verdict.sound is None
+    assert verdict.reason == "not decided: more than 3 reachable markings; the end can be reached"
+
+
+def test_an_unsound_net_beyond_the_state_limit_is_not_called_sound() -> None:
+    model_path = MODELS / "deadlock.bpmn"
+    with pytest.raises(ModelError, match="not a sound workflow net"):
+        load_model(model_path)
+    from kaizenflow.conformance.bpmn import read_bpmn
+
+    net, initial, final = read_bpmn(model_path).net
+    assert check_soundness(net, initial, final, max_states=2).sound is None
 
 
 # --- activity vocabulary -------------------------------------------------------------------

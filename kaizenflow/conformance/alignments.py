@@ -10,7 +10,8 @@ from typing import Protocol
 
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.petri import Marking, Transition, copy_net, to_pm4py
-from kaizenflow.conformance.search import align_trace, compile_net
+from kaizenflow.conformance.search import CompiledNet, align_trace, compile_net
+from kaizenflow.conformance.soundness import model_shortest_path
 from kaizenflow.conformance.types import Move, VariantAlignment
 
 _SKIP = ">>"
@@ -98,10 +99,7 @@ def align_variants(
     os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "false")
     compiled = compile_net(model.net, model.initial_marking, model.final_marking)
     standard = [MOVE_COST if label is not None else TAU_COST for label in compiled.labels]
-    best_worst_moves = align_trace(compiled, (), standard, ())
-    if best_worst_moves is None:  # a sound net always reaches its final marking
-        raise ValueError(f"{model.name}: the final marking cannot be reached")
-    best_worst = _pm4py_cost(best_worst_moves)
+    best_worst = _pm4py_cost(_model_shortest_path(model, compiled, standard))
     rank = {label: i + 1 for i, label in enumerate(sorted(model.activities))}
     unknown_rank = len(rank) + 1
     results = []
@@ -141,6 +139,34 @@ def align_variants(
             )
         )
     return results
+
+
+#: States our own search may visit for the model's cheapest run before pm4py's A* takes over; on a
+#: net with many parallel branches every interleaving costs the same and the search drowns in them.
+SHORTEST_PATH_STATES = 5_000
+#: Seconds pm4py's A* may take for the model's cheapest run.
+SHORTEST_PATH_SECONDS = 60.0
+
+
+class ModelNotDecided(ValueError):
+    """No search finished that could say whether or how the model's end can be reached."""
+
+
+def _model_shortest_path(
+    model: DesignedModel, compiled: CompiledNet, standard: Sequence[int]
+) -> Sequence[tuple[str, str | None]]:
+    """The model's cheapest run from start to end (the best worst cost's part), claimed unreachable
+    only when a search that finished says so: our search within a small budget, else pm4py's A*."""
+    moves = align_trace(compiled, (), standard, (), max_states=SHORTEST_PATH_STATES)
+    if moves is not None:
+        return moves
+    run = model_shortest_path(model.net, model.initial_marking, model.final_marking, SHORTEST_PATH_SECONDS)
+    if run.moves is not None:
+        return run.moves
+    if run.finished:
+        raise ValueError(f"{model.name}: the final marking cannot be reached")
+    raise ModelNotDecided(f"{model.name}: not decided whether the final marking can be reached: no search "
+                          f"finished within {SHORTEST_PATH_SECONDS:g} s")
 
 
 def _pm4py_cost(pairs: Sequence[tuple[str, str | None]]) -> int:

@@ -28,7 +28,13 @@ from typing import Any
 PairMove = tuple[str, str | None]
 _SKIP = ">>"
 _SYNC, _MODEL, _LOG = 0, 1, 2
-_FIRINGS_KEPT = 200_000  # markings remembered per net: tens of MB at most
+_FIRINGS_KEPT = 200_000  # markings remembered per net: tens of MB at most on a sequential net
+#: Token counts held in remembered firings per net (each successor marking holds one per place):
+#: on a net with many parallel branches each marking has many successors, and markings are wide.
+_FIRINGS_VALUES = 8_000_000
+#: Token counts the markings of the states a search has seen may hold (about 8 bytes each): on wide
+#: nets with many parallel branches each state has many successors, and the search gives up sooner.
+_STATE_VALUES = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class CompiledNet:
     #: against the net meets the same markings again, at other trace positions
     firings: dict[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]] = field(
         default_factory=dict, compare=False, repr=False)
+    #: token counts held in ``firings`` so far, in a list so that the frozen net can count them
+    firings_values: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
 
 
 def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
@@ -93,8 +101,10 @@ def align_trace(
 ) -> list[PairMove] | None:
     """The cheapest alignment of ``trace`` (sync moves cost 0), or None if the budget ran out.
 
-    ``model_costs`` is indexed like ``net.transitions``; ``trace_costs`` like ``trace``.
+    ``model_costs`` is indexed like ``net.transitions``; ``trace_costs`` like ``trace``. The state
+    search also gives up when the states it has seen would hold more than ``_STATE_VALUES`` token counts.
     """
+    max_seen = _STATE_VALUES // max(1, len(net.initial))
     length = len(trace)
     start = (net.initial, 0, False)
     best: dict[tuple[tuple[int, ...], int, bool], int] = {start: 0}
@@ -111,15 +121,16 @@ def align_trace(
         marking, position, after_model = state
         if position == length and marking == net.final:
             return _moves(net, trace, parent, state)
-        if len(closed) > max_states or (
+        if len(closed) > max_states or len(best) > max_seen or (
             deadline is not None and len(closed) & 1023 == 1 and time.monotonic() > deadline
         ):
             return None
         firings = net.firings.get(marking)
         if firings is None:
             firings = _fire_all(marking, pre, delta, by_place)
-            if len(net.firings) < _FIRINGS_KEPT:
+            if len(net.firings) < _FIRINGS_KEPT and net.firings_values[0] < _FIRINGS_VALUES:
                 net.firings[marking] = firings
+                net.firings_values[0] += len(firings) * len(marking)
         successors: list[tuple[int, tuple[tuple[int, ...], int, bool], int, int]] = []
         label = trace[position] if position < length else None
         for t, after in firings:
