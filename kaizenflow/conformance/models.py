@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
-from kaizenflow.conformance.bpmn import bpmn_net
+from kaizenflow.conformance.bpmn import bpmn_net, parse_model_xml
 from kaizenflow.conformance.bpmn_diagram import BpmnDiagram, read_diagram
 from kaizenflow.conformance.errors import ModelError
 from kaizenflow.conformance.petri import Marking, read_pnml, to_pm4py
@@ -20,12 +18,18 @@ from kaizenflow.conformance.soundness import MAX_STATES, IndexedNet, Soundness, 
 __all__ = ["MAX_STATES", "DesignedModel", "IndexedNet", "ModelError", "Soundness", "bpmn_net",
            "check_soundness", "load_model"]
 
+#: Model files larger than this are refused before parsing: designed models are kilobytes.
+MAX_MODEL_BYTES = 50_000_000
+
 
 @dataclass(frozen=True)
 class DesignedModel:
     """A Petri net with its markings, the visible activities, and a hash of the file's bytes.
 
-    ``soundness`` says how soundness was established, so a report can say when it was only partly.
+    ``soundness`` says how soundness was established, so a report can say when it was only partly
+    (it starts with "not decided" when no analysis finished). ``warnings`` are one line each on
+    what was bent to read the model (a called process checked as one activity, message flows
+    ignored, soundness not decided), for ``kaizen check`` to print.
     """
 
     name: str
@@ -37,6 +41,7 @@ class DesignedModel:
     soundness: str = "not checked"
     #: the BPMN file's elements, flows, lanes and positions, for drawing it; None for PNML/PTML
     diagram: BpmnDiagram | None = None
+    warnings: tuple[str, ...] = ()
 
     def pm4py_net(self) -> tuple[Any, Any, Any]:
         """Net, initial and final marking as pm4py objects, for pm4py's own algorithms."""
@@ -44,24 +49,39 @@ class DesignedModel:
 
 
 
-def load_model(path: Path, process: str | None = None) -> DesignedModel:
+def load_model(path: Path, process: str | None = None,
+               called_models: Mapping[str, Path] | None = None) -> DesignedModel:
     """Read a model by its extension and refuse it unless it is a sound workflow net.
 
     ``process`` chooses, in a BPMN file with several pools, the pool (participant id or name) or
-    process (id or name) to check. XML declaring a DTD or entities is refused before anything parses
-    it further: pm4py's own BPMN reader expands entities.
+    process (id or name) to check. ``called_models`` maps the ids of processes that BPMN call
+    activities call to the files that hold them (looked up before this file and its folder). XML
+    declaring a DTD or entities is refused before anything parses it further: pm4py's own BPMN
+    reader expands entities. A net whose soundness no analysis could decide within its budget is
+    loaded with a warning saying so; every refusal is one ``ModelError`` line naming the file.
     """
     if not path.exists():
         raise ModelError(f"{path}: model file not found")
-    data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix not in (".bpmn", ".xml", ".pnml", ".ptml"):
         raise ModelError(f"{path}: unknown model format {suffix!r} (use .bpmn, .pnml or .ptml)")
-    root = _parse_safe_xml(path, data)
+    try:
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise ModelError(f"{path}: larger than {MAX_MODEL_BYTES // 1_000_000} MB (the limit for a model)")
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"{path}: cannot be read: {error.strerror or error}") from None
+    root = parse_model_xml(path, data)
+    warnings: list[str] = []
     diagram = None
+    digest = hashlib.sha256(data)
     if suffix in (".bpmn", ".xml"):
-        net, initial, final = bpmn_net(root, path, process)
+        read = bpmn_net(root, path, process, called_models)
+        net, initial, final = read.net, read.initial_marking, read.final_marking
+        warnings.extend(read.warnings)
         diagram = read_diagram(root, process)
+        for other in read.other_files:  # a change in a called model changes what is checked
+            digest.update(other.read_bytes())
     elif process is not None:
         raise ModelError(f"{path}: choosing a process (process={process!r}) only applies to BPMN files")
     elif suffix == ".pnml":
@@ -72,25 +92,17 @@ def load_model(path: Path, process: str | None = None) -> DesignedModel:
     if not activities:
         raise ModelError(f"{path}: the model has no labelled activity")
     verdict = check_soundness(net, initial, final)
-    if not verdict.sound:
+    if verdict.sound is False:
         raise ModelError(f"{path}: the model is not a sound workflow net: {verdict.reason}")
-    digest = hashlib.sha256(data)
+    if verdict.sound is None:
+        warnings.append(f"{path}: soundness {verdict.reason}")
     if process is not None:
         digest.update(process.encode())
     return DesignedModel(
         name=path.name, net=net, initial_marking=initial, final_marking=final, activities=activities,
         model_hash=digest.hexdigest()[:16], soundness=verdict.reason, diagram=diagram,
+        warnings=tuple(warnings),
     )
-
-
-def _parse_safe_xml(path: Path, data: bytes) -> Element:
-    try:
-        root: Element = SafeET.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as error:
-        raise ModelError(f"{path}: refused: the XML declares a DTD or entities ({error})") from None
-    except SafeET.ParseError as error:
-        raise ModelError(f"{path}: not well-formed XML: {error}") from None
-    return root
 
 
 def _read_pnml(path: Path, root: Element) -> tuple[Any, Any, Any]:

@@ -420,7 +420,9 @@ class ModelRun:
     finished: bool
 
 
-def final_marking_reachable(net: Any, initial: Any, final: Any, seconds: float = REACH_SECONDS) -> bool | None:
+def final_marking_reachable(
+    net: Any, initial: Any, final: Any, seconds: float = REACH_SECONDS
+) -> bool | None:
     """Whether any firing sequence leads from ``initial`` to exactly ``final``; None if not decided."""
     run = model_shortest_path(net, initial, final, seconds)
     return None if not run.finished else run.moves is not None
