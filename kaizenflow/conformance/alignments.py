@@ -10,7 +10,7 @@ from typing import Protocol
 
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.petri import Marking, Transition, copy_net, to_pm4py
-from kaizenflow.conformance.search import CompiledNet, align_trace, compile_net
+from kaizenflow.conformance.search import CompiledNet, align_trace, compile_net, model_run
 from kaizenflow.conformance.soundness import model_shortest_path
 from kaizenflow.conformance.types import Move, VariantAlignment
 
@@ -141,9 +141,8 @@ def align_variants(
     return results
 
 
-#: States our own search may visit for the model's cheapest run before pm4py's A* takes over; on a
-#: net with many parallel branches every interleaving costs the same and the search drowns in them.
-SHORTEST_PATH_STATES = 5_000
+#: Markings our own search may visit for the model's cheapest run before pm4py's A* takes over.
+SHORTEST_PATH_STATES = 200_000
 #: Seconds pm4py's A* may take for the model's cheapest run.
 SHORTEST_PATH_SECONDS = 60.0
 
@@ -156,10 +155,12 @@ def _model_shortest_path(
     model: DesignedModel, compiled: CompiledNet, standard: Sequence[int]
 ) -> Sequence[tuple[str, str | None]]:
     """The model's cheapest run from start to end (the best worst cost's part), claimed unreachable
-    only when a search that finished says so: our search within a small budget, else pm4py's A*."""
-    moves = align_trace(compiled, (), standard, (), max_states=SHORTEST_PATH_STATES)
+    only when a search that finished says so: our own (``search.model_run``), else pm4py's A*."""
+    moves, finished = model_run(compiled, standard, max_states=SHORTEST_PATH_STATES)
     if moves is not None:
         return moves
+    if finished:
+        raise ValueError(f"{model.name}: the final marking cannot be reached")
     run = model_shortest_path(model.net, model.initial_marking, model.final_marking, SHORTEST_PATH_SECONDS)
     if run.moves is not None:
         return run.moves

@@ -372,6 +372,8 @@ class _BpmnReader:
             _wrap_loop(graph, node, test_before)
         cancelled: list[tuple[str, str, tuple[str, str | None] | None]] = []  # (sub, place, thrown)
         boundary_ends: set[str] = set()
+        # interrupting ones first: the choice comes before a non-interrupting event's branch forks
+        boundaries.sort(key=lambda b: b[1].get("cancelActivity", "true") == "false")
         for node, element in boundaries:
             boundary_ends |= self._attach(graph, node, element, elements, inner, cancelled, starts)
         if implicit_ends:
@@ -564,6 +566,7 @@ class _BpmnReader:
         if not ends and not graph.escapes:
             raise self.refuse(scope, "has no end event and no element without an outgoing flow, so no "
                                      "case ever finishes")
+        parts = _parts(graph, ends) if implicit_ends else [ends]  # before the entry joins them
         if len(starts) == 1 and graph.kind[starts[0]] == "xor":
             graph.entry = starts[0]
         else:
@@ -580,7 +583,6 @@ class _BpmnReader:
             graph.exit = f"{name}#exit"
             graph.add(graph.exit, "xor")
             return
-        parts = _parts(graph, ends) if implicit_ends else [ends]
         if len(parts) == 1 and len(ends) == 1 and graph.kind[ends[0]] == "xor":
             graph.exit = ends[0]
             return

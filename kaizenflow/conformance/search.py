@@ -187,3 +187,59 @@ def _moves(
         state = previous
     moves.reverse()
     return moves
+
+
+def model_run(
+    net: CompiledNet, model_costs: Sequence[int], max_states: int = 200_000
+) -> tuple[list[PairMove] | None, bool]:
+    """The cheapest firing sequence from the initial to the final marking (the alignment of an empty
+    trace), and whether the search finished: (None, True) means the final marking is unreachable.
+
+    Parallel branches would make a plain shortest-path search visit every interleaving, all equally
+    cheap. Where an enabled transition's input places are consumed only by transitions with the
+    same inputs (a free choice, or no choice at all) and the final marking leaves them empty, every
+    run to the end fires one of those transitions, and firing it first changes neither the run's
+    steps nor its cost (it takes only tokens no other step takes, and adding tokens disables
+    nothing). So only that cluster is expanded there: a stubborn-set reduction that keeps an optimal
+    run, and turns the interleavings of independent branches into one order.
+    """
+    clustered: list[tuple[int, ...] | None] = []
+    for arcs in net.pre:
+        consumers = {u for p, _ in arcs for u in net.by_place[p]}
+        alone = bool(arcs) and all(net.final[p] == 0 for p, _ in arcs) and all(
+            net.pre[u] == arcs for u in consumers)
+        clustered.append(tuple(sorted(consumers)) if alone else None)
+    start = net.initial
+    best = {start: 0}
+    parent: dict[tuple[int, ...], tuple[tuple[int, ...], int]] = {}
+    closed: set[tuple[int, ...]] = set()
+    queue: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, start)]
+    pushed = 0
+    max_seen = min(max_states, _STATE_VALUES // max(1, len(start)))
+    while queue:
+        cost, _, marking = heapq.heappop(queue)
+        if marking in closed:
+            continue
+        closed.add(marking)
+        if marking == net.final:
+            moves: list[PairMove] = []
+            while marking in parent:
+                marking, t = parent[marking]
+                moves.append((_SKIP, net.labels[t]))
+            moves.reverse()
+            return moves, True
+        if len(best) > max_seen:
+            return None, False
+        firings = _fire_all(marking, net.pre, net.delta, net.by_place)
+        cluster = next((clustered[t] for t, _ in sorted(firings) if clustered[t] is not None), None)
+        for t, after in firings:
+            if cluster is not None and t not in cluster:
+                continue
+            total = cost + model_costs[t]
+            if after in closed or best.get(after, total + 1) <= total:
+                continue
+            best[after] = total
+            parent[after] = (marking, t)
+            pushed += 1
+            heapq.heappush(queue, (total, pushed, after))
+    return None, True
