@@ -514,18 +514,19 @@ class _BpmnReader:
 
     def _alongside(self, graph: _Graph, node: str, element: Element, activity: str,
                    starts: list[str]) -> set[str]:
-        path_ends, reached = set(), set()
+        path_ends: set[str] = set()
+        reached: dict[str, None] = {}  # in the order the path reaches them
         queue = deque([node])
         while queue:
             current = queue.popleft()
             for following in graph.successors(current):
                 if following not in reached:
-                    reached.add(following)
+                    reached[following] = None
                     queue.append(following)
             if not graph.out_of(current):
                 path_ends.add(current)
         main = _reachable(graph, starts, stop={node})
-        joined = sorted(reached & main)
+        joined = [n for n in reached if n in main]
         if joined:
             raise self.refuse(element, f"is non-interrupting and its path joins the rest of the process at "
                                        f"{joined[0]!r}; only a path that ends in end events of its own can "
