@@ -44,8 +44,8 @@ def prom_concurrent_pnml(branches: int) -> str:
 
     def transition(label: str | None) -> str:
         node = f"n{next(ids)}"
-        invisible = (f'<toolspecific tool="ProM" version="6.4" activity="$invisible$" localNodeID="{node}-lid"/>'
-                     if label is None else "")  # ProM marks silent steps only
+        invisible = ('<toolspecific tool="ProM" version="6.4" activity="$invisible$" '
+                     f'localNodeID="{node}-lid"/>' if label is None else "")  # ProM marks silent steps only
         transitions.append(
             f'<transition id="{node}"><name><text>{label or "tau"}</text></name>{invisible}'
             f'<graphics><position x="17.5" y="15.0"/><dimension x="25.0" y="20.0"/></graphics></transition>')

@@ -215,9 +215,9 @@ def test_an_interrupting_boundary_event_takes_its_path_instead_of_the_activity()
 def test_a_call_to_a_process_found_nowhere_is_one_activity_with_a_warning() -> None:
     model = load_model(MODELS / "call_unknown_process.bpmn")
     assert language(model, 3) == {("Credit scoring",)}
-    assert model.warnings == (f'{MODELS / "call_unknown_process.bpmn"}: <callActivity id="Call_Scoring"> calls '
-                              "'credit-scoring', which is neither in this file, in its folder nor in the models "
-                              "given: it is checked as one activity 'Credit scoring'",)
+    assert model.warnings == (f'{MODELS / "call_unknown_process.bpmn"}: <callActivity id="Call_Scoring"> '
+                              "calls 'credit-scoring', which is neither in this file, in its folder nor in the "
+                              "models given: it is checked as one activity 'Credit scoring'",)
 
 
 def test_a_process_without_start_event_starts_where_no_flow_comes_in_with_a_warning() -> None:
@@ -408,7 +408,8 @@ def test_an_unsound_net_beyond_the_state_limit_is_refused_only_by_a_search_that_
     read = read_bpmn(MODELS / "deadlock.bpmn")
     verdict = check_soundness(read.net, read.initial_marking, read.final_marking, max_states=2)
     assert verdict.sound is False
-    assert verdict.reason == "the end can never be reached (pm4py's A* on the state equation searched every way)"
+    assert verdict.reason == ("the end can never be reached (pm4py's A* on the state equation searched "
+                              "every way)")
 
 
 # --- activity vocabulary -------------------------------------------------------------------

@@ -132,8 +132,8 @@ def _explore(net: Any, initial: Any, final: Any, max_states: int, max_seconds: f
     places = sorted(net.places, key=lambda p: str(p.name))
     transitions = sorted(net.transitions, key=lambda t: (str(t.name), str(t.label)))
     at = {place: i for i, place in enumerate(places)}
-    pre = [tuple(sorted((at[a.source], a.weight) for a in t.in_arcs)) for t in transitions]
-    post = [tuple(sorted((at[a.target], a.weight) for a in t.out_arcs)) for t in transitions]
+    pre = [tuple(sorted(_weights(t.in_arcs, at, "source").items())) for t in transitions]
+    post = [tuple(sorted(_weights(t.out_arcs, at, "target").items())) for t in transitions]
     consumers: list[list[int]] = [[] for _ in places]
     for t, arcs in enumerate(pre):
         for p, _ in arcs:
@@ -248,6 +248,15 @@ def _explore(net: Any, initial: Any, final: Any, max_states: int, max_seconds: f
     return Soundness(True, f"sound ({len(markings)} reachable markings)", len(markings))
 
 
+def _weights(arcs: Any, at: dict[Any, int], end: str) -> dict[int, int]:
+    """Tokens per place an arc set takes or gives; two arcs between the same nodes add up."""
+    weights: dict[int, int] = {}
+    for arc in arcs:
+        place = at[getattr(arc, end)]
+        weights[place] = weights.get(place, 0) + int(arc.weight)
+    return weights
+
+
 def _counts(marking: tuple[int, ...]) -> dict[int, int]:
     counts: dict[int, int] = {}
     for p in marking:
@@ -280,8 +289,8 @@ class _Reduction:
         self.pre: dict[int, dict[int, int]] = {}
         self.post: dict[int, dict[int, int]] = {}
         for t, transition in enumerate(transitions):
-            self.pre[t] = {at[a.source]: int(a.weight) for a in transition.in_arcs}
-            self.post[t] = {at[a.target]: int(a.weight) for a in transition.out_arcs}
+            self.pre[t] = _weights(transition.in_arcs, at, "source")
+            self.post[t] = _weights(transition.out_arcs, at, "target")
         short_circuit = len(transitions)
         (end,) = [at[p] for p in final]
         (start,) = [at[p] for p in initial]
