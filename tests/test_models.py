@@ -216,8 +216,8 @@ def test_a_call_to_a_process_found_nowhere_is_one_activity_with_a_warning() -> N
     model = load_model(MODELS / "call_unknown_process.bpmn")
     assert language(model, 3) == {("Credit scoring",)}
     assert model.warnings == (f'{MODELS / "call_unknown_process.bpmn"}: <callActivity id="Call_Scoring"> '
-                              "calls 'credit-scoring', which is neither in this file, in its folder nor in the "
-                              "models given: it is checked as one activity 'Credit scoring'",)
+                              "calls 'credit-scoring', which is neither in this file, in its folder nor in "
+                              "the models given: it is checked as one activity 'Credit scoring'",)
 
 
 def test_a_process_without_start_event_starts_where_no_flow_comes_in_with_a_warning() -> None:
