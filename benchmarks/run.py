@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import conformance, floors, ingestion, mining, nights, startup
+from benchmarks import conformance, floors, ingestion, mining, models, nights, startup
 from benchmarks.measure import Measurement, machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -112,6 +112,7 @@ def main() -> None:
          lambda: _large_history(scratch, arguments.history_events)),
         (DASK, lambda: _dask(scratch)),
         (FLOORS, lambda: _floors(scratch, checks, nights_measured)),
+        (models.TITLE, lambda: models.section(scratch / "models")),
     ]
     for title, section in sections:
         lines += _measured(title, section)

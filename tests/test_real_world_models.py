@@ -1,7 +1,7 @@
 """Models as Signavio, Camunda Modeler, bpmn.io and ProM export them load, and check as pm4py does.
 
 The corpus is in tests/data/real_world/models (hand-written exports, one per construct); nets too
-large or too hostile to keep as files are written by tests/model_generators.py.
+large or too hostile to keep as files are written by benchmarks/model_generators.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from eventlogs import log_from_rows
-from model_generators import (
+from benchmarks.model_generators import (
     branch_activities,
     doubling_calls_bpmn,
     nested_subprocess_bpmn,

@@ -18,6 +18,9 @@ from kaizenflow.conformance.petri import Marking, Net, Place, Transition
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _ZEEBE = "{http://camunda.org/schema/zeebe/1.0}"
 
+#: Goes into a BPMN model's hash: a new reading of the same file gives other nets (and silent steps,
+#: which alignment costs count), so alignments cached from an earlier reading are not reused.
+READER_VERSION = 2
 #: Sub-processes and called processes nested in one another, at most.
 MAX_DEPTH = 50
 #: Elements (flow nodes and sequence flows) of a process once its sub-processes and called

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from kaizenflow.conformance.bpmn import bpmn_net, parse_model_xml
+from kaizenflow.conformance.bpmn import READER_VERSION, bpmn_net, parse_model_xml
 from kaizenflow.conformance.bpmn_diagram import BpmnDiagram, read_diagram
 from kaizenflow.conformance.errors import ModelError
 from kaizenflow.conformance.petri import Marking, read_pnml, to_pm4py
@@ -80,6 +80,7 @@ def load_model(path: Path, process: str | None = None,
         net, initial, final = read.net, read.initial_marking, read.final_marking
         warnings.extend(read.warnings)
         diagram = read_diagram(root, process)
+        digest.update(f"\0bpmn reader {READER_VERSION}".encode())
         for other in read.other_files:  # a change in a called model changes what is checked
             digest.update(other.read_bytes())
     elif process is not None:

@@ -66,8 +66,12 @@ def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
     by_place: list[list[int]] = [[] for _ in places]
     by_label: dict[str, list[int]] = {}
     for index, transition in enumerate(transitions):
-        consumed = {place_index[arc.source]: arc.weight for arc in transition.in_arcs}
-        produced = {place_index[arc.target]: arc.weight for arc in transition.out_arcs}
+        consumed: dict[int, int] = {}
+        produced: dict[int, int] = {}
+        for arc in transition.in_arcs:  # two arcs between the same nodes add up
+            consumed[place_index[arc.source]] = consumed.get(place_index[arc.source], 0) + arc.weight
+        for arc in transition.out_arcs:
+            produced[place_index[arc.target]] = produced.get(place_index[arc.target], 0) + arc.weight
         pre.append(tuple(sorted(consumed.items())))
         change = {p: produced.get(p, 0) - consumed.get(p, 0) for p in consumed.keys() | produced.keys()}
         delta.append(tuple(sorted((p, d) for p, d in change.items() if d)))

@@ -1,4 +1,4 @@
-"""Models too large or too hostile to keep as files: written the way ProM and bpmn.io export them."""
+"""Models too large or too hostile to keep as files, written as ProM and bpmn.io export them."""
 
 from __future__ import annotations
 
