@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from kaizenflow.conformance.errors import ModelError
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.petri import Marking, Transition, copy_net, to_pm4py
 from kaizenflow.conformance.search import CompiledNet, align_trace, compile_net, model_run
@@ -147,7 +148,7 @@ SHORTEST_PATH_STATES = 200_000
 SHORTEST_PATH_SECONDS = 60.0
 
 
-class ModelNotDecided(ValueError):
+class ModelNotDecided(ModelError):
     """No search finished that could say whether or how the model's end can be reached."""
 
 
@@ -160,12 +161,12 @@ def _model_shortest_path(
     if moves is not None:
         return moves
     if finished:
-        raise ValueError(f"{model.name}: the final marking cannot be reached")
+        raise ModelError(f"{model.name}: the final marking cannot be reached")
     run = model_shortest_path(model.net, model.initial_marking, model.final_marking, SHORTEST_PATH_SECONDS)
     if run.moves is not None:
         return run.moves
     if run.finished:
-        raise ValueError(f"{model.name}: the final marking cannot be reached")
+        raise ModelError(f"{model.name}: the final marking cannot be reached")
     raise ModelNotDecided(f"{model.name}: not decided whether the final marking can be reached: no search "
                           f"finished within {SHORTEST_PATH_SECONDS:g} s")
 
