@@ -12,8 +12,8 @@ from xml.etree import ElementTree
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from benchmarks.model_generators import prom_concurrent_pnml
 
+from benchmarks.model_generators import prom_concurrent_pnml
 from kaizenflow.conformance.models import ModelError, load_model
 from kaizenflow.conformance.soundness import _explore, reduces_to_a_single_step
 

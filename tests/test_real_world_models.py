@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from eventlogs import log_from_rows
+from test_models import language
+
 from benchmarks.model_generators import (
     branch_activities,
     doubling_calls_bpmn,
@@ -24,8 +26,6 @@ from benchmarks.model_generators import (
     parallel_bpmn,
     prom_concurrent_pnml,
 )
-from test_models import language
-
 from kaizenflow.conformance import models as models_module
 from kaizenflow.conformance.alignments import align_variants
 from kaizenflow.conformance.check import check_log
