@@ -6,11 +6,17 @@ Dijkstra over (marking, trace position) with integer markings and no linear prog
 state is cheap, and it stays exact: every move costs what the caller's cost function says, and
 the first state popped that has consumed the trace in the final marking is optimal.
 
-Two reductions keep it small, both of which keep the optimum:
+Four devices keep it small, all of which keep the optimum:
 - a log move never directly follows a model move: swapping such a pair yields an alignment with
   the same moves, hence the same cost, so an optimal alignment in this form always exists;
 - the search keeps, per state, the cheapest way it was reached (closed states are never reopened,
-  valid since all costs are non-negative).
+  valid since all costs are non-negative and the heuristic below is consistent);
+- it is an A* search: each marked place's cheapest way on to the end, paying nothing for steps
+  whose activity is still ahead in the trace, bounds what is left to pay (``_TokenBounds``), which
+  cuts off detours (a loop taken back to steps the trace has passed) that cost little so far;
+- silent steps that every completion takes, and that no other step competes for, are fired in
+  one order only (``silent_clusters``): parallel branches would otherwise multiply the states by
+  every order of their silent steps.
 
 A search that would exceed its time or state budget gives up (returns None) so the caller can
 fall back to pm4py's A*, which needs far fewer states on some models.
@@ -55,6 +61,8 @@ class CompiledNet:
         default_factory=dict, compare=False, repr=False)
     #: token counts held in ``firings`` so far, in a list so that the frozen net can count them
     firings_values: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+    #: ``silent_clusters`` once computed
+    clusters: list[tuple[frozenset[int] | None, ...]] = field(default_factory=list, compare=False, repr=False)
 
 
 def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
@@ -114,14 +122,18 @@ def align_trace(
     best: dict[tuple[tuple[int, ...], int, bool], int] = {start: 0}
     parent: dict[tuple[tuple[int, ...], int, bool], tuple[Any, int, int]] = {}
     closed: set[tuple[tuple[int, ...], int, bool]] = set()
-    queue: list[tuple[int, int, int, tuple[tuple[int, ...], int, bool]]] = [(0, 0, 0, start)]
+    bounds = _TokenBounds(net, trace, model_costs)
+    clusters = silent_clusters(net)
+    queue: list[tuple[int, int, int, tuple[tuple[int, ...], int, bool]]] = [
+        (bounds.of(net.initial, 0), 0, 0, start)]
     pushed = 0
     pre, delta, by_place, by_label = net.pre, net.delta, net.by_place, net.by_label
     while queue:
-        cost, _, _, state = heapq.heappop(queue)
+        _, _, _, state = heapq.heappop(queue)
         if state in closed:
             continue
         closed.add(state)
+        cost = best[state]
         marking, position, after_model = state
         if position == length and marking == net.final:
             return _moves(net, trace, parent, state)
@@ -137,22 +149,106 @@ def align_trace(
                 net.firings_values[0] += len(firings) * len(marking)
         successors: list[tuple[int, tuple[tuple[int, ...], int, bool], int, int]] = []
         label = trace[position] if position < length else None
+        forced = next((clusters[t] for t, _ in firings if clusters[t] is not None), None)
+        if forced is not None:  # silent steps every completion takes: one order, no log move between
+            for t, after in firings:
+                if t in forced:
+                    successors.append((model_costs[t], (after, position, after_model), _MODEL, t))
+            firings = ()
+            label = None
         for t, after in firings:
             successors.append((model_costs[t], (after, position, True), _MODEL, t))
             if label is not None and t in by_label.get(label, ()):
                 successors.append((0, (after, position + 1, False), _SYNC, t))
-        if label is not None and not after_model:
+        if label is not None and not after_model and forced is None:
             successors.append((trace_costs[position], (marking, position + 1, False), _LOG, -1))
         for step, following, kind, t in successors:
             total = cost + step
             if following in closed or best.get(following, total + 1) <= total:
                 continue
+            bound = bounds.of(following[0], following[1])
+            if bound >= _UNREACHABLE:
+                continue  # a token that can never be taken on to the end: no alignment goes this way
             best[following] = total
             parent[following] = (state, kind, t)
             pushed += 1
             # Deeper states first among equal costs: reaches the end of the trace sooner.
-            heapq.heappush(queue, (total, -following[1], pushed, following))
+            heapq.heappush(queue, (total + bound, -following[1], pushed, following))
     return None
+
+
+_UNREACHABLE = 1 << 62
+
+
+class _TokenBounds:
+    """A lower bound on what is left to pay from (marking, trace position): A*'s heuristic.
+
+    Every token not in the final marking must be taken on, step by step, to a place of the final
+    marking or into a step with no output; each step on the way is paid: nothing for a visible step
+    whose activity is still ahead in the trace (it may be a synchronous move), its model cost
+    otherwise. The cheapest such way for each marked place is a lower bound of the whole rest, so
+    the largest over the marked places is too; it never falls by more than a move costs (taking a
+    step on costs at least that step; a step of the trace only removes activities from what lies
+    ahead), so the search stays exact. Cost: one backward Dijkstra over the net per set of
+    activities still ahead, of which a trace has at most as many as it has distinct activities.
+    """
+
+    def __init__(self, net: CompiledNet, trace: Sequence[str], model_costs: Sequence[int]) -> None:
+        self.net, self.model_costs = net, model_costs
+        ahead: list[frozenset[str]] = [frozenset()] * (len(trace) + 1)
+        for i in range(len(trace) - 1, -1, -1):
+            ahead[i] = ahead[i + 1] | {trace[i]}
+        self.ahead = ahead
+        self.distances: dict[frozenset[str], list[int]] = {}
+        self.at_position: list[list[int] | None] = [None] * (len(trace) + 1)
+        # what each step puts back: its inputs' weights plus its change (a net change of zero on an
+        # input place it takes from and gives back to is an output too)
+        self.producers: list[list[int]] = [[] for _ in net.initial]
+        self.drains: list[int] = []
+        for t, arcs in enumerate(net.pre):
+            output = dict(arcs)
+            for p, change in net.delta[t]:
+                output[p] = output.get(p, 0) + change
+            outputs = [p for p, weight in output.items() if weight > 0]
+            for p in outputs:
+                self.producers[p].append(t)
+            if not outputs:
+                self.drains.append(t)
+
+    def of(self, marking: tuple[int, ...], position: int) -> int:
+        distance = self.at_position[position]
+        if distance is None:
+            distance = self.at_position[position] = self._distances(self.ahead[position])
+        return max([d for d, tokens in zip(distance, marking, strict=True) if tokens], default=0)
+
+    def _distances(self, ahead: frozenset[str]) -> list[int]:
+        found = self.distances.get(ahead)
+        if found is not None:
+            return found
+        net = self.net
+        costs = [0 if label is not None and label in ahead else self.model_costs[t]
+                 for t, label in enumerate(net.labels)]
+        distance = [_UNREACHABLE] * len(net.initial)
+        for p, tokens in enumerate(net.final):
+            if tokens:
+                distance[p] = 0
+        for t in self.drains:
+            for p, _ in net.pre[t]:
+                distance[p] = min(distance[p], costs[t])
+        queue = [(d, p) for p, d in enumerate(distance) if d < _UNREACHABLE]
+        heapq.heapify(queue)
+        while queue:
+            d, q = heapq.heappop(queue)
+            if d > distance[q]:
+                continue
+            for t in self.producers[q]:
+                through = d + costs[t]
+                for p, _ in net.pre[t]:
+                    if through < distance[p]:
+                        distance[p] = through
+                        heapq.heappush(queue, (through, p))
+        self.distances[ahead] = distance
+        return distance
 
 
 def _fire_all(
@@ -191,6 +287,30 @@ def _moves(
         state = previous
     moves.reverse()
     return moves
+
+
+def silent_clusters(net: CompiledNet) -> tuple[frozenset[int] | None, ...]:
+    """Per transition: its cluster when the search may fire the cluster's silent steps first, else None.
+
+    A cluster is the transitions taking from a silent transition's input places. When all of them
+    are silent, have the same inputs, and the final marking leaves those places empty, every
+    alignment from a marking where they are enabled fires one of them later; firing it first
+    instead changes neither the moves nor the cost (it takes tokens no other step takes, and the
+    tokens it adds disable nothing). The search then expands only that cluster, as a move that
+    does not count as a model move for the rule that no log move follows a model move (in the
+    alignment it was moved from, it only sat among the other moves). Otherwise parallel branches
+    multiply the states by every order in which their silent steps can happen.
+    """
+    if net.clusters:
+        return net.clusters[0]
+    found: list[frozenset[int] | None] = []
+    for t, arcs in enumerate(net.pre):
+        consumers = frozenset(u for p, _ in arcs for u in net.by_place[p])
+        alone = (net.labels[t] is None and bool(arcs) and all(net.final[p] == 0 for p, _ in arcs)
+                 and all(net.pre[u] == arcs and net.labels[u] is None for u in consumers))
+        found.append(consumers if alone else None)
+    net.clusters.append(tuple(found))
+    return net.clusters[0]
 
 
 def model_run(
