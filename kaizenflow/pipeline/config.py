@@ -415,6 +415,23 @@ class Storage(_Strict):
     )
 
 
+class Web(_Strict):
+    """The process owners' web app (`kaizen web`)."""
+
+    base_url: str | None = Field(
+        default=None, description="where people reach the web app (https://kaizen.example.com): "
+                                  "links in notifications and artifacts point there",
+    )
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    proxy_user_header: str | None = Field(
+        default=None, description="sign in by a header a trusted reverse proxy sets (off by default)",
+    )
+    proxy_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="the reverse proxies whose proxy_user_header is believed",
+    )
+
+
 class KaizenConfig(_Strict):
     """A whole configuration; relative paths are resolved against ``base_dir``."""
 
@@ -427,6 +444,7 @@ class KaizenConfig(_Strict):
     sinks: list[SinkConfig] = Field(default_factory=list)
     delivery: Delivery = Delivery()
     reports_directory: Path = Path("reports")
+    web: Web = Web()
     base_dir: Path = Path(".")
     config_hash: str = ""
 

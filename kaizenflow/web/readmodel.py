@@ -1,0 +1,189 @@
+"""What the web app's pages show, read from the state database in short read transactions.
+
+Everything here reads only what a night has committed (its run, deviations and tasks are one
+transaction), so a page shows the last published run while the next night writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from kaizenflow.improvement.lifecycle import ACTIVE
+from kaizenflow.improvement.types import TASK_STATUSES, Task
+from kaizenflow.storage.state import deviations, runs, tasks
+
+#: Runs a trend line covers: the per-case deviations of older runs are not kept anyway.
+TREND_RUNS = 14
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    run_id: str
+    finished_at: datetime
+    cases: int
+    events: int
+    fitness: float | None
+    conforming_cases: int
+    figures: dict[str, object]
+
+    @property
+    def conforming_share(self) -> float:
+        return self.conforming_cases / self.cases if self.cases else 0.0
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One process on the start page."""
+
+    process: str
+    latest: RunFigures | None
+    shares: tuple[float, ...]  # conforming share of the last runs, oldest first
+    open_tasks: int
+    my_open_tasks: int
+
+    @property
+    def trend(self) -> float | None:
+        """Change of the conforming share since the run before the latest, in points."""
+        return self.shares[-1] - self.shares[-2] if len(self.shares) >= 2 else None
+
+
+@dataclass(frozen=True)
+class PatternTrend:
+    key: str
+    kind: str
+    activity: str
+    cases: int  # in the latest run
+    share: float
+    counts: tuple[int | None, ...]  # cases in each of the last runs, oldest first
+
+
+@dataclass(frozen=True)
+class ProcessView:
+    process: str
+    runs: tuple[RunFigures, ...]  # oldest first
+    patterns: tuple[PatternTrend, ...]
+    tasks_by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> RunFigures | None:
+        return self.runs[-1] if self.runs else None
+
+
+def _figures(row: sa.RowMapping) -> RunFigures:
+    return RunFigures(
+        run_id=row["run_id"], finished_at=_aware(row["finished_at"]), cases=int(row["cases"]),
+        events=int(row["events"]), fitness=row["fitness"], conforming_cases=int(row["conforming_cases"]),
+        figures=json.loads(row["summary_json"]),
+    )
+
+
+def recent_runs(connection: sa.Connection, process: str, count: int = TREND_RUNS) -> list[RunFigures]:
+    """The last ``count`` runs of a process, oldest first."""
+    rows = connection.execute(
+        sa.select(runs).where(runs.c.process == process)
+        .order_by(runs.c.finished_at.desc(), runs.c.run_id.desc()).limit(count)
+    ).mappings().all()
+    return [_figures(row) for row in reversed(rows)]
+
+
+def tiles(engine: sa.Engine, processes: list[str], username: str) -> list[Tile]:
+    found = []
+    with engine.connect() as connection:
+        counts = connection.execute(
+            sa.select(tasks.c.process, tasks.c.owner, sa.func.count())
+            .where(tasks.c.status.in_(sorted(ACTIVE)), tasks.c.process.in_(processes))
+            .group_by(tasks.c.process, tasks.c.owner)
+        ).all()
+        for process in processes:
+            history = recent_runs(connection, process)
+            found.append(Tile(
+                process=process, latest=history[-1] if history else None,
+                shares=tuple(run.conforming_share for run in history),
+                open_tasks=sum(int(n) for p, _, n in counts if p == process),
+                my_open_tasks=sum(int(n) for p, o, n in counts if p == process and o == username),
+            ))
+    return found
+
+
+def process_view(engine: sa.Engine, process: str) -> ProcessView:
+    """The latest runs and, for each pattern of the latest run, its cases in each of them."""
+    with engine.connect() as connection:
+        history = recent_runs(connection, process)
+        ids = [run.run_id for run in history]
+        counts = connection.execute(
+            sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
+                      sa.func.count(sa.distinct(deviations.c.case_id)))
+            .where(deviations.c.run_id.in_(ids))
+            .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
+        ).all() if ids else []
+        statuses: dict[str, int] = {str(status): int(n) for status, n in connection.execute(
+            sa.select(tasks.c.status, sa.func.count()).where(tasks.c.process == process)
+            .group_by(tasks.c.status)
+        ).all()}
+    by_pattern: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for run_id, kind, activity, cases in counts:
+        by_pattern[(kind, activity)][run_id] = int(cases)
+    latest = history[-1] if history else None
+    patterns = []
+    for (kind, activity), per_run in by_pattern.items():
+        if latest is None or latest.run_id not in per_run:
+            continue  # gone by the latest run: its task page tells that story
+        cases = per_run[latest.run_id]
+        patterns.append(PatternTrend(
+            key=f"{kind}:{activity}", kind=kind, activity=activity, cases=cases,
+            share=cases / latest.cases if latest.cases else 0.0,
+            counts=tuple(per_run.get(run_id) for run_id in ids),
+        ))
+    patterns.sort(key=lambda p: (-p.cases, p.kind, p.activity))
+    return ProcessView(process=process, runs=tuple(history), patterns=tuple(patterns),
+                       tasks_by_status={s: int(statuses.get(s, 0)) for s in TASK_STATUSES})
+
+
+def latest_run(engine: sa.Engine, process: str) -> RunFigures | None:
+    with engine.connect() as connection:
+        history = recent_runs(connection, process, 1)
+    return history[-1] if history else None
+
+
+def pattern_case_ids(engine: sa.Engine, run_id: str, pattern_key: str) -> dict[str, str]:
+    """The cases of a run showing the pattern, with what the check said (detail), by case id."""
+    kind, _, activity = pattern_key.partition(":")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(deviations.c.case_id, deviations.c.detail)
+            .where(deviations.c.run_id == run_id, deviations.c.kind == kind,
+                   deviations.c.activity == activity)
+            .order_by(deviations.c.case_id)
+        ).all()
+    found: dict[str, str] = {}
+    for case_id, detail in rows:
+        found.setdefault(str(case_id), detail or "")
+    return found
+
+
+def case_deviations(engine: sa.Engine, run_id: str, case_id: str) -> list[tuple[str, str, str]]:
+    """(kind, activity, detail) of one case in a run."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(deviations.c.kind, deviations.c.activity, deviations.c.detail)
+            .where(deviations.c.run_id == run_id, deviations.c.case_id == case_id)
+            .order_by(deviations.c.kind, deviations.c.activity)
+        ).all()
+    return [(str(k), str(a), str(d or "")) for k, a, d in rows]
+
+
+def board(all_tasks: list[Task]) -> dict[str, list[Task]]:
+    """Tasks by status, in the lifecycle's order; the active columns first."""
+    columns: dict[str, list[Task]] = {status: [] for status in TASK_STATUSES}
+    for task in all_tasks:
+        columns.setdefault(task.status, []).append(task)
+    return columns
