@@ -7,7 +7,8 @@ transaction), so a page shows the last published run while the next night writes
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -119,12 +120,7 @@ def process_view(engine: sa.Engine, process: str) -> ProcessView:
     with engine.connect() as connection:
         history = recent_runs(connection, process)
         ids = [run.run_id for run in history]
-        counts = connection.execute(
-            sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
-                      sa.func.count(sa.distinct(deviations.c.case_id)))
-            .where(deviations.c.run_id.in_(ids))
-            .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
-        ).all() if ids else []
+        counts = _pattern_counts(connection, tuple(ids))
         statuses: dict[str, int] = {str(status): int(n) for status, n in connection.execute(
             sa.select(tasks.c.status, sa.func.count()).where(tasks.c.process == process)
             .group_by(tasks.c.status)
@@ -146,6 +142,35 @@ def process_view(engine: sa.Engine, process: str) -> ProcessView:
     patterns.sort(key=lambda p: (-p.cases, p.kind, p.activity))
     return ProcessView(process=process, runs=tuple(history), patterns=tuple(patterns),
                        tasks_by_status={s: int(statuses.get(s, 0)) for s in TASK_STATUSES})
+
+
+_COUNTS: OrderedDict[tuple[str, ...], list[tuple[str, str, str, int]]] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
+_COUNTS_KEPT = 32
+
+
+def _pattern_counts(connection: sa.Connection, ids: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
+    """Cases per run and pattern. A run's deviations never change once published, so the counts
+    of a set of runs are kept: on a long history they are millions of rows to count, and every
+    process page would count them again."""
+    if not ids:
+        return []
+    with _COUNTS_LOCK:
+        if ids in _COUNTS:
+            _COUNTS.move_to_end(ids)
+            return _COUNTS[ids]
+    rows = connection.execute(
+        sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
+                  sa.func.count(sa.distinct(deviations.c.case_id)))
+        .where(deviations.c.run_id.in_(ids))
+        .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
+    ).all()
+    counted = [(str(r), str(k), str(a), int(n)) for r, k, a, n in rows]
+    with _COUNTS_LOCK:
+        _COUNTS[ids] = counted
+        while len(_COUNTS) > _COUNTS_KEPT:
+            _COUNTS.popitem(last=False)
+    return counted
 
 
 def latest_run(engine: sa.Engine, process: str) -> RunFigures | None:
