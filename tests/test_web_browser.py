@@ -169,7 +169,7 @@ def test_an_owner_takes_their_task_from_open_to_done(visitors: Any, web_night: W
         owner.page.get_by_role("button", name=button, exact=True).click()
         assert owner.page.locator("#task-status").inner_text().lower() == status
     assert _task(web_night, task.task_id).status == DONE
-    history = owner.page.locator("ol.history").inner_text()
+    history = owner.page.locator(".history").inner_text()
     assert f"{web_night.owner_a}: done" in history
     owner.open("/tasks?mine=1")
     assert owner.page.locator(f"section[data-status='done'] article[data-task='{task.task_id}']").is_visible()
@@ -181,11 +181,11 @@ def test_an_owner_comments_and_reassigns_their_task(visitors: Any, web_night: We
     owner.open(f"/tasks/{task.task_id}")
     owner.page.get_by_placeholder("a comment").fill("Talked to the plant <b>team</b>")
     owner.page.get_by_role("button", name="Comment").click()
-    assert owner.page.locator("ol.history li", has_text="Talked to the plant <b>team</b>").is_visible()
+    assert owner.page.locator(".history li", has_text="Talked to the plant <b>team</b>").is_visible()
     owner.page.get_by_placeholder("new owner").fill(web_night.owner_b)
     owner.page.get_by_role("button", name="Reassign").click()
     assert owner.page.locator(".task-owner").inner_text() == web_night.owner_b
-    assert owner.page.locator("ol.history li", has_text=f"assigned to {web_night.owner_b}").is_visible()
+    assert owner.page.locator(".history li", has_text=f"assigned to {web_night.owner_b}").is_visible()
     assert owner.page.locator("section.actions").count() == 0  # no longer theirs to act on
     assert _task(web_night, task.task_id).owner == web_night.owner_b
 

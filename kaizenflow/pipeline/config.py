@@ -366,6 +366,10 @@ class SinkConfig(_Strict):
     project_key: str | None = None
     issue_type: str = "Task"
     urls_env: str | None = None
+    webhook_secret_env: str | None = Field(
+        default=None, description="GitHub/Jira: the secret their webhooks to the web app are signed "
+                                  "with (closing or commenting the issue then reaches the task)",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SinkConfig:

@@ -29,12 +29,12 @@ from starlette.staticfiles import StaticFiles
 
 from kaizenflow.improvement.lifecycle import ACTIVE, MANUAL_TRANSITIONS, TransitionError
 from kaizenflow.improvement.types import DISMISSED, DONE, TASK_STATUSES, Task
-from kaizenflow.pipeline.config import KaizenConfig
+from kaizenflow.pipeline.config import ConfigError, KaizenConfig, SinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
 from kaizenflow.storage.state import StateStore, kpi_history, task_history
-from kaizenflow.web import casedata, permissions, readmodel, security
+from kaizenflow.web import casedata, hooks, permissions, readmodel, security
 from kaizenflow.web.charts import KpiPoint, kpi_chart_svg
 
 #: Cases a pattern page lists at once; the count above the table says how many match.
@@ -92,7 +92,7 @@ def make_resources(config: KaizenConfig) -> Resources:
     config.state_directory.mkdir(parents=True, exist_ok=True)
     store = StateStore(config.state_url)
     prefer_wal(store.engine)
-    templates = Environment(loader=PackageLoader("kaizenflow.web", "templates"),
+    templates = Environment(loader=PackageLoader("kaizenflow.web", "templates"), auto_reload=False,
                             autoescape=select_autoescape(default=True, default_for_string=True))
     templates.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     templates.filters["utc"] = _utc
@@ -607,6 +607,74 @@ async def accept_pattern(app: Resources, request: Request, session: Session) -> 
     return RedirectResponse(f"/processes/{name}#acceptances", status_code=303)
 
 
+# --- two-way sinks -------------------------------------------------------------------------
+
+
+def _hook_target(sink: SinkConfig) -> str:
+    """The ``sink_links`` target the sink links its issues under (sinks/github.py, sinks/jira.py)."""
+    if sink.type == "github":
+        return f"github:{sink.api_url.rstrip('/')}/{sink.repo}"
+    return f"jira:{(sink.base_url or '').rstrip('/')}/{sink.project_key}"
+
+
+async def sink_hook(app: Resources, request: Request) -> Response:
+    """POST /hooks/{sink}: a GitHub or Jira webhook delivery, believed only signed and only once."""
+    name = request.path_params["sink"]
+    sink = next((s for s in app.config.sinks if s.name == name and s.type in ("github", "jira")
+                 and s.webhook_secret_env), None)
+    if sink is None:
+        return PlainTextResponse("no such hook", status_code=404)
+    body = await request.body()
+    address = _address(request)
+    try:
+        if len(body) > hooks.MAX_BODY_BYTES:
+            raise hooks.HookRefused(413, "delivery too large")
+        github = sink.type == "github"
+        try:
+            secret = sink.secret(sink.webhook_secret_env)
+        except ConfigError as error:
+            raise hooks.HookRefused(503, str(error)) from None
+        hooks.verify(secret, body,
+                     request.headers.get("X-Hub-Signature-256" if github else "X-Hub-Signature"))
+        payload = hooks.parse(body)
+        change = (hooks.github_change(request.headers.get("X-GitHub-Event"), payload) if github
+                  else hooks.jira_change(payload))
+        delivery = request.headers.get("X-GitHub-Delivery" if github else "X-Atlassian-Webhook-Identifier")
+        message = await run_in_threadpool(_apply_hook, app, sink, delivery, change, address)
+    except hooks.HookRefused as refusal:
+        await run_in_threadpool(app.accounts.audit, f"hook:{name}", "hook_refused", f"sink:{name}",
+                                {"why": str(refusal)}, address)
+        return PlainTextResponse(str(refusal), status_code=refusal.status)
+    return PlainTextResponse(message, status_code=200)
+
+
+def _apply_hook(app: Resources, sink: SinkConfig, delivery: str | None,
+                change: hooks.RemoteChange | None, address: str) -> str:
+    from kaizenflow.pipeline import stages
+
+    hooks.first_delivery(app.store.engine, sink.name, delivery)
+    if change is None:
+        return "nothing to do"
+    task_id = hooks.task_of(app.store.engine, _hook_target(sink), change.remote_id)
+    if task_id is None:
+        return f"no task is linked to {change.remote_id}"
+    task = app.store.task(task_id)
+    if change.action == "comment":
+        app.store.comment(task_id, change.text, change.actor)
+        app.accounts.audit(change.actor, "task_comment", f"task:{task_id}",
+                           {"via": sink.name, "remote": change.remote_id, "text": change.text}, address)
+        return f"comment added to #{task_id}"
+    if not hooks.can_be_done(task.status):
+        return f"task #{task_id} is {task.status}: left as it is"
+    others = [s for s in stages.sink_names(app.config, task.process) if s != sink.name]
+    moved = app.store.transition(task_id, DONE, change.actor, f"closed in {sink.type} ({change.remote_id})",
+                                 _process_time(app, task.process), sinks=others)
+    app.accounts.audit(change.actor, "task_status", f"task:{task_id}",
+                       {"via": sink.name, "remote": change.remote_id, "from": task.status,
+                        "to": moved.status}, address)
+    return f"task #{task_id} marked done"
+
+
 # --- the application ------------------------------------------------------------------------
 
 
@@ -630,6 +698,9 @@ def create_app(config: KaizenConfig) -> Starlette:
     async def login_endpoint(request: Request) -> Response:
         return await login(app, request)
 
+    async def hook_endpoint(request: Request) -> Response:
+        return await sink_hook(app, request)
+
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -649,6 +720,7 @@ def create_app(config: KaizenConfig) -> Starlette:
         Route("/tasks/{task_id:int}/comment", page(app, task_comment), methods=["POST"]),
         Route("/tasks/{task_id:int}/assign", page(app, task_assign), methods=["POST"]),
         Route("/audit", page(app, audit_page)),
+        Route("/hooks/{sink:str}", hook_endpoint, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("kaizenflow.web", "static")]), name="static"),
     ]
     @contextlib.asynccontextmanager
