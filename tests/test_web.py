@@ -370,3 +370,50 @@ def test_users_are_added_listed_given_a_role_and_disabled_from_the_command_line(
     assert listed.output.strip() == "ann@example.com: analyst on all processes; owns plant=P-03 (disabled)"
     wrong = runner.invoke(app, ["users", "set-role", "ann@example.com", "boss", *config])
     assert wrong.exit_code == 1 and "unknown role 'boss'" in wrong.output
+
+
+# --- sign-in by a trusted reverse proxy -----------------------------------------------------
+
+
+def _proxied_config(tmp_path: Path, web: dict[str, object]) -> Path:
+    import yaml
+
+    model = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
+    path = tmp_path / "kaizen.yaml"
+    path.write_text(yaml.safe_dump({
+        "processes": [{"name": "purchase-to-pay", "model": str(model),
+                       "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
+                                    "activity": "activity", "timestamp": "at"}],
+                       "tasks": {"owners": {"default": "lead@example.com"}}}],
+        "web": web,
+    }), encoding="utf-8")
+    config = load_config(path)
+    config.state_directory.mkdir(parents=True)
+    store = StateStore(config.state_url)
+    AccountStore(store.engine).add_user("ann@example.com", OWNER, None)
+    store.dispose()
+    return path
+
+
+def test_a_trusted_proxy_header_signs_a_known_user_in(tmp_path: Path) -> None:
+    from web_support import served_in_thread
+
+    config = load_config(_proxied_config(tmp_path, {"proxy_user_header": "X-Remote-User"}))
+    with served_in_thread(config) as url:
+        known = httpx.get(f"{url}/", headers={"X-Remote-User": "ann@example.com"})
+        stranger = httpx.get(f"{url}/", headers={"X-Remote-User": "mallory@example.com"})
+    assert known.status_code == 200 and "ann@example.com" in known.text
+    assert "kaizen_session=" in known.headers["set-cookie"]
+    assert stranger.status_code == 303 and stranger.headers["location"].startswith("/login")
+
+
+def test_the_proxy_header_is_ignored_unless_configured_and_from_a_trusted_address(tmp_path: Path) -> None:
+    from web_support import served_in_thread
+
+    for web in ({}, {"proxy_user_header": "X-Remote-User", "proxy_addresses": ["10.0.0.7"]}):
+        directory = tmp_path / str(len(web))
+        directory.mkdir()
+        config = load_config(_proxied_config(directory, web))
+        with served_in_thread(config) as url:
+            answer = httpx.get(f"{url}/", headers={"X-Remote-User": "ann@example.com"})
+        assert answer.status_code == 303, web

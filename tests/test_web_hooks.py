@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,17 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 import yaml
 from fake_services import FakeGitHub, FakeJira
-from web_support import free_port
+from web_support import served_in_thread
 
 from kaizenflow.improvement.types import DONE, OPEN, TaskProposal
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.storage.outbox import outbox
 from kaizenflow.storage.state import StateStore
-from kaizenflow.web.app import create_app
 
 GITHUB_HOOK_SECRET = "gh-hook-7Rk2Lp"
 JIRA_HOOK_SECRET = "jira-hook-4Wq9Zs"
@@ -100,25 +95,6 @@ def two_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoWay]
         assert len(github.issues) == 1 and len(jira.issues) == 1, report.summary()
         with served_in_thread(config) as url, httpx.Client(base_url=url, timeout=30) as client:
             yield TwoWay(config, client, github, jira, change.task.task_id)
-
-
-@contextmanager
-def served_in_thread(config: KaizenConfig) -> Iterator[str]:
-    """The app on uvicorn in a thread of this process: these tests hold no event store lock."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = time.monotonic()
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() - started < 30, "the web app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _signed(secret: str, payload: dict[str, object]) -> tuple[bytes, str]:

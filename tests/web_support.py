@@ -12,9 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import yaml
+
+if TYPE_CHECKING:
+    from kaizenflow.pipeline.config import KaizenConfig
 
 #: What a source system could call an activity; the app must show it as text, never run it.
 HOSTILE = "<script>window.pwned=1;alert('pwned')</script> Change Purchase Order"
@@ -111,6 +115,31 @@ def served(config_path: Path, timeout_seconds: float = 60) -> Iterator[str]:
         yield url
     finally:
         stop_process_group(process, grace_seconds=10)
+
+
+@contextmanager
+def served_in_thread(config: KaizenConfig) -> Iterator[str]:
+    """The app on uvicorn in a thread of this process: these tests hold no event store lock."""
+    import threading
+
+    import uvicorn
+
+    from kaizenflow.web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() - started < 30, "the web app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

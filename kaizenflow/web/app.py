@@ -307,7 +307,7 @@ async def process_page(app: Resources, request: Request, session: Session) -> Re
     name = _readable_process(app, session.user, request.path_params["process"])
 
     def read() -> tuple[readmodel.ProcessView, list[Task], list[dict[str, object]]]:
-        return (readmodel.process_view(app.store.engine, name),
+        return (readmodel.process_view(app.store.engine, name, app.reports_directory),
                 [t for t in app.store.list_tasks(process=name) if t.status in ACTIVE],
                 app.store.accepted(name))
 

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -115,12 +116,13 @@ def tiles(engine: sa.Engine, processes: list[str], username: str) -> list[Tile]:
     return found
 
 
-def process_view(engine: sa.Engine, process: str) -> ProcessView:
-    """The latest runs and, for each pattern of the latest run, its cases in each of them."""
+def process_view(engine: sa.Engine, process: str, reports_directory: Path | None = None) -> ProcessView:
+    """The latest runs and, for each pattern of the latest run, its cases in each of them: from
+    each run's exported patterns file where the report wrote one, else counted in the database."""
     with engine.connect() as connection:
         history = recent_runs(connection, process)
         ids = [run.run_id for run in history]
-        counts = _pattern_counts(connection, tuple(ids))
+        counts = _pattern_counts(connection, process, tuple(ids), reports_directory)
         statuses: dict[str, int] = {str(status): int(n) for status, n in connection.execute(
             sa.select(tasks.c.status, sa.func.count()).where(tasks.c.process == process)
             .group_by(tasks.c.status)
@@ -149,27 +151,51 @@ _COUNTS_LOCK = threading.Lock()
 _COUNTS_KEPT = 32
 
 
-def _pattern_counts(connection: sa.Connection, ids: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
+def _pattern_counts(connection: sa.Connection, process: str, ids: tuple[str, ...],
+                    reports_directory: Path | None) -> list[tuple[str, str, str, int]]:
     """Cases per run and pattern. A run's deviations never change once published, so the counts
-    of a set of runs are kept: on a long history they are millions of rows to count, and every
-    process page would count them again."""
+    of a set of runs are kept until the next run: read from the exported patterns files, or, for a
+    run without one, counted in the database (millions of rows on a long history)."""
     if not ids:
         return []
+    key = (process, *ids)
     with _COUNTS_LOCK:
-        if ids in _COUNTS:
-            _COUNTS.move_to_end(ids)
-            return _COUNTS[ids]
-    rows = connection.execute(
-        sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
-                  sa.func.count(sa.distinct(deviations.c.case_id)))
-        .where(deviations.c.run_id.in_(ids))
-        .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
-    ).all()
-    counted = [(str(r), str(k), str(a), int(n)) for r, k, a, n in rows]
+        if key in _COUNTS:
+            _COUNTS.move_to_end(key)
+            return _COUNTS[key]
+    counted = exported_pattern_counts(reports_directory, process, list(ids)) if reports_directory else []
+    missing = sorted(set(ids) - {run_id for run_id, *_ in counted})
+    if missing:
+        rows = connection.execute(
+            sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
+                      sa.func.count(sa.distinct(deviations.c.case_id)))
+            .where(deviations.c.run_id.in_(missing))
+            .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
+        ).all()
+        counted += [(str(r), str(k), str(a), int(n)) for r, k, a, n in rows]
     with _COUNTS_LOCK:
-        _COUNTS[ids] = counted
+        _COUNTS[key] = counted
         while len(_COUNTS) > _COUNTS_KEPT:
             _COUNTS.popitem(last=False)
+    return counted
+
+
+def exported_pattern_counts(reports_directory: Path, process: str,
+                            run_ids: list[str]) -> list[tuple[str, str, str, int]]:
+    """Cases per pattern of each run that has a ``patterns.parquet`` beside its report."""
+    import pyarrow.parquet as pq
+
+    from kaizenflow.reports.exports import export_folder
+
+    counted = []
+    for run_id in run_ids:
+        path = export_folder(reports_directory, process, run_id) / "patterns.parquet"
+        try:
+            table = pq.read_table(path, columns=["kind", "activity", "cases"])
+        except (OSError, ValueError):
+            continue
+        counted += [(run_id, str(k), str(a), int(n)) for k, a, n in zip(
+            *(table.column(c).to_pylist() for c in ("kind", "activity", "cases")), strict=True)]
     return counted
 
 
