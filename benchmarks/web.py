@@ -108,10 +108,10 @@ def build_state(directory: Path, runs: int, cases: int, events: int, deviations_
         run_id = f"{finished:%Y%m%dT%H%M%SZ}-{night:06x}"
         # what the night's report exports beside the report: the process page reads its counts
         found = table.groupby(["kind", "activity"])["case_id"].nunique()
-        write_bytes_atomically(
-            export_folder(directory / "reports", PROCESS, run_id) / "patterns.parquet",
-            parquet_bytes(pattern_rows([DeviationPattern(kind, activity, int(n), n / cases, None, None)
-                                        for (kind, activity), n in found.items()]), PATTERNS_SCHEMA))
+        shown = [DeviationPattern(str(kind), str(activity), int(n), n / cases, None, None)
+                 for (kind, activity), n in zip(found.index, found, strict=True)]
+        write_bytes_atomically(export_folder(directory / "reports", PROCESS, run_id) / "patterns.parquet",
+                               parquet_bytes(pattern_rows(shown), PATTERNS_SCHEMA))
         store.record_run(
             run_id, PROCESS, finished - timedelta(minutes=3), finished,
             {"cases": cases, "events": events, "fitness": 0.96, "conforming_cases": conforming,

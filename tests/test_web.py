@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -226,7 +227,7 @@ def test_an_owner_acting_on_another_owners_task_gets_403_and_nothing_changes(
     store = _store(web_night)
     try:
         after = store.task(theirs.task_id)
-        notes = [h["note"] for h in store.history(theirs.task_id) if h["type"] == "status"]
+        notes = [str(h["note"]) for h in store.history(theirs.task_id) if h["type"] == "status"]
         refused = [e for e in AccountStore(store.engine).audit_entries(username=web_night.owner_a)
                    if e.action == "refused" and e.target == f"task:{theirs.task_id}"]
     finally:
@@ -375,7 +376,7 @@ def test_users_are_added_listed_given_a_role_and_disabled_from_the_command_line(
 # --- sign-in by a trusted reverse proxy -----------------------------------------------------
 
 
-def _proxied_config(tmp_path: Path, web: dict[str, object]) -> Path:
+def _proxied_config(tmp_path: Path, web: Mapping[str, object]) -> Path:
     import yaml
 
     model = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
@@ -385,7 +386,7 @@ def _proxied_config(tmp_path: Path, web: dict[str, object]) -> Path:
                        "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
                                     "activity": "activity", "timestamp": "at"}],
                        "tasks": {"owners": {"default": "lead@example.com"}}}],
-        "web": web,
+        "web": dict(web),
     }), encoding="utf-8")
     config = load_config(path)
     config.state_directory.mkdir(parents=True)
@@ -410,7 +411,9 @@ def test_a_trusted_proxy_header_signs_a_known_user_in(tmp_path: Path) -> None:
 def test_the_proxy_header_is_ignored_unless_configured_and_from_a_trusted_address(tmp_path: Path) -> None:
     from web_support import served_in_thread
 
-    for web in ({}, {"proxy_user_header": "X-Remote-User", "proxy_addresses": ["10.0.0.7"]}):
+    webs: list[dict[str, object]] = [
+        {}, {"proxy_user_header": "X-Remote-User", "proxy_addresses": ["10.0.0.7"]}]
+    for web in webs:
         directory = tmp_path / str(len(web))
         directory.mkdir()
         config = load_config(_proxied_config(directory, web))

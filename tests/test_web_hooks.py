@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,8 @@ from web_support import served_in_thread
 from kaizenflow.improvement.types import DONE, OPEN, TaskProposal
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
-from kaizenflow.storage.outbox import outbox
+from kaizenflow.pipeline.resources import Resources
+from kaizenflow.storage.schema import outbox
 from kaizenflow.storage.state import StateStore
 
 GITHUB_HOOK_SECRET = "gh-hook-7Rk2Lp"
@@ -91,18 +92,19 @@ def two_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoWay]
             sinks=["github", "jira"],
         )
         store.dispose()
-        report = stages.deliver_task_events(config)
+        with Resources.open(config) as resources:
+            report = stages.deliver_task_events(resources)
         assert len(github.issues) == 1 and len(jira.issues) == 1, report.summary()
         with served_in_thread(config) as url, httpx.Client(base_url=url, timeout=30) as client:
             yield TwoWay(config, client, github, jira, change.task.task_id)
 
 
-def _signed(secret: str, payload: dict[str, object]) -> tuple[bytes, str]:
+def _signed(secret: str, payload: Mapping[str, object]) -> tuple[bytes, str]:
     body = json.dumps(payload).encode("utf-8")
     return body, "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def github_delivery(two_way: TwoWay, event: str, payload: dict[str, object], delivery: str,
+def github_delivery(two_way: TwoWay, event: str, payload: Mapping[str, object], delivery: str,
                     secret: str | None = GITHUB_HOOK_SECRET) -> tuple[int, str]:
     body, signature = _signed(secret or "", payload)
     headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "Content-Type": "application/json"}
@@ -112,7 +114,7 @@ def github_delivery(two_way: TwoWay, event: str, payload: dict[str, object], del
     return answer.status_code, answer.text
 
 
-def jira_delivery(two_way: TwoWay, payload: dict[str, object], delivery: str) -> tuple[int, str]:
+def jira_delivery(two_way: TwoWay, payload: Mapping[str, object], delivery: str) -> tuple[int, str]:
     body, signature = _signed(JIRA_HOOK_SECRET, payload)
     answer = two_way.client.post("/hooks/jira", content=body, headers={
         "X-Hub-Signature": signature, "X-Atlassian-Webhook-Identifier": delivery,

@@ -1,6 +1,6 @@
 """Web app accounts in the state database: users and roles, server-side sessions, the audit log.
 
-The tables live on the state database's metadata (``storage.state.metadata``) so that one
+The tables live on the state database's metadata (``storage.schema.metadata``) so that one
 database holds tasks and who may act on them. Passwords are stored as argon2 hashes only
 (argon2-cffi); a session row holds the hash of its token, never the token itself, so a copy
 of the database opens nobody's session. The audit log is append-only: nothing here updates or
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from kaizenflow.storage.state import metadata
+from kaizenflow.storage.schema import metadata
 
 VIEWER = "viewer"
 OWNER = "owner"
@@ -81,7 +81,15 @@ for _ddl in _APPEND_ONLY_SQLITE:
 for _ddl in _APPEND_ONLY_POSTGRES:
     sa.event.listen(audit_log, "after_create", _ddl.execute_if(dialect="postgresql"))
 
-TABLES = [users, sessions, audit_log]
+#: Webhook deliveries the web app believed (two-way sinks): a delivery id seen twice is a replay.
+hook_deliveries = sa.Table(
+    "web_hook_deliveries", metadata,
+    sa.Column("sink", sa.String(64), primary_key=True),
+    sa.Column("delivery_id", sa.String(128), primary_key=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+TABLES = [users, sessions, audit_log, hook_deliveries]
 
 
 class AccountError(ValueError):

@@ -33,7 +33,8 @@ from kaizenflow.pipeline.config import ConfigError, KaizenConfig, SinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
-from kaizenflow.storage.state import StateStore, kpi_history, task_history
+from kaizenflow.storage.schema import kpi_history, task_history
+from kaizenflow.storage.state import StateStore
 from kaizenflow.web import casedata, hooks, permissions, readmodel, security
 from kaizenflow.web.charts import KpiPoint, kpi_chart_svg
 
@@ -512,11 +513,12 @@ def _process_time(app: Resources, process: str) -> datetime | None:
     """The process's own clock, as the CLI's `tasks done` takes it; while a night holds the event
     store, a few short retries, then the wall clock (recorded in the audit entry)."""
     from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.resources import Resources
     from kaizenflow.storage.event_store import EventStoreError
 
     for attempt in range(5):
         try:
-            return stages.process_time(app.config, app.config.process(process))
+            return stages.process_time(Resources.open(app.config), app.config.process(process))
         except EventStoreError:
             time.sleep(0.2 * (attempt + 1))
     return None

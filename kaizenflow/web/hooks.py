@@ -22,15 +22,8 @@ import sqlalchemy as sa
 from kaizenflow.improvement.lifecycle import MANUAL_TRANSITIONS
 from kaizenflow.improvement.types import DONE
 from kaizenflow.sinks.github import event_marker
-from kaizenflow.sinks.links import sink_links
-from kaizenflow.storage.state import metadata, tasks
-
-deliveries = sa.Table(
-    "web_hook_deliveries", metadata,
-    sa.Column("sink", sa.String(64), primary_key=True),
-    sa.Column("delivery_id", sa.String(128), primary_key=True),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
+from kaizenflow.storage.accounts import hook_deliveries
+from kaizenflow.storage.schema import sink_links, tasks
 
 MAX_BODY_BYTES = 1_000_000
 _OUR_COMMENTS = event_marker("")[: -len(" -->")]  # comments the sinks wrote themselves
@@ -69,7 +62,7 @@ def first_delivery(engine: sa.Engine, sink: str, delivery_id: str | None) -> Non
         raise HookRefused(400, "no delivery id")
     try:
         with engine.begin() as connection:
-            connection.execute(deliveries.insert().values(sink=sink, delivery_id=delivery_id[:128],
+            connection.execute(hook_deliveries.insert().values(sink=sink, delivery_id=delivery_id[:128],
                                                           received_at=datetime.now(UTC)))
     except sa.exc.IntegrityError:
         raise HookRefused(409, f"delivery {delivery_id} was received already (a replay)") from None

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kaizenflow.improvement.lifecycle import ACTIVE
 from kaizenflow.improvement.types import TASK_STATUSES, Task
-from kaizenflow.storage.state import deviations, runs, tasks
+from kaizenflow.storage.schema import deviations, runs, tasks
 
 #: Runs a trend line covers: the per-case deviations of older runs are not kept anyway.
 TREND_RUNS = 14
