@@ -703,6 +703,9 @@ def create_app(config: KaizenConfig) -> Starlette:
     async def hook_endpoint(request: Request) -> Response:
         return await sink_hook(app, request)
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one; there is none
+
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -710,6 +713,7 @@ def create_app(config: KaizenConfig) -> Starlette:
         Route("/login", login_endpoint, methods=["GET", "POST"]),
         Route("/logout", page(app, logout), methods=["POST"]),
         Route("/healthz", health),
+        Route("/favicon.ico", no_icon),
         Route("/", page(app, home)),
         Route("/processes/{process:str}", page(app, process_page)),
         Route("/processes/{process:str}/pattern", page(app, pattern_page)),
