@@ -419,6 +419,17 @@ class Storage(_Strict):
     )
 
 
+class Oidc(_Strict):
+    """Sign-in to the web app by an OpenID Connect provider (authorization code flow with PKCE)."""
+
+    issuer: str
+    client_id: str
+    client_secret_env: str = Field(description="environment variable holding the client secret")
+    username_claim: str = Field(default="email", description="the ID token claim naming the kaizenflow user")
+    scopes: str = "openid email profile"
+    label: str = "Sign in with your organisation's account"
+
+
 class Web(_Strict):
     """The process owners' web app (`kaizen web`)."""
 
@@ -434,6 +445,7 @@ class Web(_Strict):
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="the reverse proxies whose proxy_user_header is believed",
     )
+    oidc: Oidc | None = None
 
 
 class KaizenConfig(_Strict):

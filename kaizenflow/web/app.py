@@ -6,6 +6,7 @@ store methods as the CLI and written to the audit log with who made it.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from kaizenflow.reports.sparkline import sparkline_svg
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
 from kaizenflow.storage.schema import kpi_history, task_history
 from kaizenflow.storage.state import StateStore
-from kaizenflow.web import casedata, hooks, permissions, readmodel, security
+from kaizenflow.web import casedata, hooks, oidc, permissions, readmodel, security
 from kaizenflow.web.charts import KpiPoint, kpi_chart_svg
 
 #: Cases a pattern page lists at once; the count above the table says how many match.
@@ -227,7 +228,7 @@ async def login_form(app: Resources, request: Request, message: str = "", status
     token = secrets.token_urlsafe(24)
     nxt = request.query_params.get("next", "/")
     response = render(app, request, None, "login.html.j2", status=status, login_csrf=token,
-                      next=_safe_next(nxt), message=message)
+                      next=_safe_next(nxt), message=message, oidc=app.config.web.oidc)
     response.set_cookie(security.LOGIN_CSRF_COOKIE, app.signer.login_cookie(token), max_age=3600,
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
@@ -273,6 +274,72 @@ async def login(app: Resources, request: Request) -> Response:
     response = RedirectResponse(_safe_next(_form_text(form, "next") or "/"), status_code=303)
     _set_session_cookie(app, request, response, token)
     response.delete_cookie(security.LOGIN_CSRF_COOKIE)
+    return response
+
+
+def _redirect_uri(app: Resources, request: Request) -> str:
+    base = app.config.web.base_url or str(request.base_url)
+    return base.rstrip("/") + "/login/oidc/callback"
+
+
+async def oidc_login(app: Resources, request: Request) -> Response:
+    """Off to the OpenID Connect provider, with state, nonce and PKCE kept in a signed cookie."""
+    settings = app.config.web.oidc
+    if settings is None:
+        return PlainTextResponse("sign-in by OpenID Connect is not configured", status_code=404)
+    try:
+        provider = await run_in_threadpool(oidc.discover, settings.issuer)
+    except oidc.OidcError as error:
+        return await login_form(app, request, str(error), 502)
+    url, flow = oidc.start(provider, settings.client_id, _redirect_uri(app, request), settings.scopes,
+                           _safe_next(request.query_params.get("next", "/")))
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(security.OIDC_COOKIE, app.signer.oidc_cookie(flow.dumps()), max_age=oidc.FLOW_SECONDS,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
+async def oidc_callback(app: Resources, request: Request) -> Response:
+    """Back from the provider: the ID token checked, then a session for a known, enabled user."""
+    settings = app.config.web.oidc
+    if settings is None:
+        return PlainTextResponse("sign-in by OpenID Connect is not configured", status_code=404)
+    kept = app.signer.oidc_flow(request.cookies.get(security.OIDC_COOKIE), oidc.FLOW_SECONDS)
+    address = _address(request)
+    params = request.query_params
+
+    def complete() -> tuple[str | None, str, str]:
+        if kept is None:
+            return None, "The sign-in was not started here or took too long: start again.", "/"
+        flow = oidc.Flow.loads(kept)
+        try:
+            provider = oidc.discover(settings.issuer)
+            secret = os.environ.get(settings.client_secret_env, "")
+            name = oidc.finish(provider, flow, params.get("state", ""), params.get("code", ""),
+                               settings.client_id, secret, _redirect_uri(app, request),
+                               settings.username_claim)
+        except oidc.OidcError as error:
+            app.accounts.audit("-", "login_failed", "oidc", {"why": str(error)}, address)
+            return None, str(error), flow.next
+        try:
+            user = app.accounts.user(name)
+        except AccountError:
+            user = None
+        if user is None or user.disabled:
+            app.accounts.audit(name, "login_refused", name, {"by": "oidc", "why": "no enabled account"},
+                               address)
+            return None, f"{name} has no account here: ask an administrator.", flow.next
+        token, _ = app.accounts.start_session(user, app.lifetime)
+        app.accounts.audit(user.username, "login", user.username, {"by": "oidc"}, address)
+        return token, "", flow.next
+
+    token, message, nxt = await run_in_threadpool(complete)
+    if token is None:
+        response = await login_form(app, request, message, 403)
+    else:
+        response = RedirectResponse(_safe_next(nxt), status_code=303)
+        _set_session_cookie(app, request, response, token)
+    response.delete_cookie(security.OIDC_COOKIE)
     return response
 
 
@@ -700,6 +767,12 @@ def create_app(config: KaizenConfig) -> Starlette:
     async def login_endpoint(request: Request) -> Response:
         return await login(app, request)
 
+    async def oidc_start_endpoint(request: Request) -> Response:
+        return await oidc_login(app, request)
+
+    async def oidc_callback_endpoint(request: Request) -> Response:
+        return await oidc_callback(app, request)
+
     async def hook_endpoint(request: Request) -> Response:
         return await sink_hook(app, request)
 
@@ -711,6 +784,8 @@ def create_app(config: KaizenConfig) -> Starlette:
 
     routes = [
         Route("/login", login_endpoint, methods=["GET", "POST"]),
+        Route("/login/oidc", oidc_start_endpoint),
+        Route("/login/oidc/callback", oidc_callback_endpoint),
         Route("/logout", page(app, logout), methods=["POST"]),
         Route("/healthz", health),
         Route("/favicon.ico", no_icon),

@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 SESSION_COOKIE = "kaizen_session"
 LOGIN_CSRF_COOKIE = "kaizen_login_csrf"
+OIDC_COOKIE = "kaizen_oidc"
 CSRF_FIELD = "csrf_token"
 
 #: Failed sign-ins allowed per user name, and per address, in the window before refusing.
@@ -73,6 +74,7 @@ class CookieSigner:
     def __init__(self, secret: str) -> None:
         self._session = URLSafeTimedSerializer(secret, salt="kaizen-session")
         self._login = URLSafeTimedSerializer(secret, salt="kaizen-login-csrf")
+        self._oidc = URLSafeTimedSerializer(secret, salt="kaizen-oidc-flow")
 
     def session_cookie(self, token: str) -> str:
         return self._session.dumps(token)
@@ -94,6 +96,19 @@ class CookieSigner:
             return None
         try:
             value = self._login.loads(cookie, max_age=3600)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+
+    def oidc_cookie(self, flow: str) -> str:
+        return self._oidc.dumps(flow)
+
+    def oidc_flow(self, cookie: str | None, max_age: int) -> str | None:
+        if not cookie:
+            return None
+        try:
+            value = self._oidc.loads(cookie, max_age=max_age)
         except BadSignature:
             return None
         return value if isinstance(value, str) else None
