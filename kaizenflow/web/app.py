@@ -374,9 +374,9 @@ def _report_href(app: Resources, process: str, run_id: str) -> str | None:
 async def process_page(app: Resources, request: Request, session: Session) -> Response:
     name = _readable_process(app, session.user, request.path_params["process"])
 
-    def read() -> tuple[readmodel.ProcessView, list[Task], list[dict[str, object]]]:
+    def read() -> tuple[readmodel.ProcessView, list[readmodel.TaskCard], list[dict[str, object]]]:
         return (readmodel.process_view(app.store.engine, name, app.reports_directory),
-                [t for t in app.store.list_tasks(process=name) if t.status in ACTIVE],
+                readmodel.task_cards(app.store.engine, [name], ACTIVE),
                 app.store.accepted(name))
 
     view, open_tasks, accepted = await run_in_threadpool(read)
@@ -488,12 +488,12 @@ async def report_file(app: Resources, request: Request, session: Session) -> Res
 
 
 async def board_page(app: Resources, request: Request, session: Session) -> Response:
-    visible = set(_visible_processes(app, session.user))
+    visible = _visible_processes(app, session.user)
     only_mine = request.query_params.get("mine") == "1"
     process = request.query_params.get("process") or None
-    listed = await run_in_threadpool(app.store.list_tasks, process, None)
-    found = [t for t in listed if t.process in visible
-             and (not only_mine or permissions.owns(session.user, t))]
+    wanted = [p for p in visible if process in (None, p)]
+    listed = await run_in_threadpool(readmodel.task_cards, app.store.engine, wanted)
+    found = [t for t in listed if not only_mine or permissions.owns(session.user, t)]
     return render(app, request, session, "board.html.j2", columns=readmodel.board(found),
                   only_mine=only_mine, chosen_process=process,
                   can_act=lambda t: permissions.can_act(session.user, t),

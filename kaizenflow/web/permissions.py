@@ -8,21 +8,35 @@ a list of processes sees only those (an empty list: all).
 
 from __future__ import annotations
 
-from kaizenflow.improvement.types import Task
+from typing import Protocol
+
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, User
+
+
+class Owned(Protocol):
+    """What permissions look at of a task (a stored Task or a board card)."""
+
+    @property
+    def process(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def business_object(self) -> str | None: ...
 
 
 def can_read(user: User, process: str) -> bool:
     return user.role == ADMIN or user.sees(process)
 
 
-def owns(user: User, task: Task) -> bool:
+def owns(user: User, task: Owned) -> bool:
     """The task is named after the user, or its business object is one of the user's scopes."""
     return task.owner == user.username or (task.business_object is not None
                                            and task.business_object in user.scopes)
 
 
-def can_act(user: User, task: Task) -> bool:
+def can_act(user: User, task: Owned) -> bool:
     """Whether the user may move, comment on or reassign the task."""
     if user.role == ADMIN:
         return True

@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kaizenflow.improvement.lifecycle import ACTIVE
-from kaizenflow.improvement.types import TASK_STATUSES, Task
+from kaizenflow.improvement.types import TASK_STATUSES
 from kaizenflow.storage.schema import deviations, runs, tasks
 
 #: Runs a trend line covers: the per-case deviations of older runs are not kept anyway.
@@ -232,9 +232,37 @@ def case_deviations(engine: sa.Engine, run_id: str, case_id: str) -> list[tuple[
     return [(str(k), str(a), str(d or "")) for k, a, d in rows]
 
 
-def board(all_tasks: list[Task]) -> dict[str, list[Task]]:
+@dataclass(frozen=True)
+class TaskCard:
+    """What the board and the process page show of a task (no evidence, no history)."""
+
+    task_id: int
+    process: str
+    title: str
+    status: str
+    owner: str
+    business_object: str | None
+    baseline_value: float
+    current_value: float
+    target_value: float
+
+
+def task_cards(engine: sa.Engine, processes: list[str], statuses: frozenset[str] | None = None,
+               ) -> list[TaskCard]:
+    """The tasks of the processes (in some statuses), in task order, read in one narrow query."""
+    query = (sa.select(tasks.c.task_id, tasks.c.process, tasks.c.title, tasks.c.status, tasks.c.owner,
+                       tasks.c.business_object, tasks.c.baseline_value, tasks.c.current_value,
+                       tasks.c.target_value)
+             .where(tasks.c.process.in_(processes)).order_by(tasks.c.task_id))
+    if statuses is not None:
+        query = query.where(tasks.c.status.in_(sorted(statuses)))
+    with engine.connect() as connection:
+        return [TaskCard(*row) for row in connection.execute(query).all()]
+
+
+def board(cards: list[TaskCard]) -> dict[str, list[TaskCard]]:
     """Tasks by status, in the lifecycle's order; the active columns first."""
-    columns: dict[str, list[Task]] = {status: [] for status in TASK_STATUSES}
-    for task in all_tasks:
-        columns.setdefault(task.status, []).append(task)
+    columns: dict[str, list[TaskCard]] = {status: [] for status in TASK_STATUSES}
+    for card in cards:
+        columns.setdefault(card.status, []).append(card)
     return columns
