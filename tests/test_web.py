@@ -257,6 +257,39 @@ def test_a_change_made_in_the_app_is_the_clis_change_with_the_user_and_is_audite
                and e.detail["to"] == ACKNOWLEDGED for e in audited)
 
 
+def test_the_cli_and_the_app_mark_a_task_done_alike(web_url: str, web_night: WebNight) -> None:
+    from kaizenflow.cli.main import app
+
+    others = [t for t in _open_tasks(web_night) if t.owner not in (web_night.owner_a, web_night.owner_b)]
+    assert len(others) >= 2, "the demo night raised too few tasks for this test"
+    by_cli, by_web = others[:2]
+    done = CliRunner().invoke(app, ["tasks", "done", str(by_cli.task_id), "--by", web_night.analyst,
+                                    "--config", str(web_night.config_path)])
+    assert done.exit_code == 0, done.output
+    with signed_in(web_url, web_night.analyst) as client:
+        token = csrf_of(client.get(f"/tasks/{by_web.task_id}").text)
+        assert client.post(f"/tasks/{by_web.task_id}/status",
+                           data={"status": "done", "csrf_token": token}).status_code == 303
+    store = _store(web_night)
+    try:
+        moved = [store.task(t.task_id) for t in (by_cli, by_web)]
+        last = [[h for h in store.history(t.task_id) if h["type"] == "status"][-1] for t in moved]
+    finally:
+        store.dispose()
+    assert [t.status for t in moved] == ["done", "done"]
+    assert all(t.changed_at is not None for t in moved)  # the process's clock, both ways
+    assert moved[0].changed_at == moved[1].changed_at
+    assert [h["note"] for h in last] == [f"{web_night.analyst}: done"] * 2
+
+
+def _open_tasks(night: WebNight) -> list[Task]:
+    store = _store(night)
+    try:
+        return [t for t in store.list_tasks() if t.status == OPEN]
+    finally:
+        store.dispose()
+
+
 def test_an_owner_may_not_accept_a_pattern(web_url: str, web_night: WebNight) -> None:
     with signed_in(web_url, web_night.owner_a) as client:
         token = csrf_of(client.get("/").text)
