@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import conformance, floors, ingestion, mining, models, nights, startup
+from benchmarks import web as web_load
 from benchmarks.measure import Measurement, machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -111,6 +112,7 @@ def main() -> None:
         (f"A {arguments.history_events:,}-event history (the same stages, two years of simulated ERP)",
          lambda: _large_history(scratch, arguments.history_events)),
         (DASK, lambda: _dask(scratch)),
+        (web_load.TITLE.removeprefix("## "), lambda: web_load.run(scratch)[2:]),
         (FLOORS, lambda: _floors(scratch, checks, nights_measured)),
         (models.TITLE, lambda: models.section(scratch / "models")),
     ]

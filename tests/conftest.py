@@ -73,3 +73,23 @@ def mariadb_url() -> Iterator[str]:
     yield from server_database(
         base, f"CREATE DATABASE {database}", f"DROP DATABASE {database}", url
     )
+
+
+# --- the web app: one real demo night and one served app for tests/test_web*.py -----------------
+
+
+@pytest.fixture(scope="session")
+def web_night(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A demo night with accounts for each role (tests/web_support.py)."""
+    from web_support import prepare_web_night
+
+    return prepare_web_night(tmp_path_factory.mktemp("web-night"))
+
+
+@pytest.fixture(scope="session")
+def web_url(web_night: object) -> Iterator[str]:
+    """The web app of ``web_night`` served by uvicorn on 127.0.0.1."""
+    from web_support import served
+
+    with served(web_night.config_path) as url:  # type: ignore[attr-defined]
+        yield url

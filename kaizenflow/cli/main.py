@@ -16,6 +16,7 @@ import typer
 from kaizenflow.cli import files as cli_files
 from kaizenflow.cli import serve as cli_serve
 from kaizenflow.cli import tasks as cli_tasks
+from kaizenflow.cli import web as cli_web
 from kaizenflow.cli.output import to_plain
 
 app = typer.Typer(
@@ -65,9 +66,10 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from kaizenflow.pipeline.locking import RunLockedError
     from kaizenflow.sources.mapping import SourceError
     from kaizenflow.storage import EventStoreError
+    from kaizenflow.storage.accounts import AccountError
 
     return (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError, RunLockedError,
-            TransitionError, UnknownAttributeError)
+            TransitionError, UnknownAttributeError, AccountError)
 
 
 class _FailuresToldOnce(logging.Filter):
@@ -329,6 +331,7 @@ def report(
 cli_files.register(app, _reported)
 cli_tasks.register(tasks_app, _reported)
 cli_serve.register(app, _reported)
+cli_web.register(app, _reported)
 
 
 def main() -> None:  # pragma: no cover - console entry point

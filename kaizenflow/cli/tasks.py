@@ -108,12 +108,13 @@ def _move(status: str, needs_reason: bool = False) -> Callable[..., None]:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         from kaizenflow.pipeline import stages
+        from kaizenflow.pipeline.resources import Resources
 
         with _store(config) as (loaded, store):
             moving = store.task(task_id)
             changed_at = None
             if status == DONE:  # effects are counted from the process's own clock
-                changed_at = stages.process_time(loaded, loaded.process(moving.process))
+                changed_at = stages.process_time(Resources.open(loaded), loaded.process(moving.process))
             sinks = stages.sink_names(loaded, moving.process)
             task = store.transition(task_id, status, _actor(by), reason or None, changed_at, sinks=sinks)
         _echo_task(task, as_json)

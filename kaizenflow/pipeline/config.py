@@ -366,6 +366,10 @@ class SinkConfig(_Strict):
     project_key: str | None = None
     issue_type: str = "Task"
     urls_env: str | None = None
+    webhook_secret_env: str | None = Field(
+        default=None, description="GitHub/Jira: the secret their webhooks to the web app are signed "
+                                  "with (closing or commenting the issue then reaches the task)",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SinkConfig:
@@ -415,6 +419,35 @@ class Storage(_Strict):
     )
 
 
+class Oidc(_Strict):
+    """Sign-in to the web app by an OpenID Connect provider (authorization code flow with PKCE)."""
+
+    issuer: str
+    client_id: str
+    client_secret_env: str = Field(description="environment variable holding the client secret")
+    username_claim: str = Field(default="email", description="the ID token claim naming the kaizenflow user")
+    scopes: str = "openid email profile"
+    label: str = "Sign in with your organisation's account"
+
+
+class Web(_Strict):
+    """The process owners' web app (`kaizen web`)."""
+
+    base_url: str | None = Field(
+        default=None, description="where people reach the web app (https://kaizen.example.com): "
+                                  "links in notifications and artifacts point there",
+    )
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    proxy_user_header: str | None = Field(
+        default=None, description="sign in by a header a trusted reverse proxy sets (off by default)",
+    )
+    proxy_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="the reverse proxies whose proxy_user_header is believed",
+    )
+    oidc: Oidc | None = None
+
+
 class KaizenConfig(_Strict):
     """A whole configuration; relative paths are resolved against ``base_dir``."""
 
@@ -427,6 +460,7 @@ class KaizenConfig(_Strict):
     sinks: list[SinkConfig] = Field(default_factory=list)
     delivery: Delivery = Delivery()
     reports_directory: Path = Path("reports")
+    web: Web = Web()
     base_dir: Path = Path(".")
     config_hash: str = ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -417,6 +418,10 @@ def _select_cases(connection: duckdb.DuckDBPyConnection, process: str, window_da
     connection.execute(f"CREATE OR REPLACE TEMP TABLE selected_cases AS {query}", parameters)
 
 
+#: How long a writer waits for readers to let go of the file before giving up.
+WRITER_LOCK_WAIT_SECONDS = 30.0
+
+
 @contextmanager
 def open_duckdb(
     path: Path, schema: str, what: str, read_only: bool = False
@@ -432,13 +437,10 @@ def open_duckdb(
         path.parent.mkdir(parents=True, exist_ok=True)
         if not read_only and not path.exists():
             _create(path, schema)
-        try:
-            connection = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
-            raise EventStoreError(
-                f"{what} {path}: cannot open it ({str(error).splitlines()[0]}); "
-                "is another kaizenflow run using it?"
-            ) from None
+        # A reader (the web app, `kaizen deviations`) holds the file for one query: a writer
+        # waits that long rather than failing the night; readers do not wait, they fall back.
+        connection = _connect_waiting(path, what, read_only,
+                                      0.0 if read_only else WRITER_LOCK_WAIT_SECONDS)
         if not read_only:
             connection.execute(schema)
     try:
@@ -448,6 +450,24 @@ def open_duckdb(
         raise
     finally:
         connection.close()
+
+
+def _connect_waiting(
+    path: Path, what: str, read_only: bool, wait_seconds: float
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the file, waiting up to ``wait_seconds`` while another process holds its lock."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower() and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise EventStoreError(
+                f"{what} {path}: cannot open it ({str(error).splitlines()[0]}); "
+                "is another kaizenflow run using it?"
+            ) from None
 
 
 def _create(path: Path, schema: str) -> None:
