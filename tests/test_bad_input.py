@@ -16,6 +16,7 @@ import pytest
 import kaizenflow.sources.xes
 from kaizenflow.sources.files import read_csv_events, read_events_file, read_xes_events
 from kaizenflow.sources.mapping import EventMapping, SourceError
+from kaizenflow.sources.xes import read_xes
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"
 
@@ -36,7 +37,6 @@ def error_of(name: str, **options: Any) -> str:
         ("empty.xes", r"the file is empty"),
         ("empty_log.xes", r"the log has no events"),
         ("malformed.xes", r"line 15, column 7: malformed XML"),
-        ("undeclared_prefix.xes", r"line 13, field cost:total: the prefix 'cost' is not declared"),
         ("wrong_attribute_type.xes", r"line 16, field time:timestamp: 'yesterday' is not an xs:dateTime"),
         ("empty.csv", r"the file is empty"),
         ("header_only.csv", r"no events: the file has a header \(line 1\) and no rows"),
@@ -48,6 +48,18 @@ def error_of(name: str, **options: Any) -> str:
 )
 def test_a_broken_file_is_refused_naming_where(name: str, expected: str) -> None:
     assert re.search(expected, error_of(name))
+
+
+def test_an_undeclared_prefix_is_refused_in_strict_mode_naming_line_and_field() -> None:
+    message = error_of("undeclared_prefix.xes", strict=True)
+    assert re.search(r"line 13, field cost:total: the prefix 'cost' is not declared", message)
+
+
+def test_an_undeclared_prefix_loads_with_a_counted_warning() -> None:
+    read = read_xes(CORPUS / "undeclared_prefix.xes")
+    assert len(read.events) == 3
+    assert [(w.code, w.count) for w in read.warnings] == [("undeclared-prefix", 1)]
+    assert "cost:total" in read.warnings[0].message
 
 
 def test_asking_for_a_classifier_of_a_log_without_classifiers_is_refused() -> None:
@@ -80,8 +92,10 @@ def test_an_xxe_never_reads_the_referenced_file(tmp_path: Path, monkeypatch: pyt
     log = (CORPUS / "xxe_local_file.xes").read_text().replace("file:///etc/passwd", secret.as_uri())
     path = tmp_path / "xxe.xes"
     path.write_text(log)
-    monkeypatch.setattr(kaizenflow.sources.xes, "_read_frame",
-                        lambda *a: pytest.fail("pm4py must not see it"))
+    monkeypatch.setattr(kaizenflow.sources.xes, "_rust_frame",
+                        lambda *a: pytest.fail("the Rust reader must not see it"))
+    monkeypatch.setattr(kaizenflow.sources.xes, "stream_xes",
+                        lambda *a: pytest.fail("the Python reader must not see it"))
     with pytest.raises(SourceError) as caught:
         read_xes_events(path)
     assert "TOP-SECRET-4711" not in str(caught.value)

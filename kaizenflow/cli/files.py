@@ -12,11 +12,14 @@ import typer
 
 if TYPE_CHECKING:  # at run time imported where needed: `kaizen --help` stays fast
     from kaizenflow.core.events import CaseCost, EventLog
+    from kaizenflow.sources.bending import ReadWarning
 
 LogArgument = Annotated[Path, typer.Argument(help="event log: CSV, Parquet, XES, XES.gz or OCEL 2.0")]
 ObjectTypeOption = Annotated[
     str | None, typer.Option("--object-type", help="OCEL 2.0 logs: the object type a case is")
 ]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="refuse what a lenient read bends (XES: undeclared prefixes, keyless attributes, ...)")]
 
 
 class CostPer(StrEnum):
@@ -32,6 +35,23 @@ def _read(path: Path, object_type: str | None, cost: CaseCost | None = None) -> 
     return read_log(path, object_type=object_type, cost_attribute=cost.attribute, cost_per=cost.per)
 
 
+def _load(path: Path, object_type: str | None, cost: CaseCost | None = None,
+          strict: bool = False) -> tuple[EventLog, tuple[ReadWarning, ...]]:
+    """The log of a file and what its reader bent to load it (see docs/compatibility.md)."""
+    from kaizenflow.sources.files import events_to_log, load_events_file
+
+    options: dict[str, object] = {"source": path.name}
+    if object_type:
+        options["object_type"] = object_type
+    loaded = load_events_file(path, None, strict=strict, **options)
+    return events_to_log(loaded.events, cost), loaded.warnings
+
+
+def read_warning_lines(warnings: tuple[ReadWarning, ...]) -> list[str]:
+    """What the reader bent, one line each, for people."""
+    return [f"  read warning ({w.code}): {w.line()}" for w in warnings]
+
+
 def check(
     log: Annotated[Path, typer.Option("--log", help="event log file")],
     model: Annotated[Path, typer.Option("--model", help="designed model: BPMN, PNML or PTML")],
@@ -41,6 +61,7 @@ def check(
     cost_per: Annotated[CostPer, typer.Option(
         "--cost-per", help="case: the attribute is the case's cost, not summed")] = CostPer.event,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    strict: StrictOption = False,
 ) -> None:
     """Check any log against any model: fitness, precision, conforming cases and patterns."""
     from kaizenflow.conformance.check import check_log
@@ -53,7 +74,7 @@ def check(
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"
     per: Literal["event", "case"] = "case" if cost_per is CostPer.case else "event"
     cost = CaseCost(cost_attribute, per) if cost_attribute else None
-    events = _read(log, object_type, cost)
+    events, read_warnings = _load(log, object_type, cost, strict)
     designed = load_model(model)
     # a one-off log is a closed export: no case is still running
     result = check_log(events, designed, open_case_horizon_days=1e-9)
@@ -78,6 +99,7 @@ def check(
                  "extra_cost_total": p.extra_cost_total} if cost else {})}
             for p in patterns
         ],
+        "read_warnings": [w.to_dict() for w in read_warnings],
     }
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
@@ -90,21 +112,26 @@ def check(
         extra = (f"  extra cost {p.extra_cost_median:+,.2f} median, {p.extra_cost_total:+,.2f} in all"
                  if p.extra_cost_median is not None and p.extra_cost_total is not None else "")
         typer.echo(f"  {p.kind:<22} {p.activity:<40} {p.cases:>6,} ({p.share:.1%}){extra}")
+    for line in read_warning_lines(read_warnings):
+        typer.echo(line)
 
 
 def inspect(
     log: LogArgument,
     object_type: ObjectTypeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    strict: StrictOption = False,
 ) -> None:
     """Profile a log: cases, events, activities, variants, time span, attributes and warnings."""
     from kaizenflow.mining.profile import profile_log
 
-    profile = profile_log(_read(log, object_type))
+    events, read_warnings = _load(log, object_type, strict=strict)
+    profile = profile_log(events)
     if as_json:
-        typer.echo(json.dumps(profile.to_dict(), indent=2, default=str))
+        figures = profile.to_dict() | {"read_warnings": [w.to_dict() for w in read_warnings]}
+        typer.echo(json.dumps(figures, indent=2, default=str))
         return
-    typer.echo("\n".join(profile_lines(log.name, profile)))
+    typer.echo("\n".join(profile_lines(log.name, profile) + read_warning_lines(read_warnings)))
 
 
 def profile_lines(name: str, profile: Any) -> list[str]:

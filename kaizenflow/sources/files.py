@@ -11,20 +11,25 @@ ordered EventLog for commands that run without a store.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from kaizenflow.sources.batch import events_to_log
+from kaizenflow.sources.bending import ReadWarning
 from kaizenflow.sources.delimited import read_csv_events
 from kaizenflow.sources.mapping import EventMapping, SourceError
 from kaizenflow.sources.ocel import OCEL_SUFFIXES, ocel_object_types, read_ocel_events
 from kaizenflow.sources.tabular import Layout, check_columns, recognise, to_batch
-from kaizenflow.sources.xes import read_xes_events
+from kaizenflow.sources.xes import read_xes, read_xes_events
 
 __all__ = [
+    "LoadedEvents",
+    "ReadWarning",
     "events_to_log",
+    "load_events_file",
     "ocel_object_types",
     "read_csv_events",
     "read_events_file",
@@ -75,12 +80,36 @@ def read_parquet_events(
     return to_batch(table, layout, process, where, lambda i: f"row {i + 1}", timestamp_format)
 
 
+@dataclass(frozen=True)
+class LoadedEvents:
+    """A file's canonical batch and what a lenient reader bent to load it (empty when nothing)."""
+
+    events: pd.DataFrame
+    warnings: tuple[ReadWarning, ...] = ()
+
+
+def load_events_file(
+    path: str | Path, mapping: EventMapping | None = None, *, strict: bool = False, **options: Any
+) -> LoadedEvents:
+    """``read_events_file`` with the read's warnings, for output and run manifests to carry.
+
+    ``strict`` refuses what a lenient read would bend (XES: undeclared prefixes, attributes
+    without a key, misplaced elements, ...) with the first one's file, line and reason.
+    """
+    path = Path(path)
+    if path.name.lower().endswith(_XES_SUFFIXES) and mapping is None:
+        read = read_xes(path, strict=strict, **options)
+        return LoadedEvents(read.events, read.warnings)
+    return LoadedEvents(read_events_file(path, mapping, **options))
+
+
 def read_events_file(path: str | Path, mapping: EventMapping | None = None, **options: Any) -> pd.DataFrame:
     """Canonical events of any supported file, chosen by its name; ``options`` go to that reader.
 
     .csv/.tsv, .parquet/.pq, .xes/.xes.gz, and OCEL 2.0 as .jsonocel/.json, .xmlocel/.xml,
     .sqlite/.sqlite3/.db (``object_type`` required: without it the error lists the types).
     A mapping applies to the tabular formats only; XES and OCEL name their own columns.
+    XES warnings (what was bent to read the file) are logged; ``load_events_file`` returns them.
     """
     path = Path(path)
     name = path.name.lower()

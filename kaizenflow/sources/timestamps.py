@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -29,6 +30,58 @@ _ISO_NAIVE = _Format("ISO 8601 without offset", re.compile(_ISO_BODY))
 _SLASHED = _Format("dd/mm/yyyy or mm/dd/yyyy [HH:MM[:SS]]", re.compile(_SLASH))
 _EPOCH = _Format("epoch seconds", re.compile(r"\d{9,10}(?:\.\d+)?"))
 _FORMATS = (_ISO_AWARE, _ISO_NAIVE, _SLASHED, _EPOCH)
+#: The largest UTC offset any time zone uses (Line Islands, +14:00); anything beyond is a typo.
+MAX_UTC_OFFSET = timedelta(hours=14)
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
+_XS_PARTS = re.compile(r"(-?\d{4,})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?")
+
+
+def parse_xs_datetime(text: str) -> datetime:
+    """An XES date (xs:dateTime, or another ISO 8601 form pm4py reads) as an aware UTC datetime.
+
+    Naive times are read as UTC, as pm4py reads them. Raises ValueError whose message completes
+    "'TEXT' ..." for impossible dates (2024-13-45), times (25:00) and offsets beyond +-14:00.
+    """
+    value = text.strip()
+    match = _XS_PARTS.fullmatch(value)
+    if match is None:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("is not an xs:dateTime (e.g. 2024-01-05T09:00:00+01:00)") from None
+    else:
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        if not 1 <= int(month) <= 12:
+            raise ValueError(f"is not a valid timestamp: month {int(month)} does not exist")
+        try:
+            parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+        except ValueError as error:
+            raise ValueError(f"is not a valid timestamp: {error}") from None
+        if zone is not None:
+            offset = _offset(zone)
+            parsed = parsed.replace(tzinfo=UTC) - offset
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    utc_offset = parsed.utcoffset() or timedelta(0)
+    if abs(utc_offset) > MAX_UTC_OFFSET:
+        raise ValueError(f"is not a valid timestamp: the UTC offset {value[-6:]} is beyond +-14:00, the "
+                         "largest any time zone uses")
+    return parsed.astimezone(UTC)
+
+
+def _offset(zone: str) -> timedelta:
+    if zone == "Z":
+        return timedelta(0)
+    sign = -1 if zone[0] == "-" else 1
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    if minutes > 59:
+        raise ValueError(f"is not a valid timestamp: the UTC offset {zone} has {minutes} minutes")
+    offset = sign * timedelta(hours=hours, minutes=minutes)
+    if abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError(f"is not a valid timestamp: the UTC offset {zone} is beyond +-14:00, the largest "
+                         "any time zone uses")
+    return offset
 
 
 def parse_timestamps(
@@ -68,12 +121,28 @@ def parse_timestamps(
         return pd.to_datetime(pd.to_numeric(text), unit="s", utc=True)
     if detected is _SLASHED:
         return _parse_slashed(text, where, field, locate)
+    if detected is _ISO_AWARE:
+        _refuse_offsets(text, where, field, locate)
     try:
         return pd.to_datetime(text, format="ISO8601", utc=detected is _ISO_AWARE)
     except (ValueError, OverflowError) as error:
         parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
         _refuse_unparsed(parsed, text, where, field, locate, f"a valid {detected.name} time")
         raise SourceError(f"{where}: field {field}: timestamps cannot be parsed ({error})") from None
+
+
+def _refuse_offsets(text: pd.Series, where: str, field: str, locate: Locate) -> None:
+    """UTC offsets beyond +-14:00 or with more than 59 minutes are typos pandas would accept."""
+    parts = text.str.extract(_OFFSET.pattern)
+    hours, minutes = pd.to_numeric(parts[1]), pd.to_numeric(parts[2])
+    bad = (hours * 60 + minutes > MAX_UTC_OFFSET.total_seconds() // 60) | (minutes > 59)
+    bad = bad.fillna(False).astype(bool)
+    if bad.any():
+        position = _first(bad)
+        raise SourceError(
+            f"{where}: {locate(position)}, field {field}: {text.iloc[position]!r} has a UTC offset beyond "
+            "+-14:00 (or of more than 59 minutes), which no time zone uses"
+        )
 
 
 def _parse_slashed(text: pd.Series, where: str, field: str, locate: Locate) -> pd.Series:

@@ -1,24 +1,39 @@
-"""XES logs (.xes, .xes.gz) as canonical batches: validated in one pass, parsed by pm4py's fastest reader."""
+"""XES logs (.xes, .xes.gz) as canonical batches: a safety pass, then the Rust reader or the exact one.
+
+Every file first gets the safety pass (``safe_xml.scan_xml``: no DTD, well-formed, bounded
+tokens and inflation), which also gathers byte-level facts (``xes_gate.XesGate``). A file the
+gate finds plain is read by r4pm, the Rust reader pm4py uses, called directly; its result is
+checked (as many events as ``<event>`` tags, as many cases as traces, nothing it reported on
+stderr, no column it made up) and any doubt, any exception it raises (including
+``pyo3_runtime.PanicException``, a BaseException) sends the file to the streaming Python
+reader (``xes_stream``), which reads every construct exactly and counts what it bends.
+Strict mode reads with the Python reader and refuses at the first bending.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
-from array import array
+import tempfile
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
-from xml.parsers import expat
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kaizenflow.sources.batch import START_KEY, assemble
+from kaizenflow.sources.bending import Bendings, ReadWarning
 from kaizenflow.sources.mapping import EventMapping, SourceError
-from kaizenflow.sources.safe_xml import is_gzip, scan_xml
+from kaizenflow.sources.safe_xml import DEFAULT_LIMITS, XmlLimits, is_gzip, scan_xml
 from kaizenflow.sources.timestamps import iso_utc
+from kaizenflow.sources.xes_gate import XesGate
+from kaizenflow.sources.xes_stream import stream_xes
 
 log = logging.getLogger(__name__)
 
@@ -27,139 +42,26 @@ NAME_KEY = "concept:name"
 TIME_KEY = "time:timestamp"
 RESOURCE_KEY = "org:resource"
 TRANSITION_KEY = "lifecycle:transition"
+_MADE_UP_COLUMN = re.compile(r"(?:case:)?column_\d+")
 
-_TYPED = frozenset({"string", "date", "int", "float", "boolean", "id", "list", "container"})
-_XS_DATETIME = re.compile(r"-?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
-_INTEGER = re.compile(r"[+-]?\d+")
-_BOOLEANS = frozenset({"true", "false", "TRUE", "FALSE", "True", "False", "1", "0"})
-_CLASSIFIER_KEYS = re.compile(r"'([^']*)'|(\S+)")
+
+@dataclass(frozen=True)
+class XesRead:
+    """A read XES log: the canonical batch, what was bent to read it, and which reader read it."""
+
+    events: pd.DataFrame
+    warnings: tuple[ReadWarning, ...]
+    reader: str
 
 
 @dataclass
-class XesOutline:
-    """What the validating pass learned: declared prefixes and classifiers, the line of each event."""
+class _Frame:
+    """pm4py-shaped events (trace attributes as ``case:KEY``) with what the log declares."""
 
-    prefixes: set[str] = field(default_factory=set)
-    classifiers: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    event_lines: array[int] = field(default_factory=lambda: array("q"))
-
-
-def outline_xes(path: Path) -> XesOutline:
-    """Validate an XES file in one streaming pass (safety, well-formedness, typed values, prefixes).
-
-    Every error names the file, the line and the attribute key. The pass also records the line
-    of each event so that errors found later, in pm4py's frame, can still point into the file.
-    """
-    validator = _Validator(path)
-    scan_xml(path, validator.install)
-    validator.check_prefixes()
-    return validator.outline
-
-
-class _Validator:
-    """Expat handlers of the validating pass; kept lean, they run once per XML element."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.outline = XesOutline()
-        self.checked: set[str] = set()
-        self.undeclared: dict[str, tuple[int, str]] = {}
-        self.parser: expat.XMLParserType | None = None
-
-    def install(self, parser: expat.XMLParserType) -> None:
-        self.parser = parser
-        parser.StartElementHandler = self.root
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        # Fast paths first: a log is mostly <string>, <date> and <event> elements with known keys.
-        if name == "string":
-            if attrs.get("key") not in self.checked or "value" not in attrs:
-                self.check_attribute(name, attrs)
-        elif name == "date":
-            value = attrs.get("value")
-            if attrs.get("key") not in self.checked or value is None or not _XS_DATETIME.fullmatch(value):
-                self.check_attribute(name, attrs)
-        elif name == "event":
-            self.outline.event_lines.append(self.line)
-        else:
-            self.other(name, attrs)
-
-    def root(self, name: str, attrs: dict[str, str]) -> None:
-        if name.rpartition(":")[2] != "log":
-            self.fail(f"not an XES log: the root element is <{name}>, not <log>")
-        if self.parser is not None:
-            self.parser.StartElementHandler = self.start
-
-    def other(self, name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
-        if local in _TYPED:
-            self.check_attribute(local, attrs)
-        elif local == "event":
-            self.outline.event_lines.append(self.line)
-        elif local == "extension":
-            self.outline.prefixes.add(attrs.get("prefix", ""))
-        elif local == "classifier":
-            keys = tuple(q or p for q, p in _CLASSIFIER_KEYS.findall(attrs.get("keys", "")))
-            self.outline.classifiers[attrs.get("name", " ".join(keys))] = keys
-
-    def check_attribute(self, kind: str, attrs: dict[str, str]) -> None:
-        key = attrs.get("key")
-        if key is None:
-            self.fail(f"<{kind}> attribute without a key")
-        if key not in self.checked:
-            prefix, colon, _ = key.partition(":")
-            if colon and prefix not in self.outline.prefixes:
-                self.undeclared.setdefault(prefix, (self.line, key))  # may be declared further on
-            if key == TIME_KEY and kind != "date":
-                self.fail(f"field {key}: is a <{kind}> attribute; time:timestamp must be a <date>")
-            self.checked.add(key)
-        if kind in ("list", "container"):
-            return
-        value = attrs.get("value")
-        if value is None:
-            self.fail(f"field {key}: <{kind}> attribute without a value")
-        elif kind == "date" and not _XS_DATETIME.fullmatch(value) and not _iso(value):
-            self.fail(f"field {key}: {value!r} is not an xs:dateTime (e.g. 2024-01-05T09:00:00+01:00)")
-        elif kind == "int" and not _INTEGER.fullmatch(value):
-            self.fail(f"field {key}: {value!r} is not an integer")
-        elif kind == "float" and not _float(value):
-            self.fail(f"field {key}: {value!r} is not a number")
-        elif kind == "boolean" and value not in _BOOLEANS:
-            self.fail(f"field {key}: {value!r} is not a boolean (true or false)")
-
-    def check_prefixes(self) -> None:
-        """Keys whose prefix no <extension> declares, anywhere in the file (logs may declare late)."""
-        pending = sorted((line, key, prefix) for prefix, (line, key) in self.undeclared.items()
-                         if prefix not in self.outline.prefixes)
-        if pending:
-            line, key, prefix = pending[0]
-            declared = ", ".join(sorted(self.outline.prefixes)) or "none"
-            raise SourceError(f"{self.path}: line {line}, field {key}: the prefix {prefix!r} is not "
-                              f"declared by an <extension> element (declared: {declared}); declare it "
-                              "or rename the attribute")
-
-    @property
-    def line(self) -> int:
-        return self.parser.CurrentLineNumber if self.parser is not None else 0
-
-    def fail(self, problem: str) -> NoReturn:
-        raise SourceError(f"{self.path}: line {self.line}, {problem}")
-
-
-def _iso(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-def _float(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+    frame: pd.DataFrame
+    lines: np.ndarray | None
+    prefixes: set[str]
+    classifiers: dict[str, tuple[str, ...]]
 
 
 def read_xes_events(
@@ -168,8 +70,25 @@ def read_xes_events(
     classifier: str | None = None,
     process: str = "",
     source: str | None = None,
+    strict: bool = False,
 ) -> pd.DataFrame:
-    """Canonical events of an XES log (.xes or .xes.gz).
+    """Canonical events of an XES log (.xes or .xes.gz); ``read_xes`` says what was bent too."""
+    read = read_xes(path, classifier=classifier, process=process, source=source, strict=strict)
+    for warning in read.warnings:
+        log.warning("%s: %s", path, warning.line())
+    return read.events
+
+
+def read_xes(
+    path: str | Path,
+    *,
+    classifier: str | None = None,
+    process: str = "",
+    source: str | None = None,
+    strict: bool = False,
+    limits: XmlLimits = DEFAULT_LIMITS,
+) -> XesRead:
+    """Canonical events of an XES log (.xes or .xes.gz), with the warnings of a lenient read.
 
     The activity is ``concept:name`` unless ``classifier`` names one of the log's classifiers
     (its keys' values joined with "+", pm4py's convention). When the activity ignores the
@@ -179,18 +98,45 @@ def read_xes_events(
     can be computed. Starts that never complete are kept as events of their own (marked with
     ``lifecycle:transition`` = start) and logged as a warning, never silently dropped; other
     transitions (schedule, suspend, ...) stay events too. A log without any times keeps the
-    file's order and carries NaT timestamps. Nothing is dropped: an event without a case id or
-    an activity is an error naming its line.
+    file's order and carries NaT timestamps.
+
+    What pm4py and ProM read is read (see docs/compatibility.md, "Event logs"): undeclared
+    prefixes, attributes without a key, unknown elements, misplaced and empty events and traces
+    are skipped or read as those tools do, each counted in ``warnings``. ``strict`` refuses the
+    first of them instead. An event without a case id or an activity is an error naming its
+    line, and so is a file without events.
     """
     path = Path(path)
     if is_gzip(path) and not path.name.lower().endswith(".gz"):
         raise SourceError(f"{path}: the file is gzip data; name it .xes.gz")
-    outline = outline_xes(path)
-    if not outline.event_lines:
-        raise SourceError(f"{path}: the log has no events")
-    activity_keys = _classifier_keys(path, outline, classifier)
-    frame = _read_frame(path, len(outline.event_lines))
-    lines = np.frombuffer(outline.event_lines, dtype=np.int64)
+    gate = XesGate()
+    scan_xml(path, gate, limits)
+    bendings = Bendings(str(path), strict=strict)
+    if not strict and gate.rust_may_read:
+        fast = _rust_frame(path, gate)
+        if fast is not None:
+            try:
+                fast_bendings = Bendings(str(path))
+                _undeclared(fast, fast_bendings)
+                events = _events(path, fast, classifier, process, source)
+                return XesRead(events, fast_bendings.warnings, "r4pm")
+            except SourceError:
+                pass  # the Python reader finds the same problem and names its line
+    streamed = stream_xes(path, bendings, limits)
+    if not streamed.events:
+        skipped = "; ".join(w.line() for w in bendings.warnings)
+        raise SourceError(f"{path}: the log has no events" + (f" ({skipped})" if skipped else ""))
+    frame = _Frame(streamed.frame(), np.frombuffer(streamed.lines, dtype=np.int64), streamed.prefixes,
+                   streamed.classifiers)
+    return XesRead(_events(path, frame, classifier, process, source), bendings.warnings, "python")
+
+
+def _events(
+    path: Path, read: _Frame, classifier: str | None, process: str, source: str | None
+) -> pd.DataFrame:
+    activity_keys = _classifier_keys(path, read.classifiers, classifier)
+    frame = read.frame
+    lines = read.lines if read.lines is not None else np.zeros(len(frame), dtype=np.int64)
     rows = _rows(path, frame, lines, activity_keys)
     has_time = bool(rows[TIME_KEY].notna().any())
     if has_time and rows[TIME_KEY].isna().any():
@@ -210,41 +156,85 @@ def read_xes_events(
     return assemble(rows, mapping, process, has_time=has_time)
 
 
-def _classifier_keys(path: Path, outline: XesOutline, classifier: str | None) -> tuple[str, ...]:
+def _rust_frame(path: Path, gate: XesGate) -> _Frame | None:
+    """r4pm's reading of a file the gate let through, or None when any check doubts it."""
+    try:
+        import r4pm.df
+    except ImportError:
+        return None
+    with _captured_output() as said:
+        try:
+            table, meta = r4pm.df.import_xes(str(path))
+        except BaseException as error:  # pyo3_runtime.PanicException derives from BaseException
+            if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            log.info("%s: the Rust XES reader failed (%s); reading with the Python reader", path,
+                     str(error).splitlines()[0] if str(error) else type(error).__name__)
+            return None
+    if said():
+        log.info("%s: the Rust XES reader reported %r; reading with the Python reader", path, said()[:200])
+        return None
+    if table.height != gate.events or any(
+        str(dtype) == "Null" or _MADE_UP_COLUMN.fullmatch(name) for name, dtype in table.schema.items()
+    ):
+        return None
+    frame = table.to_pandas(use_pyarrow_extension_array=True)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.ArrowDtype) and frame[column].dtype.kind == "M":
+            frame[column] = frame[column].astype("datetime64[us]").dt.tz_localize("UTC")
+    if CASE_KEY in frame.columns and frame[CASE_KEY].nunique(dropna=False) != gate.traces:
+        return None  # traces without events, or traces sharing a case id: counted by the Python reader
+    if TIME_KEY in frame.columns and frame[TIME_KEY].isna().any():
+        return None
+    info: dict[str, Any] = json.loads(meta)
+    prefixes = {str(e.get("prefix", "")) for e in info.get("extensions") or []}
+    classifiers = {str(c.get("name")): tuple(str(k) for k in c.get("keys") or [])
+                   for c in info.get("classifiers") or []}
+    return _Frame(frame, None, prefixes, classifiers)
+
+
+def _undeclared(read: _Frame, bendings: Bendings) -> None:
+    keys = [c.removeprefix("case:") for c in read.frame.columns]
+    declared = set(read.prefixes)
+    for key in keys:
+        prefix, colon, _ = key.partition(":")
+        if colon and prefix not in declared:
+            bendings.bend("undeclared-prefix",
+                          f"attribute key prefixes no <extension> declares (first: {key})",
+                          "read as plain keys, as pm4py writes and reads them")
+            declared.add(prefix)
+
+
+@contextmanager
+def _captured_output() -> Iterator[Any]:
+    """What native code writes to file descriptors 1 and 2 meanwhile (r4pm reports there)."""
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        said: list[str] = []
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield lambda: said[0] if said else ""
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            said.append(sink.read(4096).decode("utf-8", "replace").strip())
+
+
+def _classifier_keys(path: Path, classifiers: dict[str, tuple[str, ...]],
+                     classifier: str | None) -> tuple[str, ...]:
     if classifier is None:
         return (NAME_KEY,)
-    if classifier in outline.classifiers:
-        return outline.classifiers[classifier]
-    if not outline.classifiers:
+    if classifier in classifiers:
+        return classifiers[classifier]
+    if not classifiers:
         raise SourceError(f"{path}: classifier {classifier!r} asked for, but the log declares no "
                           f"classifiers; leave it out to use {NAME_KEY}")
-    known = ", ".join(f"{name!r} ({' + '.join(keys)})" for name, keys in outline.classifiers.items())
+    known = ", ".join(f"{name!r} ({' + '.join(keys)})" for name, keys in classifiers.items())
     raise SourceError(f"{path}: the log has no classifier {classifier!r}; it declares {known}")
-
-
-def _read_frame(path: Path, expected: int) -> pd.DataFrame:
-    """pm4py's frame of the log: Rust reader first, lxml iterparse when it fails or loses events.
-
-    ``pm4py.read_xes`` is called with an explicit variant and without format_dataframe, so
-    nothing reorders or drops rows; the count is checked against the validating pass anyway.
-    """
-    import pm4py
-    from pm4py.util.rustxes_utils import get_rustxes_backend_name
-
-    variants = [v for v in (get_rustxes_backend_name(), "iterparse") if v is not None]
-    failures: list[str] = []
-    for variant in variants:
-        try:
-            frame = pm4py.read_xes(str(path), variant=variant, return_legacy_log_object=False,
-                                   show_progress_bar=False)
-        except Exception as error:  # any reader failure means: try the next one
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            failures.append(f"{variant}: {reason}")
-            continue
-        if len(frame) == expected:
-            return frame.reset_index(drop=True)
-        failures.append(f"{variant}: read {len(frame)} events where the file has {expected}")
-    raise SourceError(f"{path}: no XES reader could read it ({'; '.join(failures)})")
 
 
 def _rows(path: Path, frame: pd.DataFrame, lines: np.ndarray, activity_keys: tuple[str, ...]) -> pd.DataFrame:

@@ -1,0 +1,77 @@
+"""Byte-level facts about an XES file, gathered during the safety pass: may the Rust reader have it?
+
+The Rust reader (r4pm) is fast but bends silently where it should not, and crashes the process
+on some inputs: an int beyond 64 bits becomes 0, an impossible date or a +14:59 offset becomes
+a missing or shifted time, an attribute without a key becomes a column ``column_0``, an unknown
+element is skipped with a line on stdout, and about 4,000 nested lists or containers overflow
+its stack (exit 139, no message). Running a handler per element to find these would cost more
+than the Rust reader itself, so this gate looks at the bytes instead: one regular expression
+that matches any construct the Rust reader may get wrong, and a count of ``<event`` and
+``<trace`` tags to check its result against. Any match sends the file to the streaming Python
+reader, which handles each construct exactly and counts what it bends; a false alarm (the
+pattern in a comment, say) costs speed, never correctness.
+
+Lists and containers go to the Python reader too: it is the reader that bounds their nesting.
+What the Rust reader reports (stderr), drops (fewer events than tags) or turns into odd columns
+(``column_0``, all-null) is checked after it ran, in ``xes.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Constructs the Rust reader gets silently wrong, each found by a pattern with a literal start
+#: (a fast scan); what it reports on stderr, drops, or turns into odd columns is checked after it.
+_SUSPECTS = (
+    (b"<list", re.compile(rb"<list[\s/>]")),  # nesting the Python reader bounds
+    (b"<container", re.compile(rb"<container[\s/>]")),
+    # an int that may not fit in 64 bits; a float that is nan, inf or overflows
+    (b"<int", re.compile(rb"<int\s[^>]*value\s*=\s*[\"']\s*[+-]?\d{19}")),
+    (b"<float", re.compile(
+        rb"<float\s[^>]*value\s*=\s*[\"']\s*[+-]?(?:[^\"'0-9.\s]|[^\"']*[eE]\s*[+-]?\d{3})")),
+    # a trace attribute after events; an empty event
+    (b"</event>", re.compile(rb"</event>\s*<(?:string|date|int|float|boolean|id)[\s/>]")),
+    (b"<event", re.compile(rb"<event\s*/>|<event\s*>\s*</event")),
+    # a UTC offset beyond +-14:00 or with more than 59 minutes
+    (b"", re.compile(rb"[+-](?:1[5-9]|[2-9]\d):\d\d[\"']|[+-]14:(?!00)\d\d[\"']|[+-]\d\d:[6-9]\d[\"']")),
+)
+_TAIL = 4096  # bytes kept from the end of a chunk so that a tag split across chunks is still seen
+
+
+@dataclass
+class XesGate:
+    """Fed every uncompressed chunk; afterwards says whether the Rust reader may read the file."""
+
+    events: int = 0
+    traces: int = 0
+    times: int = 0
+    suspect: bytes | None = None
+    _tail: bytes = b""
+
+    def __call__(self, chunk: bytes) -> None:
+        tail = self._tail
+        data = tail + chunk
+        self.events += data.count(b"<event") - tail.count(b"<event")
+        self.traces += data.count(b"<trace") - tail.count(b"<trace")
+        self.times += data.count(b"time:timestamp") - tail.count(b"time:timestamp")
+        # The last tag may be cut by the chunk's end: it is searched with the next chunk instead.
+        cut = data.rfind(b"<")
+        if cut < 0:
+            cut = len(data)
+        if self.suspect is None:
+            for trigger, pattern in _SUSPECTS:
+                if trigger and trigger not in data:
+                    continue
+                found = pattern.search(data, 0, cut)
+                if found is not None:
+                    self.suspect = data[found.start():found.start() + 120]
+                    break
+            else:
+                if len(data) - cut > _TAIL:
+                    self.suspect = b"(a tag or comment longer than 4 KB across a chunk boundary)"
+        self._tail = data[cut:][-_TAIL:]
+
+    @property
+    def rust_may_read(self) -> bool:
+        return self.suspect is None and self.events > 0
