@@ -56,8 +56,10 @@ class XmlLimits:
 
     #: uncompressed bytes of one file (gzip or plain): 16 GiB
     max_inflated_bytes: int = 16 << 30
-    #: uncompressed bytes per compressed byte of gzip data, checked once 64 MiB are inflated
+    #: uncompressed bytes per compressed byte of gzip data ...
     max_inflation_ratio: int = 1000
+    #: ... checked once this much is inflated (small files compress less predictably): 64 MiB
+    ratio_checked_after: int = 64 << 20
     #: element nesting the handler-based reader accepts (XES nests lists and containers)
     max_depth: int = 64
 
@@ -198,7 +200,8 @@ class _Bounded:
         if self.inflated > limits.max_inflated_bytes:
             raise SourceError(f"{self.path}: refused: it inflates past {limits.max_inflated_bytes:,} bytes, "
                               "the limit on one file")
-        if self.inflated > (64 << 20) and self.inflated > limits.max_inflation_ratio * self.compressed:
+        if self.inflated > limits.ratio_checked_after and \
+                self.inflated > limits.max_inflation_ratio * self.compressed:
             raise SourceError(
                 f"{self.path}: refused: {self.compressed:,} bytes of gzip data inflate past "
                 f"{self.inflated:,} bytes, more than {limits.max_inflation_ratio}x (a compression bomb; "

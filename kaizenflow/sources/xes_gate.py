@@ -34,7 +34,7 @@ _SUSPECTS = (
     (b"</event>", re.compile(rb"</event>\s*<(?:string|date|int|float|boolean|id)[\s/>]")),
     (b"<event", re.compile(rb"<event\s*/>|<event\s*>\s*</event")),
     # a UTC offset beyond +-14:00 or with more than 59 minutes
-    (b"", re.compile(rb"[+-](?:1[5-9]|[2-9]\d):\d\d[\"']|[+-]14:(?!00)\d\d[\"']|[+-]\d\d:[6-9]\d[\"']")),
+    (b"", re.compile(rb":\d\d(?:\.\d+)?[+-](?:1[5-9]|[2-9]\d|14:(?!00)|\d\d:[6-9])")),
 )
 _TAIL = 4096  # bytes kept from the end of a chunk so that a tag split across chunks is still seen
 
