@@ -144,6 +144,20 @@ def test_a_network_xxe_makes_no_request(tmp_path: Path, listener: tuple[str, lis
     assert "LEAKED" not in str(caught.value)
 
 
+@pytest.mark.parametrize(("stamp", "expected"), [
+    ("2024-01-05T09:00:00+14:59", r"line 3, field timestamp: '2024-01-05T09:00:00\+14:59' has a UTC offset"),
+    ("2024-01-05T09:00:00-03:75", r"line 3, field timestamp: '2024-01-05T09:00:00-03:75' has a UTC offset"),
+    ("2024-13-45T09:00:00+01:00", r"line 3, field timestamp: '2024-13-45T09:00:00\+01:00' is not a valid"),
+])
+def test_a_csv_timestamp_no_calendar_or_zone_has_is_refused(
+    tmp_path: Path, stamp: str, expected: str
+) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text(f"case_id,activity,timestamp\nc1,a,2024-01-05T08:00:00+01:00\nc1,b,{stamp}\n")
+    with pytest.raises(SourceError, match=expected):
+        read_events_file(path)
+
+
 def test_embedded_newlines_in_quoted_fields_load() -> None:
     batch = read_events_file(CORPUS / "embedded_newlines.csv")
     assert len(batch) == 3

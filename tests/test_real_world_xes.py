@@ -19,7 +19,9 @@ import pandas as pd
 import pm4py
 import pytest
 import r4pm.df
+from typer.testing import CliRunner
 
+from kaizenflow.cli.main import app
 from kaizenflow.sources.files import events_to_log, load_events_file
 from kaizenflow.sources.mapping import SourceError
 from kaizenflow.sources.safe_xml import XmlLimits
@@ -285,3 +287,44 @@ def test_a_shared_log_written_by_pm4py_loads_with_pm4py_figures(
     read = read_xes(path)
     assert kaizen_figures(path) == pm4py_figures(path)
     assert [w.code for w in read.warnings] == ["undeclared-prefix"]
+
+
+# --- what the commands show -----------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_inspect_lists_each_read_warning_with_its_count() -> None:
+    result = runner.invoke(app, ["inspect", str(CORPUS / "empty_elements.xes")])
+    assert result.exit_code == 0, result.output
+    assert "read warning (trace-without-events): a <trace> without events: skipped" in result.stdout
+    assert "(2x, first at line 10)" in result.stdout
+
+
+def test_inspect_json_carries_the_read_warnings() -> None:
+    result = runner.invoke(app, ["inspect", str(CORPUS / "keyless_attribute.xes"), "--json"])
+    assert result.exit_code == 0, result.output
+    [warning] = json.loads(result.stdout)["read_warnings"]
+    assert (warning["code"], warning["count"], warning["first_line"]) == ("attribute-without-key", 1, 16)
+
+
+def test_inspect_strict_refuses_in_one_line() -> None:
+    result = runner.invoke(app, ["inspect", str(CORPUS / "event_outside_trace.xes"), "--strict"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "line 10, an <event> outside any trace (refused in strict mode" in result.stderr
+
+
+def test_check_of_a_pm4py_export_reports_the_undeclared_prefixes(
+    shared_data: Path, pm4py_written: dict[str, Path]
+) -> None:
+    model = shared_data / "models" / "running-example.pnml"
+    result = runner.invoke(app, ["check", "--log", str(pm4py_written["running-example.xes"]),
+                                 "--model", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert (figures["cases"], figures["events"]) == (6, 42)
+    assert [w["code"] for w in figures["read_warnings"]] == ["undeclared-prefix"]
+    strict = runner.invoke(app, ["check", "--log", str(pm4py_written["running-example.xes"]),
+                                 "--model", str(model), "--strict"])
+    assert strict.exit_code == 1 and "is not declared by an <extension> element" in strict.stderr

@@ -1,0 +1,174 @@
+"""XES reading benchmark: `kaizen inspect` of a 262k-event log against `pm4py.read_xes` of the same file.
+
+The log is BPI-2012-like (13,087 cases, 262,200 events, about 4,400 variants, a case amount and
+a registration date, resource and lifecycle on every event), generated with a fixed seed and
+written by ``pm4py.write_xes``, so it has no ``<extension>`` declarations: the form that
+kaizenflow used to refuse. Each contender runs in a fresh process and its imports are timed
+with it (kaizenflow's CLI imports nothing of pm4py to inspect a file; pm4py's import is part of
+what ``pm4py.read_xes`` costs a user). kaizenflow does more than read: the safety pass, the
+checks, canonical events with ids, and the whole profile ``kaizen inspect`` prints.
+
+Run alone: ``python -m benchmarks.xes_reading [--scratch DIR] [--rounds N]``; it writes its
+section into docs/benchmarks.md (replacing its previous one). ``section`` gives the same lines
+to benchmarks/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.measure import Measurement, machine, median_run, run_contender
+
+TITLE = "XES reading: `kaizen inspect` against `pm4py.read_xes` (a 262,200-event BPI-2012-like log)"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+COMMENTARY = "## What these figures say"
+CASES = 13_087
+EVENTS = 262_200
+VARIANTS = 4_366
+SEED = 2012
+_ACTIVITIES = (
+    "A_SUBMITTED", "A_PARTLYSUBMITTED", "A_PREACCEPTED", "A_ACCEPTED", "A_FINALIZED", "A_DECLINED",
+    "A_CANCELLED", "A_APPROVED", "A_REGISTERED", "A_ACTIVATED", "O_SELECTED", "O_CREATED", "O_SENT",
+    "O_SENT_BACK", "O_ACCEPTED", "O_CANCELLED", "O_DECLINED", "W_Afhandelen leads",
+    "W_Completeren aanvraag", "W_Nabellen offertes", "W_Valideren aanvraag",
+    "W_Nabellen incomplete dossiers", "W_Beoordelen fraude", "W_Wijzigen contractgegevens",
+)
+
+
+def build(path: Path) -> Path:
+    """Write the log (deterministic) unless it is already there."""
+    if path.exists():
+        return path
+    import numpy as np
+    import pandas as pd
+    import pm4py
+
+    rng = np.random.default_rng(SEED)
+    # variants: random walks over the activities; cases: every variant once, then a skewed choice
+    lengths = np.clip(rng.poisson(19, VARIANTS), 3, 90)
+    steps = [rng.choice([1, 1, 1, 2, -1, 3], size=n, p=[0.4, 0.2, 0.1, 0.1, 0.1, 0.1]) for n in lengths]
+    variants = [tuple(_ACTIVITIES[int(i) % len(_ACTIVITIES)] for i in np.cumsum(s)) for s in steps]
+    weights = 1.0 / np.arange(1, VARIANTS + 1) ** 0.9
+    picks = np.concatenate([np.arange(VARIANTS),
+                            rng.choice(VARIANTS, size=CASES - VARIANTS, p=weights / weights.sum())])
+    sequences = [list(variants[i]) for i in picks]
+    total = sum(len(s) for s in sequences)
+    sequences[-1] = sequences[-1][: max(1, len(sequences[-1]) - (total - EVENTS))] if total > EVENTS \
+        else sequences[-1] + [sequences[-1][-1]] * (EVENTS - total)
+    counts = np.array([len(s) for s in sequences])
+    case_ids = np.repeat(np.arange(173_688, 173_688 + CASES), counts).astype(str)
+    starts = pd.Timestamp("2011-10-01") + pd.to_timedelta(rng.integers(0, 166 * 86_400, CASES), "s")
+    gaps = pd.to_timedelta(rng.exponential(3_600, EVENTS).astype("int64"), "s")
+    offsets = pd.Series(gaps).groupby(np.repeat(np.arange(CASES), counts)).cumsum().to_numpy()
+    frame = pd.DataFrame({
+        "case:concept:name": case_ids,
+        "concept:name": [a for s in sequences for a in s],
+        "time:timestamp": (np.repeat(starts.to_numpy(), counts) + offsets).astype("datetime64[ns]"),
+        "org:resource": (10_000 + rng.integers(0, 60, EVENTS)).astype(str),
+        "lifecycle:transition": "COMPLETE",
+        "case:AMOUNT_REQ": np.repeat(rng.integers(1, 100, CASES) * 500.0, counts),
+        "case:REG_DATE": np.repeat(starts.to_numpy(), counts).astype("datetime64[ns]"),
+    })
+    frame["time:timestamp"] = frame["time:timestamp"].dt.tz_localize("UTC")
+    frame["case:REG_DATE"] = frame["case:REG_DATE"].dt.tz_localize("UTC")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.xes")
+    pm4py.write_xes(frame, str(partial), case_id_key="case:concept:name")
+    partial.replace(path)
+    return path
+
+
+def kaizen_inspect(path: str) -> dict[str, object]:
+    """What `kaizen inspect FILE --json` does, in this process (its output is captured)."""
+    import json
+
+    from kaizenflow.cli.main import app
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        app(["inspect", path, "--json"], standalone_mode=False)
+    profile = json.loads(out.getvalue())
+    return {"cases": profile["cases"], "events": profile["events"], "variants": profile["variants"],
+            "read_warnings": len(profile["read_warnings"])}
+
+
+def pm4py_read_xes(path: str) -> dict[str, object]:
+    import pm4py
+
+    frame = pm4py.read_xes(path, show_progress_bar=False)
+    return {"events": len(frame), "cases": int(frame["case:concept:name"].nunique())}
+
+
+CONTENDERS: dict[str, Callable[[str], dict[str, object]]] = {
+    "kaizen inspect": kaizen_inspect,
+    "pm4py.read_xes": pm4py_read_xes,
+}
+
+
+def measure(scratch: Path, rounds: int = 3) -> dict[str, Measurement]:
+    """Each contender's median run over ``rounds`` rounds, the contenders alternating."""
+    path = build(scratch / "bpi2012_like.xes")
+    runs: dict[str, list[Measurement]] = {name: [] for name in CONTENDERS}
+    for _ in range(rounds):
+        for name in CONTENDERS:
+            runs[name].append(run_contender("benchmarks.xes_reading", name, str(path)))
+    return {name: median_run(measured) for name, measured in runs.items()}
+
+
+def section(scratch: Path, rounds: int = 3) -> list[str]:
+    """The section's lines under its heading (as benchmarks/run.py's ``_measured`` wants them)."""
+    measured = measure(scratch, rounds)
+    ours, theirs = measured["kaizen inspect"], measured["pm4py.read_xes"]
+    size = (scratch / "bpi2012_like.xes").stat().st_size
+    lines = [
+        f"The log: {CASES:,} cases, {EVENTS:,} events, {ours.result['variants']:,} variants, "
+        f"{size / 1e6:.0f} MB, written by `pm4py.write_xes` (no `<extension>` declarations; kaizenflow "
+        f"counts {ours.result['read_warnings']} read warning, the undeclared prefixes). Each contender in a "
+        f"fresh process, imports included; median of {rounds} alternating rounds. kaizenflow runs the "
+        "safety pass, the Rust reader it checks, canonical events with ids and the whole profile; pm4py "
+        "only reads.",
+        "",
+        "| contender | events | seconds | peak memory |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, m in measured.items():
+        lines.append(f"| {name} | {int(str(m.result['events'])):,} | {m.seconds:.2f} | {m.peak_mib:,.0f} MiB |")
+    lines += ["", f"`kaizen inspect` takes {ours.seconds / theirs.seconds:.2f}x the time of `pm4py.read_xes`."]
+    return lines
+
+
+def write_section(lines: list[str], heading: str, docs: Path = DOCS) -> None:
+    """Put the section into docs/benchmarks.md: in place of its previous run, else before the commentary."""
+    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
+    block = "\n".join([f"## {heading}", "", *lines]) + "\n"
+    start = text.find(f"## {heading}")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + block + ("\n" + text[end + 1:] if end >= 0 else "")
+    elif COMMENTARY in text:
+        before, _, after = text.partition(COMMENTARY)
+        text = before.rstrip("\n") + "\n\n" + block + "\n" + COMMENTARY + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    docs.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench/xes"))
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args()
+    lines = section(arguments.scratch, arguments.rounds)
+    lines += ["", f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
+              f"`python -m benchmarks.xes_reading --rounds {arguments.rounds}` (this section alone)."]
+    write_section(lines, TITLE)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
