@@ -25,7 +25,7 @@ from kaizenflow.cli.main import app
 from kaizenflow.sources.files import events_to_log, load_events_file
 from kaizenflow.sources.mapping import SourceError
 from kaizenflow.sources.safe_xml import XmlLimits
-from kaizenflow.sources.xes import read_xes
+from kaizenflow.sources.xes import read_xes, read_xes_log
 
 CORPUS = Path(__file__).resolve().parent / "data" / "real_world"
 LOADS = ["pm4py_export.xes", "prom_export.xes", "keyless_attribute.xes", "unknown_types.xes",
@@ -328,3 +328,45 @@ def test_check_of_a_pm4py_export_reports_the_undeclared_prefixes(
     strict = runner.invoke(app, ["check", "--log", str(pm4py_written["running-example.xes"]),
                                  "--model", str(model), "--strict"])
     assert strict.exit_code == 1 and "is not declared by an <extension> element" in strict.stderr
+
+
+# --- the one-off commands' log equals the store's ---------------------------------------------
+
+
+def assert_same_log(path: Path) -> None:
+    log, _ = read_xes_log(path)
+    expected = events_to_log(read_xes(path).events)
+    pd.testing.assert_frame_equal(log.events, expected.events)
+    pd.testing.assert_frame_equal(log.case_attributes, expected.case_attributes)
+    assert log.has_timestamps == expected.has_timestamps
+
+
+@pytest.mark.parametrize("name", LOADS)
+def test_the_log_read_for_inspect_equals_the_log_of_the_batch(name: str) -> None:
+    assert_same_log(CORPUS / name)
+
+
+@pytest.mark.parametrize("name", ["receipt.xes.gz", "reviewing.xes", "a22f0n05.xes.gz"])
+def test_the_log_read_for_inspect_equals_the_log_of_the_batch_on_shared_logs(
+    shared_data: Path, name: str
+) -> None:
+    assert_same_log(shared_data / "logs" / name)
+
+
+def test_the_log_read_for_inspect_keeps_case_dates_and_drops_blank_values(tmp_path: Path) -> None:
+    path = tmp_path / "dates.xes"
+    path.write_text(
+        '<log><trace><string key="concept:name" value="c1"/>'
+        '<date key="REG_DATE" value="2024-01-05T09:00:00.5Z"/>'
+        '<event><string key="concept:name" value="a"/><string key="note" value=" "/>'
+        '<date key="time:timestamp" value="2024-01-05T10:00:00+01:00"/></event>'
+        '<event><string key="concept:name" value="b"/><string key="note" value="x"/>'
+        '<date key="time:timestamp" value="2024-01-05T11:00:00+01:00"/></event></trace>'
+        '<trace><string key="concept:name" value="c2"/>'
+        '<event><string key="concept:name" value="a"/>'
+        '<date key="time:timestamp" value="2024-01-06T10:00:00Z"/>'
+        "</event></trace></log>")
+    assert_same_log(path)
+    log, _ = read_xes_log(path)
+    assert log.case_attributes.loc["c1", "case:REG_DATE"] == "2024-01-05T09:00:00.500000+00:00"
+    assert log.case_attributes.loc["c1", "note"] == "x"

@@ -38,11 +38,13 @@ def _read(path: Path, object_type: str | None, cost: CaseCost | None = None) -> 
 def _load(path: Path, object_type: str | None, cost: CaseCost | None = None,
           strict: bool = False) -> tuple[EventLog, tuple[ReadWarning, ...]]:
     """The log of a file and what its reader bent to load it (see docs/compatibility.md)."""
-    from kaizenflow.sources.files import events_to_log, load_events_file
+    from kaizenflow.sources.files import events_to_log, load_events_file, load_log_file
 
     options: dict[str, object] = {"source": path.name}
     if object_type:
         options["object_type"] = object_type
+    if cost is None:
+        return load_log_file(path, strict=strict, **options)
     loaded = load_events_file(path, None, strict=strict, **options)
     return events_to_log(loaded.events, cost), loaded.warnings
 

@@ -8,14 +8,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kaizenflow.cli.output import to_plain
 from kaizenflow.improvement.lifecycle import ACTIVE, TransitionError
 from kaizenflow.improvement.types import ACKNOWLEDGED, CLOSED, DISMISSED, DONE, IN_PROGRESS, OPEN
-from kaizenflow.storage.state import StateStore
+
+if TYPE_CHECKING:  # the state store imports SQLAlchemy: every `kaizen` command paid for it at start
+    from kaizenflow.storage.state import StateStore
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="pipeline configuration (YAML)")]
 TaskId = Annotated[int, typer.Argument(help="task number, as `kaizen tasks list` shows it")]

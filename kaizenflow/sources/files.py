@@ -17,19 +17,21 @@ from typing import Any
 
 import pandas as pd
 
+from kaizenflow.core.events import EventLog
 from kaizenflow.sources.batch import events_to_log
 from kaizenflow.sources.bending import ReadWarning
 from kaizenflow.sources.delimited import read_csv_events
 from kaizenflow.sources.mapping import EventMapping, SourceError
 from kaizenflow.sources.ocel import OCEL_SUFFIXES, ocel_object_types, read_ocel_events
 from kaizenflow.sources.tabular import Layout, check_columns, recognise, to_batch
-from kaizenflow.sources.xes import read_xes, read_xes_events
+from kaizenflow.sources.xes import read_xes, read_xes_events, read_xes_log
 
 __all__ = [
     "LoadedEvents",
     "ReadWarning",
     "events_to_log",
     "load_events_file",
+    "load_log_file",
     "ocel_object_types",
     "read_csv_events",
     "read_events_file",
@@ -101,6 +103,22 @@ def load_events_file(
         read = read_xes(path, strict=strict, **options)
         return LoadedEvents(read.events, read.warnings)
     return LoadedEvents(read_events_file(path, mapping, **options))
+
+
+def load_log_file(
+    path: str | Path, *, strict: bool = False, **options: Any
+) -> tuple[EventLog, tuple[ReadWarning, ...]]:
+    """The EventLog of a file for one-off commands (no store), with the read's warnings.
+
+    Equal to ``events_to_log(load_events_file(...).events)``; XES logs skip the event ids and
+    attribute JSON that only the event store needs.
+    """
+    path = Path(path)
+    if path.name.lower().endswith(_XES_SUFFIXES):
+        options.pop("source", None)
+        return read_xes_log(path, strict=strict, **options)
+    loaded = load_events_file(path, None, strict=strict, **options)
+    return events_to_log(loaded.events), loaded.warnings
 
 
 def read_events_file(path: str | Path, mapping: EventMapping | None = None, **options: Any) -> pd.DataFrame:

@@ -18,16 +18,17 @@ import os
 import re
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from kaizenflow.sources.batch import START_KEY, assemble
+from kaizenflow.core.events import EventLog
+from kaizenflow.sources.batch import START_KEY, assemble, rows_to_log
 from kaizenflow.sources.bending import Bendings, ReadWarning
 from kaizenflow.sources.mapping import EventMapping, SourceError
 from kaizenflow.sources.safe_xml import DEFAULT_LIMITS, XmlLimits, is_gzip, scan_xml
@@ -43,6 +44,7 @@ TIME_KEY = "time:timestamp"
 RESOURCE_KEY = "org:resource"
 TRANSITION_KEY = "lifecycle:transition"
 _MADE_UP_COLUMN = re.compile(r"(?:case:)?column_\d+")
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,36 @@ def read_xes(
     line, and so is a file without events.
     """
     path = Path(path)
+
+    def batch(rows: pd.DataFrame, mapping: EventMapping, has_time: bool) -> pd.DataFrame:
+        return assemble(rows, mapping, process, has_time=has_time)
+
+    events, warnings, reader = _read(path, classifier, source, strict, limits, batch)
+    return XesRead(events, warnings, reader)
+
+
+def read_xes_log(
+    path: str | Path,
+    *,
+    classifier: str | None = None,
+    strict: bool = False,
+    limits: XmlLimits = DEFAULT_LIMITS,
+) -> tuple[EventLog, tuple[ReadWarning, ...]]:
+    """The EventLog of an XES file as ``events_to_log(read_xes(path).events)`` gives it, and the
+    read's warnings: without the event ids and attribute JSON only the event store needs."""
+
+    def log(rows: pd.DataFrame, mapping: EventMapping, has_time: bool) -> EventLog:
+        return rows_to_log(rows, mapping, has_time=has_time)
+
+    events, warnings, _ = _read(Path(path), classifier, None, strict, limits, log)
+    return events, warnings
+
+
+def _read(
+    path: Path, classifier: str | None, source: str | None, strict: bool, limits: XmlLimits,
+    finish: Callable[[pd.DataFrame, EventMapping, bool], Result],
+) -> tuple[Result, tuple[ReadWarning, ...], str]:
+    """The safety pass, then the Rust reader when the gate and its checks allow, else the Python one."""
     if is_gzip(path) and not path.name.lower().endswith(".gz"):
         raise SourceError(f"{path}: the file is gzip data; name it .xes.gz")
     gate = XesGate()
@@ -118,8 +150,7 @@ def read_xes(
             try:
                 fast_bendings = Bendings(str(path))
                 _undeclared(fast, fast_bendings)
-                events = _events(path, fast, classifier, process, source)
-                return XesRead(events, fast_bendings.warnings, "r4pm")
+                return finish(*_prepared(path, fast, classifier, source)), fast_bendings.warnings, "r4pm"
             except SourceError:
                 pass  # the Python reader finds the same problem and names its line
     streamed = stream_xes(path, bendings, limits)
@@ -128,12 +159,13 @@ def read_xes(
         raise SourceError(f"{path}: the log has no events" + (f" ({skipped})" if skipped else ""))
     frame = _Frame(streamed.frame(), np.frombuffer(streamed.lines, dtype=np.int64), streamed.prefixes,
                    streamed.classifiers)
-    return XesRead(_events(path, frame, classifier, process, source), bendings.warnings, "python")
+    return finish(*_prepared(path, frame, classifier, source)), bendings.warnings, "python"
 
 
-def _events(
-    path: Path, read: _Frame, classifier: str | None, process: str, source: str | None
-) -> pd.DataFrame:
+def _prepared(
+    path: Path, read: _Frame, classifier: str | None, source: str | None
+) -> tuple[pd.DataFrame, EventMapping, bool]:
+    """Validated rows (case, activity, time, resource, lifecycle paired), their mapping, has_time."""
     activity_keys = _classifier_keys(path, read.classifiers, classifier)
     frame = read.frame
     lines = read.lines if read.lines is not None else np.zeros(len(frame), dtype=np.int64)
@@ -153,7 +185,7 @@ def _events(
         source=source or path.name, case_id=CASE_KEY, timestamp=TIME_KEY,
         activity_column="activity", resource=RESOURCE_KEY, attributes=tuple(attributes),
     )
-    return assemble(rows, mapping, process, has_time=has_time)
+    return rows, mapping, has_time
 
 
 def _rust_frame(path: Path, gate: XesGate) -> _Frame | None:
