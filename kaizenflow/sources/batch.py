@@ -157,9 +157,10 @@ def rows_to_log(rows: pd.DataFrame, mapping: EventMapping, *, has_time: bool = T
         TIMESTAMP: timestamps.loc[positions].reset_index(drop=True),
         RESOURCE: resources.loc[positions].reset_index(drop=True),
     })[LOG_COLUMNS]
-    # times become text after the first of each case is taken: one conversion a case, not an event
-    values = {name: (frame[name] if pd.api.types.is_datetime64_any_dtype(frame[name])
-                     else _attribute_text(frame[name])).loc[positions].reset_index(drop=True)
+    # values that cannot be blank (times, numbers, booleans) become text after the first of each
+    # case is taken: one conversion a case, not an event; text is blank-checked first
+    values = {name: (_attribute_text(frame[name]) if _may_be_blank(frame[name])
+                     else frame[name]).loc[positions].reset_index(drop=True)
               for name in sorted(mapping.attributes)}
     table = pd.DataFrame({name: column for name, column in values.items() if column.notna().any()})
     if table.columns.empty:
@@ -171,6 +172,11 @@ def rows_to_log(rows: pd.DataFrame, mapping: EventMapping, *, has_time: bool = T
                                         for name in first.columns}, index=first.index)
         case_attributes.index.name = CASE_ID
     return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps)
+
+
+def _may_be_blank(values: pd.Series) -> bool:
+    kind = values.dtype.kind if not isinstance(values.dtype, pd.ArrowDtype) else values.dtype.numpy_dtype.kind
+    return kind not in "biufM"
 
 
 def _case_attributes(cases: pd.Series, records: list[dict[str, object]]) -> pd.DataFrame:
