@@ -175,8 +175,9 @@ def rows_to_log(rows: pd.DataFrame, mapping: EventMapping, *, has_time: bool = T
 
 
 def _may_be_blank(values: pd.Series) -> bool:
-    kind = values.dtype.kind if not isinstance(values.dtype, pd.ArrowDtype) else values.dtype.numpy_dtype.kind
-    return kind not in "biufM"
+    """Text (or anything else) may hold blanks; numbers, booleans and times cannot."""
+    return not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+                or pd.api.types.is_datetime64_any_dtype(values))
 
 
 def _case_attributes(cases: pd.Series, records: list[dict[str, object]]) -> pd.DataFrame:

@@ -6,7 +6,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -251,6 +250,8 @@ def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array])
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
     keys = pc.binary_join_element_wise(*text, *columns, pa.scalar("\x1f", pa.large_string()))
+    import duckdb  # here: commands that need no ids (kaizen inspect) do not pay for importing it
+
     connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True})
     try:
         connection.register("keys", pa.table({"key": keys}))
