@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -239,7 +240,12 @@ def _undeclared(read: _Frame, bendings: Bendings) -> None:
 
 @contextmanager
 def _captured_output() -> Iterator[Any]:
-    """What native code writes to file descriptors 1 and 2 meanwhile (r4pm reports there)."""
+    """What native code writes to file descriptors 1 and 2 meanwhile (r4pm reports there).
+
+    Python's own buffered output is flushed first so that none of it lands in the capture.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
     with tempfile.TemporaryFile() as sink:
         said: list[str] = []
