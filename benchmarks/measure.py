@@ -10,6 +10,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+#: The hand-written commentary that closes docs/benchmarks.md: sections go before it.
+COMMENTARY = "## What these figures say"
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -64,3 +68,20 @@ def machine() -> str:
         memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
     system = f"{platform.system()} {platform.release()}"
     return f"{platform.machine()}, {cpus} cores{memory}, {system}, Python {platform.python_version()}"
+
+
+def replace_section(heading: str, lines: list[str], docs: Path = DOCS) -> None:
+    """Put one section, measured alone (``python -m benchmarks.SECTION``), into docs/benchmarks.md:
+    in place of its previous run, else before the commentary."""
+    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
+    block = "\n".join([f"## {heading}", "", *lines]) + "\n"
+    start = text.find(f"## {heading}")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + block + ("\n" + text[end + 1:] if end >= 0 else "")
+    elif COMMENTARY in text:
+        before, _, after = text.partition(COMMENTARY)
+        text = before.rstrip("\n") + "\n\n" + block + "\n" + COMMENTARY + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    docs.write_text(text, encoding="utf-8")

@@ -9,12 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import conformance, floors, ingestion, mining, models, nights, startup
+from benchmarks import conformance, floors, ingestion, mining, models, nights, startup, xes_reading
 from benchmarks import web as web_load
-from benchmarks.measure import Measurement, machine
+from benchmarks.measure import COMMENTARY, DOCS, Measurement, machine
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-COMMENTARY = "## What these figures say"
 SHARED_LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "logs"
 PACKAGES = ("benchmarks", "kaizenflow")
 
@@ -112,9 +110,10 @@ def main() -> None:
         (f"A {arguments.history_events:,}-event history (the same stages, two years of simulated ERP)",
          lambda: _large_history(scratch, arguments.history_events)),
         (DASK, lambda: _dask(scratch)),
-        (web_load.TITLE.removeprefix("## "), lambda: web_load.run(scratch)[2:]),
+        (web_load.TITLE, lambda: web_load.run(scratch)),
         (FLOORS, lambda: _floors(scratch, checks, nights_measured)),
         (models.TITLE, lambda: models.section(scratch / "models")),
+        (xes_reading.TITLE, lambda: xes_reading.section(scratch / "xes")),
     ]
     for title, section in sections:
         lines += _measured(title, section)
@@ -127,24 +126,6 @@ def _write(lines: list[str], commentary: str) -> None:
     DOCS.parent.mkdir(exist_ok=True)
     text = "\n".join(lines + (["", COMMENTARY + commentary.rstrip("\n")] if commentary else []))
     DOCS.write_text(text + "\n", encoding="utf-8")
-
-
-def replace_section(title: str, section: list[str]) -> None:
-    """One section measured alone (``python -m benchmarks.SECTION``) put in place of its last
-    figures, or before the commentary when the page has none yet; the machine line says when."""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    body, marker, commentary = text.partition(COMMENTARY)
-    heading = f"## {title}"
-    stamp = f"Measured alone on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC ({machine()})."
-    block = "\n".join([heading, "", stamp, *section]) + "\n"
-    if heading in body:
-        before, _, rest = body.partition(heading)
-        following = rest.find("\n## ")
-        body = before + block + (rest[following + 1:] if following >= 0 else "")
-    else:
-        body = body.rstrip("\n") + "\n\n" + block
-    tail = "\n" + marker + commentary if marker else ""
-    DOCS.write_text(body.rstrip("\n") + "\n" + tail, encoding="utf-8")
 
 
 def _measured(title: str, section: Callable[[], list[str]]) -> list[str]:

@@ -71,6 +71,10 @@ def section(scratch: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    from benchmarks.run import replace_section
+    from datetime import UTC, datetime
 
-    replace_section(TITLE, section(Path("/tmp/kaizen-bench/startup")))
+    from benchmarks.measure import machine, replace_section
+
+    replace_section(TITLE, [*section(Path("/tmp/kaizen-bench/startup")), "",
+                            f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
+                            "`python -m benchmarks.startup` (this section alone)."])

@@ -33,9 +33,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-TITLE = "## The web app under load (the state of a 10,000,000-event history)"
-COMMENTARY = "## What these figures say"
+from benchmarks.measure import replace_section
+
+TITLE = "The web app under load (the state of a 10,000,000-event history)"
 PROCESS = "purchase-to-pay"
 
 PATTERNS = [  # (kind, activity, share of a run's deviation rows), as the demo's night finds them
@@ -226,7 +226,6 @@ def run(scratch: Path, runs: int = 14, cases: int = 1_666_666, events: int = 10_
         stop_process_group(server, grace_seconds=10)
     deviation_rows = sum(int(deviations_per_run * share) for *_, share in PATTERNS) * runs
     lines = [
-        TITLE, "",
         f"`python -m benchmarks.web`: the state database (SQLite) of {runs} runs of a "
         f"{events:,}-event history ({cases:,} cases; {deviation_rows:,} per-case deviation rows kept, "
         "60 tasks with their KPI history; built through `StateStore.record_run`"
@@ -256,22 +255,6 @@ def run(scratch: Path, runs: int = 14, cases: int = 1_666_666, events: int = 10_
     return lines
 
 
-def write_section(lines: list[str]) -> None:
-    """Replace this section in docs/benchmarks.md (before the commentary), or add it there."""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    section = "\n".join(lines) + "\n\n"
-    if TITLE in text:
-        before, _, rest = text.partition(TITLE)
-        following = rest.find("\n## ")
-        text = before + section + (rest[following + 1:] if following >= 0 else "")
-    elif COMMENTARY in text:
-        before, _, rest = text.partition(COMMENTARY)
-        text = before + section + COMMENTARY + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench"))
@@ -285,7 +268,7 @@ def main() -> None:
                 sessions=arguments.sessions, workers=arguments.workers, reuse=arguments.reuse)
     print("\n".join(lines))
     if not arguments.no_write:
-        write_section(lines)
+        replace_section(TITLE, lines)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.measure import Measurement, machine, median_run, run_contender
+from benchmarks.measure import Measurement, machine, median_run, replace_section, run_contender
 
 TITLE = "XES reading: `kaizen inspect` against `pm4py.read_xes` (a 262,200-event BPI-2012-like log)"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-COMMENTARY = "## What these figures say"
 CASES = 13_087
 EVENTS = 262_200
 VARIANTS = 4_366
@@ -158,22 +156,6 @@ def section(scratch: Path, rounds: int = 3) -> list[str]:
     return lines
 
 
-def write_section(lines: list[str], heading: str, docs: Path = DOCS) -> None:
-    """Put the section into docs/benchmarks.md: in place of its previous run, else before the commentary."""
-    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
-    block = "\n".join([f"## {heading}", "", *lines]) + "\n"
-    start = text.find(f"## {heading}")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + block + ("\n" + text[end + 1:] if end >= 0 else "")
-    elif COMMENTARY in text:
-        before, _, after = text.partition(COMMENTARY)
-        text = before.rstrip("\n") + "\n\n" + block + "\n" + COMMENTARY + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    docs.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench/xes"))
@@ -185,7 +167,7 @@ def main() -> None:
     lines = section(arguments.scratch, arguments.rounds)
     lines += ["", f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
               f"`python -m benchmarks.xes_reading --rounds {arguments.rounds}` (this section alone)."]
-    write_section(lines, TITLE)
+    replace_section(TITLE, lines)
     print("\n".join(lines))
 
 

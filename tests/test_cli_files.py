@@ -82,3 +82,17 @@ def test_a_missing_log_fails_with_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["inspect", str(tmp_path / "none.xes")])
     assert result.exit_code == 1
     assert "none.xes" in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_check_names_what_the_model_reading_left_out(tmp_path: Path) -> None:
+    """A modeler's export with two pools: the message flows between them are ignored, and said so."""
+    model = Path(__file__).parent / "data" / "real_world" / "models" / "signavio_two_pools_message_flows.bpmn"
+    log = tmp_path / "tickets.csv"
+    log.write_text("case,activity,time\nT1,Classify ticket,2024-01-01T09:00:00\n"
+                   "T1,Answer customer,2024-01-01T10:00:00\n", encoding="utf-8")
+    shown = CliRunner().invoke(app, ["check", "--log", str(log), "--model", str(model)])
+    assert shown.exit_code == 0, shown.output
+    assert "model warning:" in shown.output and "2 message flows between pools ignored" in shown.output
+    as_json = json.loads(CliRunner().invoke(app, ["check", "--log", str(log), "--model", str(model),
+                                                  "--json"]).output)
+    assert any("message flows between pools ignored" in w for w in as_json["model_warnings"])

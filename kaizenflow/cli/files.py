@@ -102,6 +102,7 @@ def check(
             for p in patterns
         ],
         "read_warnings": [w.to_dict() for w in read_warnings],
+        "model_warnings": list(designed.warnings),
     }
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
@@ -116,6 +117,8 @@ def check(
         typer.echo(f"  {p.kind:<22} {p.activity:<40} {p.cases:>6,} ({p.share:.1%}){extra}")
     for line in read_warning_lines(read_warnings):
         typer.echo(line)
+    for warning in designed.warnings:
+        typer.echo(f"  model warning: {warning}")
 
 
 def inspect(
