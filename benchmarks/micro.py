@@ -49,7 +49,8 @@ def deviation_rows(rows: int = 50_000) -> tuple[float, float]:
     import sqlalchemy as sa
 
     from kaizenflow.conformance.types import Deviation
-    from kaizenflow.storage.state import _insert_deviations, deviations, metadata
+    from kaizenflow.storage.schema import deviations, metadata
+    from kaizenflow.storage.state import _insert_deviations
 
     found = [Deviation(f"PR-{i:07d}", "skipped", "Approve Purchase Order") for i in range(rows)]
     with TemporaryDirectory() as scratch:

@@ -259,7 +259,7 @@ class FakeGitHub(FakeService):
     def seed(self, title: str, body: str, labels: list[str], state: str = "open") -> int:
         """An issue that already exists (someone else's, or an earlier night's)."""
         with self._lock:
-            return self._new_issue(title, body, labels, state)["number"]
+            return int(self._new_issue(title, body, labels, state)["number"])
 
     def _new_issue(self, title: str, body: str, labels: list[str], state: str = "open") -> dict[str, Any]:
         number = len(self.issues) + 1

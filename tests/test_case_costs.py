@@ -34,7 +34,8 @@ def pm4py_costs(shared_data: Path, first_only: bool = False) -> pd.Series:
     grouped = frame.sort_values(["case:concept:name", "time:timestamp"], kind="stable") \
         .groupby("case:concept:name")["Costs"]
     costs = (grouped.first() if first_only else grouped.sum()).astype("float64")
-    return costs.rename_axis("case_id").rename(None)
+    named: pd.Series = costs.rename_axis("case_id").rename(None)
+    return named
 
 
 def test_a_case_costs_the_sum_of_its_events_costs(running_example: pd.DataFrame, shared_data: Path) -> None:

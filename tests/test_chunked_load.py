@@ -20,6 +20,7 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sources.mapping import SourceError
+from kaizenflow.storage.staging import read_chunks
 
 TICKETS = 3_500
 CHUNK = 1_000
@@ -208,7 +209,7 @@ def test_a_chunk_that_fails_to_load_after_others_were_inserted_leaves_nothing(
     process = config.processes[0]
     extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
     assert [len(e.chunks) for e in extracted] == [4, 4]
-    original = stages.read_chunks
+    original = read_chunks
 
     def failing_after_five(paths: list[Path]) -> Iterator[pa.Table]:
         for number, chunk in enumerate(original(paths)):

@@ -18,7 +18,8 @@ def write(tmp_path: Path, data: object) -> Path:
 
 
 def example() -> dict[str, Any]:
-    return yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_the_sample_configuration_is_valid() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def night(config: KaizenConfig, number: int) -> None:
     stages.ingest(Resources(config), process, run_id)
     log = stages.read_log(Resources(config), process)
     result = stages.check(process, log, stages.designed_model(Resources(config), process))
-    stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
+    stages.record(Resources(config), process, run_id, datetime.now(UTC), log, result,
                   stages.patterns(process, log, result))
 
 

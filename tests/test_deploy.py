@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 
 from kaizenflow.cli import serve as cli_serve
 from kaizenflow.cli.demo import prepare_demo
-from kaizenflow.flows.deploy import Schedule, deployments_for, read_schedules, scheduled_nightly
+from kaizenflow.flows.deploy import deployments_for, read_schedules, scheduled_nightly
 from kaizenflow.flows.nightly import nightly, worth_retrying
-from kaizenflow.pipeline.config import ConfigError, Process
+from kaizenflow.pipeline.config import ConfigError, Process, Schedule
 from kaizenflow.sources.mapping import SourceError
 
 REPOSITORY = Path(__file__).resolve().parent.parent

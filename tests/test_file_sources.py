@@ -30,8 +30,9 @@ def batch_counts(batch: pd.DataFrame) -> tuple[int, int, int]:
 def pm4py_csv(path: Path, sep: str) -> pd.DataFrame:
     """pm4py's reading of a CSV: pandas, then format_dataframe (on a frame nobody else holds)."""
     raw = pd.read_csv(path, sep=sep)
-    return pm4py.format_dataframe(raw.copy(), case_id="case:concept:name", activity_key="concept:name",
-                                  timestamp_key="time:timestamp")
+    formatted: pd.DataFrame = pm4py.format_dataframe(
+        raw.copy(), case_id="case:concept:name", activity_key="concept:name", timestamp_key="time:timestamp")
+    return formatted
 
 
 @pytest.mark.parametrize("name", ["running-example.xes", "receipt.xes.gz", "roadtraffic100traces.xes"])

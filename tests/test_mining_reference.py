@@ -24,7 +24,8 @@ PM4PY_HOURS = BusinessCalendar(hours=(7.0, 17.0))
 def xes(path: Path) -> pd.DataFrame:
     import pm4py
 
-    return pm4py.read_xes(str(path))
+    frame: pd.DataFrame = pm4py.read_xes(str(path))
+    return frame
 
 
 def as_log(frame: pd.DataFrame, order: list[str] | None = None) -> EventLog:

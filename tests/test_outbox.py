@@ -48,11 +48,10 @@ from kaizenflow.storage.outbox import (
     PENDING,
     NewEvent,
     enqueue,
-    outbox,
     status_events,
     task_events,
 )
-from kaizenflow.storage.schema import metadata
+from kaizenflow.storage.schema import metadata, outbox
 
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 SECRET = "whsec-Zk7Qp2Vx9"

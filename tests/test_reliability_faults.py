@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -34,7 +35,7 @@ from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 from kaizenflow.sources.mapping import SourceError
 from kaizenflow.storage import EventStore
-from kaizenflow.storage.state import kpi_history, tasks
+from kaizenflow.storage.schema import kpi_history, tasks
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,7 @@ def night(config: KaizenConfig, run_id: str) -> None:
         log = stages.read_log(Resources(config), process)
         aligner = cached_aligner(Resources(config).alignments, process.alignment_timeout_seconds)
         result = stages.check(process, log, stages.designed_model(Resources(config), process), aligner)
-        stages.record(Resources(config), process, run_id, stages.datetime.now(stages.UTC), log, result,
+        stages.record(Resources(config), process, run_id, datetime.now(UTC), log, result,
                       stages.patterns(process, log, result))
 
 

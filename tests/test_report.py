@@ -341,7 +341,7 @@ def test_failed_write_leaves_previous_report_and_no_temp_file(
     def broken_replace(source: object, target: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(archive.os, "replace", broken_replace)
+    monkeypatch.setattr("kaizenflow.reports.archive.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_run_report(make_summary(process="Purchase to Pay", conforming=1), tmp_path)
     assert path.read_text(encoding="utf-8") == before

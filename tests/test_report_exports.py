@@ -13,7 +13,6 @@ import pytest
 from report_fixtures import make_summary
 
 from kaizenflow.conformance.types import Deviation
-from kaizenflow.reports import archive
 from kaizenflow.reports.exports import (
     DEVIATIONS_SCHEMA,
     PATTERNS_SCHEMA,
@@ -130,7 +129,7 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(
     def broken_replace(source: object, target: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(archive.os, "replace", broken_replace)
+    monkeypatch.setattr("kaizenflow.reports.archive.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_exports(tmp_path, make_summary().run_id, [], [], {"process": "Purchase to Pay", "cases": 1})
     folder = tmp_path / "purchase-to-pay" / "2024-05-02T02-00-00Z"

@@ -11,6 +11,7 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -166,7 +167,7 @@ def test_the_stage_level_night_and_its_failing_queries_leak_the_password_nowhere
     stages.load(Resources(config), process, "n1", extracted)
     log = stages.read_log(Resources(config), process)
     result = stages.check(process, log, stages.designed_model(Resources(config), process))
-    stages.record(Resources(config), process, "n1", stages.datetime.now(stages.UTC), log, result,
+    stages.record(Resources(config), process, "n1", datetime.now(UTC), log, result,
                   stages.patterns(process, log, result))
     errors = failing_queries(config, url, monkeypatch)
     out, err = capfd.readouterr()

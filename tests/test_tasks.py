@@ -83,7 +83,7 @@ def test_the_baseline_is_frozen_and_the_kpi_history_grows(tmp_path: Path) -> Non
     assert change.change == "updated"
     assert change.task.baseline_value == pytest.approx(0.6)
     assert change.task.current_value == pytest.approx(0.4)
-    from kaizenflow.storage.state import kpi_history
+    from kaizenflow.storage.schema import kpi_history
 
     with store.engine.connect() as connection:
         values = [row.value for row in connection.execute(kpi_history.select())]

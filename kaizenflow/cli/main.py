@@ -140,7 +140,7 @@ def _headline(summary: Any) -> dict[str, Any]:
     from kaizenflow.reports.exports import summary_record
 
     changes = [c.change for c in summary.task_changes]
-    return to_plain({
+    headline: dict[str, Any] = to_plain({
         **summary_record(summary),
         "quarantined_rows": summary.quarantined_rows,
         "patterns": summary.patterns,
@@ -149,6 +149,7 @@ def _headline(summary: Any) -> dict[str, Any]:
         "tasks_unchanged": changes.count("unchanged"),
         "report": summary.report_path,
     })
+    return headline
 
 
 def _describe(summary: Any) -> str:

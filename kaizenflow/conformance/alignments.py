@@ -211,7 +211,7 @@ def _astar_pairs(
 def _tie_scale(max_moves: int, max_rank: int) -> int:
     """A power of ten larger than any sum of tie-breakers an alignment can collect."""
     bound = max_moves * (2 * max_rank + 1) + 1
-    return 10 ** len(str(bound))
+    return int(10 ** len(str(bound)))
 
 
 def drain_model(model: DesignedModel) -> DesignedModel:

@@ -124,6 +124,7 @@ def _read_ptml(path: Path) -> tuple[Any, Any, Any]:
     import pm4py
 
     try:
-        return pm4py.convert_to_petri_net(pm4py.read_ptml(str(path)))
+        net, initial, final = pm4py.convert_to_petri_net(pm4py.read_ptml(str(path)))
+        return net, initial, final
     except Exception as error:  # noqa: BLE001 - pm4py raises many kinds; name the file
         raise ModelError(f"{path}: cannot be read as a process model: {error}") from error

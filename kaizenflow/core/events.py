@@ -178,7 +178,8 @@ def case_event_counts(events: pd.DataFrame) -> pd.Series:
 
 
 def _labels(ids: pa.Array) -> pd.Index:
-    return pd.Index(ids.cast(pa.large_string()).to_pandas(), dtype="string", name=CASE_ID)
+    labels: pd.Index = pd.Index(ids.cast(pa.large_string()).to_pandas(), dtype="string", name=CASE_ID)
+    return labels
 
 
 def positions_in(ids: pd.Index, index: pd.Index) -> np.ndarray:

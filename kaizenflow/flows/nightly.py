@@ -14,7 +14,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.states import State
+from prefect.client.schemas.objects import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from kaizenflow.flows.alignment import submit_chunks
@@ -49,7 +49,7 @@ def as_task(name: str, stage: Callable[..., T], /, *args: Any) -> T:
     kind = name.partition(":")[0]
     as_prefect = task(name=kind, task_run_name=name.replace(":", "-"), cache_policy=NO_CACHE,
                       **STAGE_OPTIONS.get(kind, {}))
-    return cast(T, as_prefect(stage)(*args))
+    return as_prefect(stage)(*args)
 
 
 def _publish(summary: RunSummary) -> None:
@@ -89,7 +89,7 @@ def task_runner_for(execution: Execution) -> TaskRunner[Any]:
     if execution.task_runner == "process":
         return ProcessPoolTaskRunner(max_workers=execution.workers)
     try:
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask.task_runners import DaskTaskRunner
     except ImportError:
         raise ConfigError(
             "execution.task_runner: dask needs prefect-dask: pip install 'kaizenflow[dask]'"

@@ -104,7 +104,7 @@ def _working_clock(
         day = local // _DAY_US
         offset = day - first_day
         into_day = np.clip(local - day * _DAY_US - opens, 0, window)
-        return before[offset] + np.where(working[offset], into_day, 0)
+        return np.asarray(before[offset] + np.where(working[offset], into_day, 0))
 
     return elapsed
 

@@ -107,7 +107,8 @@ def case_periods(log: EventLog, period: Literal["day", "week", "month"] = "week"
         local = local - pd.to_timedelta(local.dt.day_of_week, unit="D")
     elif period == "month":
         local = local - pd.to_timedelta(local.dt.day - 1, unit="D")
-    return local.dt.date
+    dates: pd.Series = local.dt.date
+    return dates
 
 
 def newest_period_drift(

@@ -68,7 +68,7 @@ def _prefect_secret(name: str) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        block = cast(Secret, Secret.load(name))  # synchronous outside an event loop
+        block = cast(Secret[str], Secret.load(name))  # synchronous outside an event loop
         value = block.get()
     except ValueError as error:
         raise ConfigError(f"Prefect Secret block {name!r} (url_secret) cannot be loaded: {error}") from None

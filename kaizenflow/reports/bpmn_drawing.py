@@ -359,7 +359,7 @@ def positioned_svg(diagram: BpmnDiagram, skipped: Mapping[str, int], inserted: M
 
 def _plain(text: str) -> str:
     """A plain Graphviz label or attribute of literal text (see ``process_map._label``)."""
-    return graphviz.nohtml(graphviz.escape(_UNSAFE.sub(" ", text).replace("&", "&amp;")))
+    return str(graphviz.nohtml(graphviz.escape(_UNSAFE.sub(" ", text).replace("&", "&amp;"))))
 
 
 def _graphviz_label(name: str, badges: Sequence[_Badge]) -> str:

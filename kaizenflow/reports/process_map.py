@@ -48,7 +48,7 @@ def _label(*lines: str) -> str:
     "R&D". Lines are joined with the DOT line break ``\\n`` and the whole label is marked
     not-HTML again, because joining yields a plain ``str``.
     """
-    return graphviz.nohtml("\\n".join(graphviz.escape(line.replace("&", "&amp;")) for line in lines))
+    return str(graphviz.nohtml("\\n".join(graphviz.escape(line.replace("&", "&amp;")) for line in lines)))
 
 
 def wrap_name(name: str, width: int = 16) -> list[str]:

@@ -16,7 +16,8 @@ from kaizenflow.sinks.base import (
     Event,
     Sink,
 )
-from kaizenflow.sinks.links import DatabaseLinks, LinkStore, MemoryLinks, sink_links
+from kaizenflow.sinks.links import DatabaseLinks, LinkStore, MemoryLinks
+from kaizenflow.storage.schema import sink_links
 
 __all__ = [
     "EVENT_KINDS", "REOPENED", "STATUS_SET", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED",

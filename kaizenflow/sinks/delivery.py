@@ -20,7 +20,8 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 
 from kaizenflow.sinks.base import DeliveryError, Event, Sink
-from kaizenflow.storage.outbox import DEAD, DELIVERED, ERROR_LENGTH, PENDING, as_utc, aware, outbox
+from kaizenflow.storage.outbox import DEAD, DELIVERED, ERROR_LENGTH, PENDING, as_utc, aware
+from kaizenflow.storage.schema import outbox
 
 log = logging.getLogger(__name__)
 

@@ -239,7 +239,8 @@ def to_utc(
                 f"source {source}: row {first_row + row + 1}, field {column}: time "
                 f"{values.iloc[row]!r} is ambiguous in {timezone} (daylight-saving change)"
             )
-    return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    in_utc: pd.Series = parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    return in_utc
 
 
 def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> np.ndarray:
@@ -258,7 +259,8 @@ def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array])
         hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()
     finally:
         connection.close()
-    return hashed.column("id").to_numpy(zero_copy_only=False)
+    ids: np.ndarray = hashed.column("id").to_numpy(zero_copy_only=False)
+    return ids
 
 
 def _key_times(timestamps: pd.Series) -> pa.Array:

@@ -546,7 +546,8 @@ def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
 
 def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> pd.DataFrame:
     """Query results through Arrow: columnar all the way, no row-by-row conversion."""
-    return connection.sql(query, params=params).to_arrow_table().to_pandas()
+    frame: pd.DataFrame = connection.sql(query, params=params).to_arrow_table().to_pandas()
+    return frame
 
 
 def _columns(chunk: pd.DataFrame | pa.Table, columns: list[str], what: str) -> pa.Table:
