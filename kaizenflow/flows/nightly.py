@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -23,6 +24,7 @@ from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.night import run_nights
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.reports.archive import process_slug
 from kaizenflow.reports.night import write_night_report
 from kaizenflow.reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
 from kaizenflow.sources.mapping import SourceError
@@ -52,15 +54,26 @@ def as_task(name: str, stage: Callable[..., T], /, *args: Any) -> T:
     return as_prefect(stage)(*args)
 
 
-def _publish(summary: RunSummary) -> None:
+def report_link(summary: RunSummary, web_base_url: str | None) -> str | None:
+    """Where a process owner opens the run's report: the web app's page of it when the web app is
+    configured (``web.base_url``), else the file on this machine."""
+    if not summary.report_path:
+        return None
+    path = Path(summary.report_path)
+    if web_base_url:
+        return f"{web_base_url.rstrip('/')}/reports/{quote(process_slug(summary.process))}/{quote(path.name)}"
+    return path.resolve().as_uri()
+
+
+def _publish(summary: RunSummary, web_base_url: str | None) -> None:
     key = artifact_key(summary.process)
     create_markdown_artifact(summary_markdown(summary), key=f"{key}-summary",
                              description=f"kaizenflow run {summary.run_id}")
     create_table_artifact(pattern_rows(summary), key=f"{key}-deviation-patterns",
                           description="Deviation patterns of this run")
-    if summary.report_path:
-        create_link_artifact(Path(summary.report_path).resolve().as_uri(), link_text="HTML report",
-                             key=f"{key}-report")
+    link = report_link(summary, web_base_url)
+    if link:
+        create_link_artifact(link, link_text="HTML report", key=f"{key}-report")
 
 
 @flow(name="kaizen-nightly")
@@ -78,7 +91,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         logger.info("%s: %d new events stored, %d bad rows quarantined; %d of %d cases changed and were "
                     "checked, %d conforming", summary.process, summary.new_events, summary.quarantined_rows,
                     night.checked.checked_cases, summary.cases, summary.conforming_cases)
-        _publish(summary)
+        _publish(summary, config.web.base_url)
     return [night.summary for night in nights]
 
 
