@@ -72,7 +72,7 @@ def test_a_process_reading_only_files_needs_no_connections(tmp_path: Path) -> No
 def test_a_password_in_clear_is_refused_and_not_repeated(tmp_path: Path) -> None:
     data = example()
     data["connections"]["erp"] = {"url": "postgresql://app:s3cret-pw@db/erp"}
-    with pytest.raises(ConfigError, match=r"connections\.erp: .*url_env") as error:
+    with pytest.raises(ConfigError, match=r"connections\.erp\.url: .*url_env") as error:
         load_config(write(tmp_path, data))
     assert "s3cret-pw" not in str(error.value)
 

@@ -15,16 +15,7 @@ from kaizenflow.conformance.alignments import Aligner
 from kaizenflow.conformance.check import check_log, map_activities
 from kaizenflow.conformance.models import DesignedModel, load_model
 from kaizenflow.conformance.patterns import result_patterns
-from kaizenflow.conformance.rules import (
-    CaseDuration,
-    ForbiddenActivity,
-    FourEyes,
-    MandatoryActivity,
-    RuleSpec,
-    SegregationOfDuties,
-    Sla,
-    parse_condition,
-)
+from kaizenflow.conformance.rules import RuleSpec
 from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
 from kaizenflow.core.events import (
     TIMESTAMP,
@@ -37,35 +28,20 @@ from kaizenflow.core.events import (
 from kaizenflow.improvement.acceptance import set_aside_accepted
 from kaizenflow.improvement.lifecycle import measured_since
 from kaizenflow.improvement.measurement import cases_with_pattern, measure
-from kaizenflow.improvement.raising import RaisingPolicy, propose_tasks
+from kaizenflow.improvement.raising import propose_tasks
 from kaizenflow.improvement.types import DISMISSED, TaskChange
 from kaizenflow.mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from kaizenflow.mining.discovery import throughput as throughput_of
 from kaizenflow.mining.drift import newest_period_drift
 from kaizenflow.mining.types import ProcessMap, Throughput, Variant
-from kaizenflow.pipeline.config import (
-    CaseDurationRule,
-    ConfigError,
-    ForbiddenActivityRule,
-    FourEyesRule,
-    KaizenConfig,
-    MandatoryActivityRule,
-    Process,
-    SegregationOfDutiesRule,
-    SlaRule,
-    Source,
-)
+from kaizenflow.pipeline.config import ConfigError, KaizenConfig, Process, Source
 from kaizenflow.pipeline.names import check_names
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.sinks import Sink
 from kaizenflow.sinks.delivery import DeliveryReport
-from kaizenflow.sources.files import read_events_file
-from kaizenflow.sources.mapping import EventMapping
-from kaizenflow.sources.sql import Increment, extract_sql
 from kaizenflow.storage import AppendResult
-from kaizenflow.storage.staging import Extracted, discard, read_chunks, stage
-from kaizenflow.storage.state import LifecyclePolicy
+from kaizenflow.storage.staging import Extracted, discard, read_chunks
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -75,7 +51,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 def committed_watermarks(resources: Resources, process: Process) -> dict[str, str]:
     """Each source's committed watermark, read once for all of a process's sources."""
-    if not any(source.watermark is not None for source in process.sources):
+    if not any(source.incremental for source in process.sources):
         return {}
     return resources.events.watermarks(process.name)
 
@@ -88,56 +64,9 @@ def extract(
     ``watermarks`` are the process's committed ones (``committed_watermarks``) when the caller
     has them already; otherwise they are read from the event store.
     """
-    config = resources.config
-    if source.file is not None:
-        return _extract_file(resources, process, source)
-    assert source.connection is not None and source.query is not None
-    assert source.case_id is not None and source.timestamp is not None
-    url = config.connections[source.connection].resolve_url(config.base_dir)
-    increment = None
-    if source.watermark is not None:
-        if watermarks is None:
-            watermarks = committed_watermarks(resources, process)
-        increment = Increment(
-            column=source.watermark.column, after=watermarks.get(source.name),
-            lookback=timedelta(hours=source.watermark.lookback_hours),
-        )
-    mapping = EventMapping(
-        source=source.name, case_id=source.case_id, timestamp=source.timestamp,
-        activity=source.activity, activity_column=source.activity_column,
-        resource=source.resource, event_id=source.event_id,
-        attributes=tuple(source.attributes), timezone=source.timezone,
-    )
-    return extract_sql(url, source.query, mapping, process.name, increment,
-                       quarantine=source.on_bad_rows == "quarantine", staging=resources.staging,
-                       chunk_rows=config.storage.load_chunk_rows)
-
-
-def _extract_file(resources: Resources, process: Process, source: Source) -> Extracted:
-    """A whole file each night: events already stored are recognised by their ids."""
-    assert source.file is not None
-    mapping = None
-    if source.case_id is not None:
-        assert source.timestamp is not None
-        mapping = EventMapping(
-            source=source.name, case_id=source.case_id, timestamp=source.timestamp,
-            activity=source.activity, activity_column=source.activity_column or (
-                None if source.activity else "activity"),
-            resource=source.resource, event_id=source.event_id,
-            attributes=tuple(source.attributes), timezone=source.timezone,
-        )
-    options: dict[str, object] = {"process": process.name, "source": source.name}
-    for option in ("object_type", "classifier", "delimiter", "timestamp_format"):
-        value = getattr(source, option)
-        if value is not None:
-            options[option] = value
-    if source.timezone != "UTC" and mapping is None:
-        options["timezone"] = source.timezone
-    events = read_events_file(resources.config.path(source.file), mapping, **options)
-    step = resources.config.storage.load_chunk_rows
-    chunks = ((events.iloc[start:start + step], None) for start in range(0, len(events), step))
-    directory, counts, _ = stage(resources.staging, process.name, source.name, chunks)
-    return Extracted(directory=directory, chunks=counts, rows=len(events), watermark=None)
+    if watermarks is None:
+        watermarks = committed_watermarks(resources, process) if source.incremental else {}
+    return source.extract(resources.config, process.name, watermarks, resources.staging)
 
 
 def load(
@@ -186,27 +115,7 @@ def designed_model(resources: Resources, process: Process) -> DesignedModel:
 
 def rule_specs(process: Process) -> list[RuleSpec]:
     """The configuration's rules as the pure checking code knows them."""
-    specs: list[RuleSpec] = []
-    for rule in process.rules:
-        if isinstance(rule, SlaRule):
-            specs.append(Sla(name=rule.name, from_activity=rule.from_activity,
-                             to_activity=rule.to_activity, max_hours=rule.max_hours,
-                             max_days_attribute=rule.max_days_attribute))
-        elif isinstance(rule, SegregationOfDutiesRule):
-            specs.append(SegregationOfDuties(name=rule.name, first_activity=rule.activities[0],
-                                             second_activity=rule.activities[1]))
-        elif isinstance(rule, FourEyesRule):
-            specs.append(FourEyes(name=rule.name, first_activity=rule.activities[0],
-                                  second_activity=rule.activities[1]))
-        elif isinstance(rule, CaseDurationRule):
-            specs.append(CaseDuration(name=rule.name, max_hours=rule.max_hours))
-        elif isinstance(rule, MandatoryActivityRule):
-            specs.append(MandatoryActivity(name=rule.name, activity=rule.activity))
-        elif isinstance(rule, ForbiddenActivityRule):
-            specs.append(ForbiddenActivity(name=rule.name, activity=rule.activity))
-        else:
-            specs.append(parse_condition(rule.name, rule.condition, rule.tolerance))
-    return specs
+    return process.rule_specs()
 
 
 def read_log(resources: Resources, process: Process) -> EventLog:
@@ -258,12 +167,7 @@ def record(
     # which cases with a pattern are finished (not a set of every finished case: 166,666 strings)
     deviating = pd.Index(sorted(set().union(*pattern_cases.values())), dtype=object)
     finished = set(deviating[member_of(deviating, finished_attributes.index)].tolist())
-    policy = RaisingPolicy(
-        min_cases=raising.min_cases, min_share=raising.min_share,
-        target_reduction=raising.target_reduction, scope_attributes=raising.scope_attributes,
-        min_scope_support=raising.min_scope_support, min_scope_lift=raising.min_scope_lift,
-        default_owner=raising.owners.default, owners_by_attribute=raising.owners.by_attribute,
-    )
+    policy = raising.policy()
     proposals = propose_tasks(
         process.name, found,
         {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
@@ -295,26 +199,20 @@ def record(
          "throughput_p90_hours": timing.p90_hours,
          "patterns": len(found)},
         result.deviation_table, proposals, measurements,
-        LifecyclePolicy(close_after_absent_runs=raising.close_after_absent_runs,
-                        effect_min_cases=raising.effect_min_cases,
-                        effect_alpha=raising.effect_alpha),
+        raising.lifecycle(),
         sinks=sink_names(resources.config, process.name),
         deviation_runs_kept=resources.config.storage.deviation_runs_kept,
     )
 
 
 def sink_names(config: KaizenConfig, process: str) -> list[str]:
-    return [s.name for s in config.sinks if s.processes is None or process in s.processes]
+    return config.sinks_of(process)
 
 
 def deliver_task_events(resources: Resources) -> DeliveryReport:
     """Send what the outbox holds; a sink that is down keeps its events pending for next time."""
     from kaizenflow.sinks import DatabaseLinks
     from kaizenflow.sinks.delivery import Backoff, deliver
-    from kaizenflow.sinks.github import GitHubIssuesSink
-    from kaizenflow.sinks.jira import JiraSink
-    from kaizenflow.sinks.notify import AppriseSink
-    from kaizenflow.sinks.webhook import WebhookSink
 
     config = resources.config
     store = resources.state
@@ -322,22 +220,7 @@ def deliver_task_events(resources: Resources) -> DeliveryReport:
     sinks: dict[str, Sink] = {}
     try:
         for sink in config.sinks:
-            if sink.type == "webhook":
-                url = sink.url or sink.secret(sink.url_env)
-                sinks[sink.name] = WebhookSink(url, sink.secret(sink.secret_env),
-                                               timeout_seconds=sink.timeout_seconds)
-            elif sink.type == "github":
-                assert sink.repo is not None
-                sinks[sink.name] = GitHubIssuesSink(sink.repo, sink.secret(sink.token_env), sink.api_url,
-                                                    links=links, timeout_seconds=sink.timeout_seconds)
-            elif sink.type == "jira":
-                assert sink.base_url and sink.email and sink.project_key
-                sinks[sink.name] = JiraSink(sink.base_url, sink.email, sink.secret(sink.token_env),
-                                            sink.project_key, links=links, issue_type=sink.issue_type,
-                                            timeout_seconds=sink.timeout_seconds)
-            else:
-                urls = [u for u in sink.secret(sink.urls_env).split() if u]
-                sinks[sink.name] = AppriseSink(urls)
+            sinks[sink.name] = sink.build(links)
         delivery = config.delivery
         return deliver(store.engine, sinks, max_attempts=delivery.max_attempts,
                        backoff=Backoff(base_seconds=delivery.backoff_seconds,
@@ -359,16 +242,7 @@ def set_aside_accepted_deviations(
 def source_positions(resources: Resources, process: Process) -> dict[str, str]:
     """For the run manifest: each source's committed watermark, or how it is read."""
     marks = resources.events.watermarks(process.name)
-    positions = {}
-    for source in process.sources:
-        if source.file is not None:
-            positions[source.name] = f"file {source.file} (read whole, deduplicated)"
-        elif source.name in marks:
-            column = source.watermark.column if source.watermark else "?"
-            positions[source.name] = f"{column} > {marks[source.name].partition(':')[2]}"
-        else:
-            positions[source.name] = "full read each run"
-    return positions
+    return {source.name: source.position(marks) for source in process.sources}
 
 
 def process_time(resources: Resources, process: Process) -> datetime | None:
