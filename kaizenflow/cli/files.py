@@ -171,15 +171,18 @@ def draw_map(
     """Draw a log's process map (directly-follows graph) as SVG."""
     from kaizenflow.mining.discovery import discover_process_map, discover_variants
     from kaizenflow.mining.process_map import simplify_process_map
+    from kaizenflow.reports.archive import output_problem, write_atomically
     from kaizenflow.reports.process_map import process_map_svg
 
+    problem = output_problem(out)  # before reading: a wrong --out should not cost the read
+    if problem:
+        typer.echo(f"kaizen: error: --out {problem}", err=True)
+        raise typer.Exit(code=1)
     events = _read(log, object_type)
     process_map = discover_process_map(events)
     if coverage < 1.0:
         process_map = simplify_process_map(process_map, coverage, discover_variants(events)).process_map
-    temporary = out.with_name(out.name + ".partial")
-    temporary.write_text(process_map_svg(process_map), encoding="utf-8")
-    temporary.replace(out)
+    write_atomically(out, process_map_svg(process_map))
     if as_json:
         typer.echo(json.dumps({"log": str(log), "out": str(out), "coverage": coverage,
                                "activities": len(process_map.activities),

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from kaizenflow.cli import doctor as cli_doctor
 from kaizenflow.cli import files as cli_files
 from kaizenflow.cli import serve as cli_serve
 from kaizenflow.cli import tasks as cli_tasks
@@ -67,9 +68,10 @@ def _expected_errors() -> tuple[type[Exception], ...]:
     from kaizenflow.sources.mapping import SourceError
     from kaizenflow.storage import EventStoreError
     from kaizenflow.storage.accounts import AccountError
+    from kaizenflow.storage.state import StateStoreError
 
     return (ConfigError, ModelError, SourceError, EventStoreError, FileExistsError, RunLockedError,
-            TransitionError, UnknownAttributeError, AccountError)
+            TransitionError, UnknownAttributeError, AccountError, StateStoreError)
 
 
 class _FailuresToldOnce(logging.Filter):
@@ -333,6 +335,7 @@ cli_files.register(app, _reported)
 cli_tasks.register(tasks_app, _reported)
 cli_serve.register(app, _reported)
 cli_web.register(app, _reported)
+cli_doctor.register(app, _reported)
 
 
 def main() -> None:  # pragma: no cover - console entry point

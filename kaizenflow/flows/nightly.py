@@ -22,6 +22,7 @@ from kaizenflow.flows.alignment import submit_chunks
 from kaizenflow.pipeline.config import ConfigError, Execution, load_config
 from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.night import run_nights
+from kaizenflow.pipeline.preflight import preflight
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.reports.archive import process_slug
@@ -118,9 +119,10 @@ def run_nightly(config_path: str, process_name: str | None = None) -> list[RunSu
     """The nightly flow on the task runner its configuration asks for."""
     config = load_config(config_path)
     runner = task_runner_for(config.execution)
-    with run_lock(config.state_directory, config.state_url, config.execution.lock_wait_seconds), \
-            one_embedded_server(config.execution):
-        return nightly.with_options(task_runner=runner)(config_path, process_name)
+    with run_lock(config.state_directory, config.state_url, config.execution.lock_wait_seconds):
+        preflight(config)
+        with one_embedded_server(config.execution):
+            return nightly.with_options(task_runner=runner)(config_path, process_name)
 
 
 @contextmanager

@@ -62,10 +62,16 @@ def _file_lock(path: Path, wait_seconds: float) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(state_url: str, wait_seconds: float) -> Iterator[None]:
+    from kaizenflow.storage.state import unreachable
+
     key = int.from_bytes(hashlib.sha256(b"kaizenflow-run").digest()[:8], "big", signed=True)
     engine = sa.create_engine(state_url)
     try:
-        with engine.connect() as connection:
+        try:
+            opened = engine.connect()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            raise unreachable(state_url, error) from None
+        with opened as connection:
             deadline = time.monotonic() + wait_seconds
             while not connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one():
                 if time.monotonic() >= deadline:

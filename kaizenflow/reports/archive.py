@@ -43,6 +43,17 @@ def run_file_stem(run_id: str) -> str:
     return stem[:120] or "run"
 
 
+def output_problem(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (its folder is missing, it is a folder), or None."""
+    if path.is_dir():
+        return f"{path} is a folder: give a file name"
+    if not path.parent.is_dir():
+        return f"{path}: the folder {path.parent} does not exist"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"{path}: the folder {path.parent} is not writable"
+    return None
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 so that readers see the old file or the new one, never half of one."""
     write_bytes_atomically(path, text.encode("utf-8"))

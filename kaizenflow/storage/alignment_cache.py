@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kaizenflow.conformance.types import Move, VariantAlignment
+from kaizenflow.storage.aside import set_aside
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alignments (
@@ -24,6 +25,9 @@ CREATE TABLE IF NOT EXISTS alignments (
 """
 
 
+_COLUMNS = {"model_hash", "variant_key", "activities", "cost", "fitness", "bwc", "moves"}
+
+
 def variant_key(activities: tuple[str, ...]) -> str:
     return hashlib.sha256("\x1f".join(activities).encode("utf-8")).hexdigest()
 
@@ -34,10 +38,27 @@ class AlignmentCacheFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.touch(mode=0o600)
-        with self._connect() as connection:
-            connection.execute(_SCHEMA)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:  # garbage, a truncated file, a foreign database
+            set_aside(path, "alignment cache", str(error).splitlines()[0] if str(error) else "unreadable")
+            self._open()
+
+    def _open(self) -> None:
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        connection = self._connect()
+        try:
+            with connection:
+                connection.execute(_SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(alignments)")}
+            if columns != _COLUMNS:
+                raise sqlite3.DatabaseError(f"not an alignment cache (columns {sorted(columns)})")
+            rows = connection.execute("PRAGMA quick_check(1)").fetchall()
+            if rows != [("ok",)]:
+                raise sqlite3.DatabaseError(f"integrity check failed ({rows[0][0]})")
+        finally:
+            connection.close()
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=60)
@@ -61,10 +82,14 @@ class AlignmentCacheFile:
                 ).fetchall()
                 for key, cost, fitness, bwc, moves in rows:
                     activities = keys[key]
-                    found[activities] = VariantAlignment(
-                        activities=activities, cases=0, cost=cost, fitness=fitness, bwc=bwc,
-                        moves=tuple(Move(log=m[0], model=m[1]) for m in json.loads(moves)),
-                    )
+                    try:  # a row that does not read back is a miss: the variant is aligned again
+                        found[activities] = VariantAlignment(
+                            activities=activities, cases=0, cost=float(cost), fitness=float(fitness),
+                            bwc=float(bwc),
+                            moves=tuple(Move(log=m[0], model=m[1]) for m in json.loads(moves)),
+                        )
+                    except (ValueError, TypeError, IndexError, KeyError):
+                        continue
         finally:
             connection.close()
         return found

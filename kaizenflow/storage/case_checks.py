@@ -18,7 +18,8 @@ import pandas as pd
 
 from kaizenflow.conformance.types import CASE_CHECK_COLUMNS, DEVIATION_COLUMNS, CaseChecks
 from kaizenflow.core.events import tuples_array
-from kaizenflow.storage.event_store import open_duckdb
+from kaizenflow.storage.aside import set_aside
+from kaizenflow.storage.event_store import EventStoreError, open_duckdb
 
 _SCHEMA = """
 DROP TABLE IF EXISTS case_checks;  -- the first layout (one JSON list of deviations a case)
@@ -65,7 +66,20 @@ class CaseLedger:
         return open_duckdb(self.path, _SCHEMA, "case ledger")
 
     def load(self, process: str, fingerprint: str) -> tuple[pd.Series, CaseChecks]:
-        """Each kept case's event count and result; none when they were made under another fingerprint."""
+        """Each kept case's event count and result; none when they were made under another fingerprint.
+
+        A ledger that cannot be read is set aside (renamed, with a warning): nothing is kept, so
+        the night checks every case again and writes a new one.
+        """
+        try:
+            return self._load(process, fingerprint)
+        except (duckdb.Error, EventStoreError) as error:
+            if not _damaged(error):
+                raise
+            set_aside(self.path, "case ledger", str(error).splitlines()[0])
+            return _nothing_kept()
+
+    def _load(self, process: str, fingerprint: str) -> tuple[pd.Series, CaseChecks]:
         with self._connect() as connection:
             stored = connection.execute(
                 "SELECT fingerprint FROM ledger_fingerprints WHERE process = ?", [process]
@@ -108,6 +122,17 @@ class CaseLedger:
         ).rename_axis("case_id").reset_index()
         deviations = updated.deviations.assign(process=process)
         keeping = pd.DataFrame({"case_id": pd.Series(keep.unique(), dtype="string")})
+        try:
+            self._save(process, fingerprint, variants, results, deviations, keeping)
+        except (duckdb.Error, EventStoreError) as error:
+            if not _damaged(error) or not self.path.exists():
+                raise
+            set_aside(self.path, "case ledger", str(error).splitlines()[0])
+            # a new ledger whose fingerprint matches nothing: the next night checks every case
+            self._save(process, "set aside", variants, results, deviations, keeping)
+
+    def _save(self, process: str, fingerprint: str, variants: pd.DataFrame, results: pd.DataFrame,
+              deviations: pd.DataFrame, keeping: pd.DataFrame) -> None:
         with self._connect() as connection:
             connection.register("updated_variants", variants)
             connection.register("updated_results", results)
@@ -161,6 +186,12 @@ class CaseLedger:
             finally:
                 for view in ("updated_variants", "updated_results", "updated_deviations", "kept_cases"):
                     connection.unregister(view)
+
+
+def _damaged(error: BaseException) -> bool:
+    """Whether the ledger file itself is the problem (not a lock held by another run, nor an
+    interrupted query)."""
+    return not isinstance(error, duckdb.InterruptException) and "lock" not in str(error).lower()
 
 
 def _nothing_kept() -> tuple[pd.Series, CaseChecks]:

@@ -78,6 +78,11 @@ CREATE TABLE IF NOT EXISTS loads_in_progress (
     process    VARCHAR NOT NULL,
     started_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kaizenflow_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+INSERT OR IGNORE INTO kaizenflow_meta VALUES ('created_by', 'kaizenflow');
 """
 
 #: What readers see of ``events``: the events of published batches. A batch is stored a chunk
@@ -460,14 +465,15 @@ def _connect_waiting(
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower() and time.monotonic() < deadline:
+        except duckdb.Error as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            locked = "lock" in reason.lower()
+            if locked and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
-            raise EventStoreError(
-                f"{what} {path}: cannot open it ({str(error).splitlines()[0]}); "
-                "is another kaizenflow run using it?"
-            ) from None
+            advice = ("is another kaizenflow run using it?" if locked
+                      else "the file is damaged: run `kaizen doctor` to see what to do")
+            raise EventStoreError(f"{what} {path}: cannot open it ({reason}); {advice}") from None
 
 
 def _create(path: Path, schema: str) -> None:

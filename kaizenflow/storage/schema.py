@@ -139,3 +139,12 @@ sink_links = sa.Table(
     sa.Column("remote_id", sa.String(255), nullable=False),
     sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+#: Who made the database, and which state it belongs to (the event store holds the same id):
+#: checked when a night starts (``storage.health``).
+meta = sa.Table(
+    "kaizenflow_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)

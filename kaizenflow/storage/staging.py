@@ -72,7 +72,8 @@ def stage(
         staging.mkdir(parents=True, exist_ok=True)
         os.chmod(staging, 0o700)
         _remove_stale(staging)
-        directory = Path(tempfile.mkdtemp(prefix=f"{process}.{source}.", dir=staging))  # mode 0700
+        # the creator's process id first: a night can tell the folders of dead runs (abandoned)
+        directory = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}.{process}.{source}.", dir=staging))
     except OSError as error:
         raise _cannot_stage(staging, source, error) from error
     counts: list[int] = []
@@ -123,6 +124,39 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     dictionary = [name for name in _DICTIONARY_COLUMNS if name in table.column_names]
     pq.write_table(table, path, compression="lz4", use_dictionary=dictionary)
     os.chmod(path, 0o600)
+
+
+def remove_abandoned(staging: Path) -> list[Path]:
+    """At the start of a night, under its run lock: remove the staged folders of runs that died
+    before they could (their process is gone, or it is this one, which stages nothing yet).
+
+    Folders of another live process (a tool staging without the lock) are left to it, or to the
+    age limit. Returns what was removed.
+    """
+    removed: list[Path] = []
+    if not staging.is_dir():
+        return removed
+    for entry in staging.iterdir():
+        owner = entry.name.split(".", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and _alive(int(owner)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    _remove_stale(staging)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def _remove_stale(staging: Path) -> None:

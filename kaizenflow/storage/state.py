@@ -43,11 +43,35 @@ from kaizenflow.storage.schema import (
     accepted_patterns,
     deviations,
     kpi_history,
+    meta,
     metadata,
     runs,
     task_history,
     tasks,
 )
+
+#: The marker row kaizenflow writes into a state database it creates.
+CREATED_BY = ("created_by", "kaizenflow")
+
+
+class StateStoreError(RuntimeError):
+    """The state database cannot be reached or is not in a state to use; one line says which and why."""
+
+
+def safe_url(url: str) -> str:
+    """The URL to show in a message: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unreadable URL is not repeated at all
+        return "(the configured state database URL)"
+
+
+def unreachable(url: str, error: BaseException) -> StateStoreError:
+    """One line for a database that cannot be connected to (the driver's first line, no password)."""
+    original = getattr(error, "orig", None) or error
+    reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return StateStoreError(f"state database {safe_url(url)}: cannot connect ({reason}); "
+                           "is the database server running and reachable?")
 
 
 class StateStore:
@@ -57,7 +81,24 @@ class StateStore:
         self.url = url
         _prepare_sqlite_file(url)
         self.engine = sa.create_engine(url)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+            with self.engine.begin() as connection:
+                marked = sa.select(meta.c.value).where(meta.c.key == CREATED_BY[0])
+                if connection.execute(marked).first() is None:
+                    connection.execute(meta.insert().values(key=CREATED_BY[0], value=CREATED_BY[1]))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            self.engine.dispose()
+            if make_url(url).get_backend_name() == "sqlite":
+                reason = str(getattr(error, "orig", error)).splitlines()[0]
+                raise StateStoreError(f"state database {safe_url(url)}: cannot be used ({reason}); "
+                                      "run `kaizen doctor` to see what is wrong") from None
+            raise unreachable(url, error) from None
+        except sa.exc.DatabaseError as error:
+            self.engine.dispose()
+            reason = str(getattr(error, "orig", error)).splitlines()[0]
+            raise StateStoreError(f"state database {safe_url(url)}: damaged ({reason}); "
+                                  "run `kaizen doctor` to see what to do") from None
 
     def dispose(self) -> None:
         self.engine.dispose()
