@@ -1,5 +1,6 @@
 """The configuration is validated once, and every error names the file and the key."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,227 @@ def test_loading_a_configuration_without_a_schedule_does_not_import_prefect() ->
             f"load_config({str(EXAMPLE)!r}); print('prefect' in sys.modules)")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+# --- every value bounded at load, with the key's path -------------------------------------------
+
+BOUNDED = [
+    (("processes", 0, "sources", 0, "watermark", "lookback_hours"),
+     r"processes\.0\.sources\.0\.watermark\.lookback_hours: "),
+    (("processes", 0, "open_case_horizon_days"), r"processes\.0\.open_case_horizon_days: "),
+    (("processes", 0, "window_days"), r"processes\.0\.window_days: "),
+]
+
+
+def put(data: dict, keys: tuple, value: object) -> dict:  # type: ignore[type-arg]
+    target = data
+    for key in keys[:-1]:
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+    target[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e300, float("nan")], ids=["inf", "1e300", "nan"])
+@pytest.mark.parametrize(("keys", "path"), BOUNDED, ids=[b[0][-1] for b in BOUNDED])
+def test_an_unbounded_duration_is_refused_at_load_naming_its_key(
+    tmp_path: Path, keys: tuple, path: str, value: float  # type: ignore[type-arg]
+) -> None:
+    with pytest.raises(ConfigError, match=r"kaizen\.yaml: " + path):
+        load_config(write(tmp_path, put(example(), keys, value)))
+
+
+@pytest.mark.parametrize("value", ["100000000000000000000", "1.0e+20"])
+@pytest.mark.parametrize("key", ["load_chunk_rows", "deviation_runs_kept"])
+def test_a_huge_count_is_refused_at_load_naming_its_key(tmp_path: Path, key: str, value: str) -> None:
+    path = tmp_path / "kaizen.yaml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
+        "storage:\n", f"storage:\n  {key}: {value}\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"kaizen\.yaml: storage\.{key}: "):
+        load_config(path)
+
+
+def test_a_system_folder_is_refused_as_the_state_directory(tmp_path: Path) -> None:
+    data = example()
+    data["storage"]["directory"] = "/proc/self"
+    with pytest.raises(ConfigError, match=r"storage\.directory: /proc/self is a system folder"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_file_is_refused_as_the_state_directory(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"storage\.directory: .*state is a file, not a folder"):
+        load_config(write(tmp_path, example()))
+
+
+def test_a_folder_that_is_not_writable_is_refused(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    data = example()
+    data["reports_directory"] = str(locked / "reports")
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who may write anywhere")
+        with pytest.raises(ConfigError, match=r"reports_directory: .*locked is not writable"):
+            load_config(write(tmp_path, data))
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_url_whose_default_driver_is_not_installed_says_what_to_install(tmp_path: Path) -> None:
+    data = example()
+    data["connections"]["erp"] = {"url": "postgresql://app@db/erp"}  # psycopg2 is not installed
+    with pytest.raises(ConfigError, match=r"connections\.erp\.url: .*psycopg2, not installed: "
+                                          r"pip install psycopg2-binary"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_url_from_the_environment_is_checked_when_it_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = example()
+    data["connections"]["erp"] = {"url_env": "KAIZEN_TEST_ERP_URL"}
+    config = load_config(write(tmp_path, data))
+    monkeypatch.setenv("KAIZEN_TEST_ERP_URL", "mysql://app:pw-in-env@db/erp")
+    with pytest.raises(ConfigError, match=r"KAIZEN_TEST_ERP_URL \(url_env\): .*pip install mysqlclient") \
+            as error:
+        config.connections["erp"].resolve_url(tmp_path)
+    assert "pw-in-env" not in str(error.value)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://app:s3cret-pw@db:notaport/erp",
+    "postgresql+psycopg://app@db/erp?password=s3cret-pw",
+    " postgresql+psycopg://app:s3cret-pw@db/erp",
+    "postgresql+psycopg://app@db/erp?sslpassword=s3cret-pw",
+], ids=["unparseable", "query-string", "leading-space", "ssl-password"])
+def test_a_password_in_clear_cannot_slip_past_the_refusal(tmp_path: Path, url: str) -> None:
+    data = example()
+    data["connections"]["erp"] = {"url": url}
+    with pytest.raises(ConfigError, match=r"connections\.erp\.url: ") as error:
+        load_config(write(tmp_path, data))
+    assert "s3cret-pw" not in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_password_in_a_state_url_is_refused_too(tmp_path: Path) -> None:
+    data = example()
+    data["storage"]["state_url"] = "postgresql+psycopg://app@db/state?password=s3cret-pw"
+    with pytest.raises(ConfigError, match=r"storage\.state_url: .*state_url_env") as error:
+        load_config(write(tmp_path, data))
+    assert "s3cret-pw" not in str(error.value)
+
+
+def test_a_duplicate_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "kaizen.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path.write_text(text + "\nstorage:\n  directory: elsewhere\n", encoding="utf-8")
+    line = text.count("\n") + 2
+    with pytest.raises(ConfigError, match=rf"kaizen\.yaml: not valid YAML at line {line}, column 1: "
+                                          r"duplicate key 'storage' \(first given on line \d+\)"):
+        load_config(path)
+
+
+def test_a_duplicate_key_deep_inside_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "kaizen.yaml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
+        "        case_id: pr_id\n", "        case_id: pr_id\n        case_id: po_id\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"duplicate key 'case_id'"):
+        load_config(path)
+
+
+def test_yaml_errors_are_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "kaizen.yaml"
+    path.write_text("processes:\n  - name: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "\n" not in str(error.value)
+
+
+# --- sources and sinks are unions whose members build their domain objects ----------------------
+
+def test_a_sql_source_builds_its_mapping_and_increment(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from kaizenflow.pipeline.config import SqlSource
+
+    source = load_config(write(tmp_path, example())).processes[0].sources[0]
+    assert isinstance(source, SqlSource)
+    assert source.mapping().case_id == "pr_id" and source.mapping().activity == "Create Purchase Requisition"
+    increment = source.increment({"requisitions": "created_at:2024-01-01"})
+    assert increment is not None and increment.lookback == timedelta(hours=24)
+    assert increment.after == "created_at:2024-01-01"
+
+
+def test_a_file_source_builds_its_read_options(tmp_path: Path) -> None:
+    from kaizenflow.pipeline.config import FileSource
+
+    data = example()
+    data["processes"][0]["sources"] = [{"name": "export", "file": "p2p.xes", "classifier": "Activity",
+                                        "timezone": "Europe/Berlin"}]
+    source = load_config(write(tmp_path, data)).processes[0].sources[0]
+    assert isinstance(source, FileSource)
+    assert source.mapping() is None
+    assert source.read_options("p2p") == {"process": "p2p", "source": "export", "classifier": "Activity",
+                                          "timezone": "Europe/Berlin"}
+
+
+def test_a_key_of_the_other_source_kind_is_named(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["sources"][0]["file"] = "p2p.csv"
+    with pytest.raises(ConfigError, match=r"processes\.0\.sources\.0\.connection: unknown key"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_source_of_no_kind_is_named(tmp_path: Path) -> None:
+    data = example()
+    data["processes"][0]["sources"][0] = {"name": "nowhere"}
+    with pytest.raises(ConfigError, match=r"processes\.0\.sources\.0: give 'connection' and 'query' "
+                                          r"\(a SQL source\) or 'file'"):
+        load_config(write(tmp_path, data))
+
+
+SINKS = [
+    ({"name": "hook", "type": "webhook", "url": "https://example.org/hook", "secret_env": "KZ_T_SECRET"},
+     "WebhookSink"),
+    ({"name": "gh", "type": "github", "repo": "acme/ops", "token_env": "KZ_T_SECRET"}, "GitHubIssuesSink"),
+    ({"name": "jira", "type": "jira", "base_url": "https://acme.atlassian.net", "email": "a@acme.org",
+      "token_env": "KZ_T_SECRET", "project_key": "OPS"}, "JiraSink"),
+    ({"name": "chat", "type": "apprise", "urls_env": "KZ_T_URLS"}, "AppriseSink"),
+]
+
+
+@pytest.mark.parametrize(("sink", "kind"), SINKS, ids=[s[1] for s in SINKS])
+def test_each_sink_builds_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink: dict,  # type: ignore[type-arg]
+                                 kind: str) -> None:
+    from kaizenflow.sinks import MemoryLinks
+
+    monkeypatch.setenv("KZ_T_SECRET", "a-secret")
+    monkeypatch.setenv("KZ_T_URLS", "json://localhost:1/")
+    data = example()
+    data["sinks"] = [sink]
+    built = load_config(write(tmp_path, data)).sinks[0].build(MemoryLinks())
+    assert type(built).__name__ == kind
+    close = getattr(built, "close", None)
+    if close is not None:
+        close()
+
+
+def test_a_sink_missing_a_key_of_its_type_names_it(tmp_path: Path) -> None:
+    data = example()
+    data["sinks"] = [{"name": "gh", "type": "github", "repo": "acme/ops"}]
+    with pytest.raises(ConfigError, match=r"sinks\.0\.token_env: Field required"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_sink_key_of_another_type_is_named(tmp_path: Path) -> None:
+    data = example()
+    data["sinks"] = [{**SINKS[0][0], "repo": "acme/ops"}]
+    with pytest.raises(ConfigError, match=r"sinks\.0\.repo: unknown key"):
+        load_config(write(tmp_path, data))
+
+
+def test_task_raising_builds_its_policies(tmp_path: Path) -> None:
+    raising = load_config(write(tmp_path, example())).processes[0].tasks
+    assert raising.policy().min_cases == raising.min_cases
+    assert raising.policy().default_owner == raising.owners.default
+    assert raising.lifecycle().close_after_absent_runs == raising.close_after_absent_runs
