@@ -19,6 +19,7 @@ from prefect.client.schemas.objects import State
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from kaizenflow.flows.alignment import submit_chunks
+from kaizenflow.flows.lifeline import BoundServer, end_with_parent
 from kaizenflow.pipeline.config import ConfigError, Execution, load_config
 from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.night import run_nights
@@ -101,7 +102,7 @@ def task_runner_for(execution: Execution) -> TaskRunner[Any]:
     if execution.task_runner == "thread":
         return ThreadPoolTaskRunner(max_workers=execution.workers)
     if execution.task_runner == "process":
-        return ProcessPoolTaskRunner(max_workers=execution.workers)
+        return ProcessPoolTaskRunner(max_workers=execution.workers, initializer=end_with_parent)
     try:
         from prefect_dask.task_runners import DaskTaskRunner
     except ImportError:
@@ -133,16 +134,15 @@ def one_embedded_server(execution: Execution) -> Iterator[None]:
     Dask worker would start a server of its own on the same database: seconds each, and on two
     busy cores past Prefect's start-up timeout. The server is started here instead and named in
     the settings that Prefect hands to every worker. Not for a remote Dask cluster
-    (``dask_address``), whose machines cannot reach this one's loopback address.
+    (``dask_address``), whose machines cannot reach this one's loopback address. Started here for
+    the thread runner too, where Prefect's client would start one that outlives a killed night.
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if execution.task_runner == "thread" or execution.dask_address or PREFECT_API_URL.value():
+    if execution.dask_address or PREFECT_API_URL.value():
         yield
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()  # the one Prefect's own client would start in this process
+    server = BoundServer()  # the one Prefect's own client would start, ending with this process
     server.start()
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield

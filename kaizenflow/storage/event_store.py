@@ -441,14 +441,23 @@ def open_duckdb(
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not read_only and not path.exists():
-            _create(path, schema)
+            try:
+                _create(path, schema)
+            except RuntimeError as error:  # a time box that ran out while the file was made
+                _raise_signal_timeout(error)
+                raise
         # A reader (the web app, `kaizen deviations`) holds the file for one query: a writer
         # waits that long rather than failing the night; readers do not wait, they fall back.
         connection = _connect_waiting(path, what, read_only,
                                       0.0 if read_only else WRITER_LOCK_WAIT_SECONDS)
-        if not read_only:
-            connection.execute(schema)
     try:
+        if not read_only:
+            try:
+                connection.execute(schema)
+            except duckdb.Error as error:
+                connection.close()
+                raise EventStoreError(f"{what} {path}: cannot be used ({str(error).splitlines()[0]}); "
+                                      "the file is damaged: run `kaizen doctor` to see what to do") from None
         yield connection
     except RuntimeError as error:
         _raise_signal_timeout(error)
