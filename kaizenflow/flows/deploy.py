@@ -38,12 +38,14 @@ def scheduled_nightly(
     """
     from kaizenflow.flows.nightly import nightly, task_runner_for
     from kaizenflow.pipeline.locking import run_lock
+    from kaizenflow.pipeline.preflight import preflight
 
     started = time.monotonic()
     config = load_config(config_path)
     runner = task_runner_for(config.execution)
     wait = max(config.execution.lock_wait_seconds, timeout_seconds)
     with run_lock(config.state_directory, config.state_url, wait):
+        preflight(config)  # damaged or lost state stops the night before it changes anything
         remaining = max(timeout_seconds - (time.monotonic() - started), 1.0)
         night = nightly.with_options(task_runner=runner, timeout_seconds=remaining)
         night_started = time.monotonic()
