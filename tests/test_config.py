@@ -109,8 +109,6 @@ def test_every_kind_of_rule_is_configurable(tmp_path: Path) -> None:
         SegregationOfDuties,
         Sla,
     )
-    from kaizenflow.pipeline.stages import rule_specs
-
     data = example()
     data["processes"][0]["rules"] += [
         {"type": "four_eyes", "name": "four eyes", "activities": ["Create Purchase Order",
@@ -120,7 +118,7 @@ def test_every_kind_of_rule_is_configurable(tmp_path: Path) -> None:
         {"type": "forbidden_activity", "name": "no cancellations", "activity": "Cancel Order"},
         {"type": "attribute_condition", "name": "terms known", "condition": "payment_terms_days > 0"},
     ]
-    kinds = [type(spec) for spec in rule_specs(load_config(write(tmp_path, data)).processes[0])]
+    kinds = [type(spec) for spec in load_config(write(tmp_path, data)).processes[0].rule_specs()]
     assert kinds == [Sla, SegregationOfDuties, FourEyes, CaseDuration, MandatoryActivity,
                      ForbiddenActivity, AttributeCondition]
 
