@@ -28,7 +28,7 @@ EXAMPLE_SECONDS = 10
 TOTAL_SECONDS = 240
 MEMORY_GROWTH_MB = 300
 
-HOSTILE_VALUES = st.one_of(
+HOSTILE_VALUES: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from([
         float("inf"), float("-inf"), float("nan"), 1e300, -1e300, 10**20, -(10**20), 0, -1, "", None,
         [], {}, [[[]]], True, "1e20", ".inf", "/proc/self", "/dev/null", "../../../etc",
