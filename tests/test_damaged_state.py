@@ -239,3 +239,22 @@ def test_an_unreachable_postgresql_state_database_is_one_line(copy: KaizenConfig
             pass
     assert "\n" not in str(caught.value)
     assert "cannot connect" in str(caught.value)
+
+
+def test_kaizen_run_on_an_emptied_state_database_is_one_line_and_changes_nothing(copy: KaizenConfig) -> None:
+    import subprocess
+    import sys
+
+    (copy.state_directory / "kaizen.db").write_bytes(b"")
+    before = fingerprints(copy.state_directory)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    result = subprocess.run([str(Path(sys.executable).with_name("kaizen")), "run", "--config",
+                             str(copy.base_dir / "kaizen.yaml")], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kaizen: error: state database ")
+    assert "empty, although the event store shows it existed" in lines[0]
+    after = fingerprints(copy.state_directory)
+    assert {name: after[name] for name in before} == before
