@@ -75,13 +75,15 @@ def run_night(
     from kaizenflow.pipeline.config import load_config
     from kaizenflow.pipeline.locking import run_lock
     from kaizenflow.pipeline.night import run_directly, run_nights
+    from kaizenflow.pipeline.preflight import preflight
     from kaizenflow.pipeline.resources import Resources
     from kaizenflow.reports.night import write_night_report
 
     loaded = config if not isinstance(config, str | Path) else load_config(config)
     processes = [loaded.process(process)] if process else loaded.processes
-    with run_lock(loaded.state_directory, loaded.state_url, loaded.execution.lock_wait_seconds), \
-            Resources.open(loaded) as resources:
-        nights = run_nights(resources, processes, run=progress or run_directly,
-                            report=write_night_report if report else None)
+    with run_lock(loaded.state_directory, loaded.state_url, loaded.execution.lock_wait_seconds):
+        preflight(loaded)  # damaged or lost state stops the night before it changes anything
+        with Resources.open(loaded) as resources:
+            nights = run_nights(resources, processes, run=progress or run_directly,
+                                report=write_night_report if report else None)
     return [night.summary for night in nights]

@@ -172,8 +172,8 @@ BOUNDED = [
 ]
 
 
-def put(data: dict, keys: tuple, value: object) -> dict:  # type: ignore[type-arg]
-    target = data
+def put(data: dict[str, Any], keys: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    target: Any = data
     for key in keys[:-1]:
         target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
     target[keys[-1]] = value
@@ -183,7 +183,7 @@ def put(data: dict, keys: tuple, value: object) -> dict:  # type: ignore[type-ar
 @pytest.mark.parametrize("value", [float("inf"), 1e300, float("nan")], ids=["inf", "1e300", "nan"])
 @pytest.mark.parametrize(("keys", "path"), BOUNDED, ids=[b[0][-1] for b in BOUNDED])
 def test_an_unbounded_duration_is_refused_at_load_naming_its_key(
-    tmp_path: Path, keys: tuple, path: str, value: float  # type: ignore[type-arg]
+    tmp_path: Path, keys: tuple[str | int, ...], path: str, value: float
 ) -> None:
     with pytest.raises(ConfigError, match=r"kaizen\.yaml: " + path):
         load_config(write(tmp_path, put(example(), keys, value)))
@@ -350,8 +350,9 @@ SINKS = [
 
 
 @pytest.mark.parametrize(("sink", "kind"), SINKS, ids=[s[1] for s in SINKS])
-def test_each_sink_builds_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink: dict,  # type: ignore[type-arg]
-                                 kind: str) -> None:
+def test_each_sink_builds_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink: dict[str, str], kind: str
+) -> None:
     from kaizenflow.sinks import MemoryLinks
 
     monkeypatch.setenv("KZ_T_SECRET", "a-secret")

@@ -15,35 +15,24 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from kaizenflow.api import run_night
 from kaizenflow.cli.main import app
-from kaizenflow.conformance.alignments import cached_aligner
-from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
-from kaizenflow.pipeline.incremental import check_changed_cases
 from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.preflight import preflight
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
 from kaizenflow.storage.alignment_cache import AlignmentCacheFile
 from kaizenflow.storage.case_checks import CaseLedger
 from kaizenflow.storage.health import StateDamagedError, check_state
-from kaizenflow.storage.state import StateStoreError
+from kaizenflow.storage.state import StateStore, StateStoreError
 
 SAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 RECORD_STORES = ["kaizen.db", "events.duckdb"]
 
 
-def night(config: KaizenConfig, run_id: str) -> None:
-    """A night as the flow runs it, without Prefect: preflight under the lock, then every stage."""
-    process = config.processes[0]
-    with run_lock(config.state_directory, config.state_url, wait_seconds=5):
-        preflight(config)
-        stages.ingest(config, process, run_id)
-        log = stages.read_log(config, process)
-        aligner = cached_aligner(stages.alignment_cache(config), process.alignment_timeout_seconds)
-        model = stages.designed_model(config, process)
-        result, _ = check_changed_cases(config, process, model, aligner, log)
-        stages.record(config, process, run_id, stages.datetime.now(stages.UTC), log, result,
-                      stages.patterns(process, log, result))
+def night(config: KaizenConfig, run_id: str = "") -> None:
+    """A night as `kaizen run` runs it (in this process, under the run lock, after the preflight)."""
+    run_night(config, report=False)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +94,7 @@ def test_a_zero_byte_state_database_stops_the_night_and_changes_nothing(copy: Ka
 
 def test_a_state_database_recreated_empty_by_a_read_command_is_still_refused(copy: KaizenConfig) -> None:
     (copy.state_directory / "kaizen.db").unlink()
-    stages.state_store(copy).dispose()  # what `kaizen tasks list` does: a new, empty database
+    StateStore(copy.state_url).dispose()  # what `kaizen tasks list` does: a new, empty database
     message = refused(copy)
     assert "empty, although the event store shows it existed" in message
 

@@ -11,15 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from kaizenflow.pipeline.config import load_config
 from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.preflight import preflight
 from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
-from kaizenflow.sources.staging import stage
+from kaizenflow.storage.staging import stage
 
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
+                                reason="reads processes from /proc (Linux)")
 SAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 KAIZEN = Path(sys.executable).with_name("kaizen")
 
@@ -33,22 +34,46 @@ def sample(directory: Path, cases: int = 300) -> Path:
     return path
 
 
-def descendants(process: psutil.Process) -> dict[int, tuple[float, str]]:
-    found = {}
-    for child in process.children(recursive=True):
-        try:
-            found[child.pid] = (child.create_time(), " ".join(child.cmdline())[:120])
-        except psutil.Error:
-            continue
-    return found
-
-
-def alive(pid: int, created: float) -> bool:
+def _stat(pid: int) -> tuple[int, int, str] | None:
+    """A process's parent id, start time (clock ticks since boot) and state, from /proc."""
     try:
-        process = psutil.Process(pid)
-        return process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[19]), fields[0]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:160]
+    except OSError:
+        return ""
+
+
+def descendants(root: int) -> dict[int, tuple[int, str]]:
+    """Every live descendant of ``root``: its start time and command line."""
+    parents: dict[int, int] = {}
+    starts: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            found = _stat(int(entry.name))
+            if found is not None:
+                parents[int(entry.name)], starts[int(entry.name)] = found[0], found[1]
+    tree: dict[int, tuple[int, str]] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree[pid] = (starts[pid], _cmdline(pid))
+                frontier.append(pid)
+    return tree
+
+
+def alive(pid: int, started: int) -> bool:
+    found = _stat(pid)
+    return found is not None and found[1] == started and found[2] != "Z"
 
 
 @pytest.mark.slow
@@ -57,23 +82,22 @@ def test_a_killed_run_leaves_no_process_behind(tmp_path: Path) -> None:
     config = sample(tmp_path / "night")
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith("PREFECT_") and k != "PYTEST_CURRENT_TEST"}
-    run = subprocess.Popen([str(KAIZEN), "run", "--config", str(config)], env=environment,
+    run = subprocess.Popen([str(KAIZEN), "run", "--prefect", "--config", str(config)], env=environment,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    main = psutil.Process(run.pid)
-    seen: dict[int, tuple[float, str]] = {}
+    seen: dict[int, tuple[int, str]] = {}
     deadline = time.monotonic() + 300
     server_up = None
     try:
         # kill mid-night: a few seconds after the embedded server runs (the flow is under way)
         while time.monotonic() < deadline and run.poll() is None:
-            seen.update(descendants(main))
+            seen.update(descendants(run.pid))
             if server_up is None and any("uvicorn" in line for _, line in seen.values()):
                 server_up = time.monotonic()
             if server_up is not None and time.monotonic() > server_up + 3:
                 break
             time.sleep(0.2)
         assert run.poll() is None, "the night ended before it could be killed"
-        seen.update(descendants(main))
+        seen.update(descendants(run.pid))
         run.send_signal(signal.SIGKILL)
         run.wait()
     finally:
@@ -115,15 +139,16 @@ def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     script.write_text(WORKER_PARENT, encoding="utf-8")
     with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as parent:
         assert parent.stdout is not None
-        worker = psutil.Process(int(parent.stdout.readline()))
-        created = worker.create_time()
+        worker = int(parent.stdout.readline())
+        found = _stat(worker)
+        assert found is not None
         parent.send_signal(signal.SIGKILL)
         parent.wait()
     until = time.monotonic() + 10
-    while alive(worker.pid, created) and time.monotonic() < until:
+    while alive(worker, found[1]) and time.monotonic() < until:
         time.sleep(0.2)
-    if alive(worker.pid, created):
-        worker.kill()
+    if alive(worker, found[1]):
+        os.kill(worker, signal.SIGKILL)
         pytest.fail("the worker outlived its parent")
 
 

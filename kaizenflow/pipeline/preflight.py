@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from kaizenflow.pipeline.config import KaizenConfig
-from kaizenflow.storage.staging import remove_abandoned
 from kaizenflow.storage.health import prepare_night
+from kaizenflow.storage.staging import remove_abandoned
 
 logger = logging.getLogger(__name__)
 
