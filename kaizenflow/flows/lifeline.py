@@ -45,9 +45,11 @@ def bound_command(command: Sequence[str]) -> list[str]:
 
 
 class BoundServer(SubprocessASGIServer):
-    """Prefect's temporary server (the one its client would start), ending with its parent."""
+    """Prefect's temporary server (the one its client would start), ending with its parent.
 
-    _instances: dict[int | None, SubprocessASGIServer] = {}  # apart from Prefect's own
+    It shares Prefect's registry of temporary servers: created first, it is the one Prefect's
+    own code (its client, its events worker) finds and reuses instead of starting another.
+    """
 
     def _run_uvicorn_command(self) -> Any:
         from prefect.server.api import server as module
