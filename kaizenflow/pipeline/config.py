@@ -649,6 +649,7 @@ class TwoWaySinkConfig(_SinkBase):
     """A sink whose tickets talk back: their webhooks to the web app, signed with the secret in
     ``webhook_secret_env``, mark tasks done and bring comments back."""
 
+    type: Literal["github", "jira"]
     webhook_secret_env: str | None = Field(
         default=None, description="GitHub/Jira: the secret their webhooks to the web app are signed "
                                   "with (closing or commenting the issue then reaches the task)",

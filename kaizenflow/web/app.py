@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from kaizenflow.improvement.lifecycle import ACTIVE, MANUAL_TRANSITIONS, TransitionError
 from kaizenflow.improvement.types import DISMISSED, DONE, TASK_STATUSES, Task
-from kaizenflow.pipeline.config import ConfigError, KaizenConfig, SinkConfig
+from kaizenflow.pipeline.config import ConfigError, KaizenConfig, TwoWaySinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
@@ -679,19 +679,12 @@ async def accept_pattern(app: Resources, request: Request, session: Session) -> 
 # --- two-way sinks -------------------------------------------------------------------------
 
 
-def _hook_target(sink: SinkConfig) -> str:
-    """The ``sink_links`` target the sink links its issues under (sinks/github.py, sinks/jira.py)."""
-    if sink.type == "github":
-        return f"github:{sink.api_url.rstrip('/')}/{sink.repo}"
-    return f"jira:{(sink.base_url or '').rstrip('/')}/{sink.project_key}"
-
-
 async def sink_hook(app: Resources, request: Request) -> Response:
     """POST /hooks/{sink}: a GitHub or Jira webhook delivery, believed only signed and only once."""
     name = request.path_params["sink"]
-    sink = next((s for s in app.config.sinks if s.name == name and s.type in ("github", "jira")
+    sink = next((s for s in app.config.sinks if s.name == name and isinstance(s, TwoWaySinkConfig)
                  and s.webhook_secret_env), None)
-    if sink is None:
+    if sink is None or sink.webhook_secret_env is None:
         return PlainTextResponse("no such hook", status_code=404)
     body = await request.body()
     address = _address(request)
@@ -717,14 +710,14 @@ async def sink_hook(app: Resources, request: Request) -> Response:
     return PlainTextResponse(message, status_code=200)
 
 
-def _apply_hook(app: Resources, sink: SinkConfig, delivery: str | None,
+def _apply_hook(app: Resources, sink: TwoWaySinkConfig, delivery: str | None,
                 change: hooks.RemoteChange | None, address: str) -> str:
     from kaizenflow.pipeline import stages
 
     hooks.first_delivery(app.store.engine, sink.name, delivery)
     if change is None:
         return "nothing to do"
-    task_id = hooks.task_of(app.store.engine, _hook_target(sink), change.remote_id)
+    task_id = hooks.task_of(app.store.engine, sink.link_target(), change.remote_id)
     if task_id is None:
         return f"no task is linked to {change.remote_id}"
     task = app.store.task(task_id)
