@@ -54,7 +54,8 @@ class BoundServer(SubprocessASGIServer):
     def _run_uvicorn_command(self) -> Any:
         from prefect.server.api import server as module
 
-        real = module.subprocess
+        namespace = vars(module)  # the module's globals: where its start looks `subprocess` up
+        real = namespace["subprocess"]
 
         class _Bound:
             """The subprocess module as Prefect's start sees it: its one Popen goes through the
@@ -67,11 +68,11 @@ class BoundServer(SubprocessASGIServer):
             def Popen(args: Sequence[str], **options: Any) -> Any:  # noqa: N802 - the module's name
                 return real.Popen(bound_command(args), **options)
 
-        module.subprocess = _Bound()  # type: ignore[assignment]
+        namespace["subprocess"] = _Bound()
         try:
             return super()._run_uvicorn_command()
         finally:
-            module.subprocess = real
+            namespace["subprocess"] = real
 
 
 def end_with_parent() -> None:
