@@ -321,3 +321,22 @@ def test_a_non_interrupting_path_that_joins_the_main_flow_is_refused_by_name(tmp
             "process at 'Gateway_Merge'"
     with pytest.raises(ModelError, match=joins):
         load_model(path)
+
+
+def test_a_process_s_models_mapping_resolves_its_call_activities_in_a_night(tmp_path: Path) -> None:
+    import yaml
+
+    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
+
+    (tmp_path / "offers.csv").write_text("case,activity,time\nO1,Send offer,2024-01-01T09:00:00\n",
+                                         encoding="utf-8")
+    config_path = tmp_path / "kaizen.yaml"
+    config_path.write_text(yaml.safe_dump({"processes": [{
+        "name": "offers", "model": str(OFFER), "models": {"contract-signing": str(CONTRACT)},
+        "sources": [{"name": "offers", "file": "offers.csv"}],
+        "tasks": {"owners": {"default": "sales@example.com"}}}]}), encoding="utf-8")
+    config = load_config(config_path)
+    model = stages.designed_model(Resources(config), config.processes[0])
+    assert model.warnings == () and {"Customer signs", "Manager signs"} <= model.activities

@@ -557,6 +557,11 @@ class Cost(_Strict):
 class Process(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     model: Path
+    models: dict[str, Path] = Field(
+        default_factory=dict,
+        description="called process id -> the file that holds it, for BPMN call activities whose "
+                    "process is in neither the model's file nor its folder",
+    )
     sources: list[Source] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     activity_mapping: dict[str, str] = Field(

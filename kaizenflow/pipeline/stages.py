@@ -110,7 +110,9 @@ def ingest(resources: Resources, process: Process, run_id: str) -> AppendResult:
 
 
 def designed_model(resources: Resources, process: Process) -> DesignedModel:
-    return load_model(resources.config.path(process.model))
+    config = resources.config
+    called = {called_id: config.path(path) for called_id, path in process.models.items()}
+    return load_model(config.path(process.model), called_models=called)
 
 
 def rule_specs(process: Process) -> list[RuleSpec]:
