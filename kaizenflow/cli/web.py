@@ -40,6 +40,22 @@ def _password(from_stdin: bool) -> str:
     return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _plain(user: Any) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "processes": list(user.processes),
+            "scopes": list(user.scopes), "disabled": user.disabled}
+
+
+def _changed(change: str, user: Any, as_json: bool) -> None:
+    """What a users command did: a line for people, or ``{"change", "user"}`` as JSON."""
+    if as_json:
+        typer.echo(json.dumps({"change": change, "user": _plain(user)}, indent=2))
+    else:
+        typer.echo(f"{change} {_describe(user)}")
+
+
 def _describe(user: Any) -> str:
     processes = ", ".join(user.processes) or "all processes"
     scopes = f"; owns {', '.join(user.scopes)}" if user.scopes else ""
@@ -58,6 +74,7 @@ def add(
         "--password-stdin", help="read the password from the first line of standard input")] = False,
     no_password: Annotated[bool, typer.Option(
         "--no-password", help="signs in only through the trusted proxy header")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Create an account (the password is asked for, and stored as an argon2 hash)."""
     from kaizenflow.pipeline.config import load_config
@@ -72,19 +89,18 @@ def add(
         user = accounts.add_user(username, role, password, process or [], scope or [])
         accounts.audit("cli", "user_add", username, {"role": role, "processes": process or [],
                                                      "scopes": scope or []})
-    typer.echo(f"created {_describe(user)}")
+    _changed("created", user, as_json)
 
 
 def list_users(
     config: ConfigOption,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the accounts."""
     with _accounts(config) as accounts:
         found = accounts.list_users()
     if as_json:
-        typer.echo(json.dumps([{"username": u.username, "role": u.role, "processes": list(u.processes),
-                                "scopes": list(u.scopes), "disabled": u.disabled} for u in found], indent=2))
+        typer.echo(json.dumps([_plain(u) for u in found], indent=2))
         return
     if not found:
         typer.echo("no users: create the first admin with `kaizen users add NAME --role admin`")
@@ -92,41 +108,46 @@ def list_users(
         typer.echo(_describe(user))
 
 
-def disable(config: ConfigOption, username: UserArgument) -> None:
+def disable(config: ConfigOption, username: UserArgument, as_json: JsonOption = False) -> None:
     """Disable an account: it can no longer sign in and its sessions end now."""
     with _accounts(config) as accounts:
         user = accounts.set_disabled(username, True)
         accounts.audit("cli", "user_disable", username, {})
-    typer.echo(f"disabled {_describe(user)}")
+    _changed("disabled", user, as_json)
 
 
-def enable(config: ConfigOption, username: UserArgument) -> None:
+def enable(config: ConfigOption, username: UserArgument, as_json: JsonOption = False) -> None:
     """Enable a disabled account again."""
     with _accounts(config) as accounts:
         user = accounts.set_disabled(username, False)
         accounts.audit("cli", "user_enable", username, {})
-    typer.echo(f"enabled {_describe(user)}")
+    _changed("enabled", user, as_json)
 
 
 def set_role(config: ConfigOption, username: UserArgument,
-             role: Annotated[str, typer.Argument(help=f"one of {', '.join(ROLES)}")]) -> None:
+             role: Annotated[str, typer.Argument(help=f"one of {', '.join(ROLES)}")],
+             as_json: JsonOption = False) -> None:
     """Give an account another role."""
     with _accounts(config) as accounts:
         user = accounts.set_role(username, role)
         accounts.audit("cli", "user_set_role", username, {"role": role})
-    typer.echo(f"changed {_describe(user)}")
+    _changed("changed", user, as_json)
 
 
 def set_password(
     config: ConfigOption, username: UserArgument,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Set an account's password; its open sessions end."""
     password = _password(password_stdin)
     with _accounts(config) as accounts:
         accounts.set_password(username, password)
         accounts.audit("cli", "user_set_password", username, {})
-    typer.echo(f"password of {username} changed")
+    if as_json:
+        typer.echo(json.dumps({"change": "password changed", "username": username}, indent=2))
+    else:
+        typer.echo(f"password of {username} changed")
 
 
 def web(
