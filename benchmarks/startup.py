@@ -58,10 +58,13 @@ def measure(scratch: Path, rounds: int = 3) -> list[Timed]:
 
 
 def section(scratch: Path) -> list[str]:
+    before = os.getloadavg()[0]
     timed = measure(scratch)
+    after = os.getloadavg()[0]
     return [
         "The 2,000-case demo of `make demo` after its first night, so each measured night finds nothing "
-        "new; wall time of the command in a fresh process, as a person runs it (three runs each).",
+        "new; wall time of the command in a fresh process, as a person runs it (three runs each). "
+        f"Load average (1 min) {before:.1f} before and {after:.1f} after: other work shared the two cores.",
         "",
         "| command | median | runs |",
         "|---|---:|---|",
