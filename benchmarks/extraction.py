@@ -79,7 +79,10 @@ def fetch_duckdb(work: str) -> dict[str, object]:
 
     rows = 0
     connection = duckdb.connect()
-    connection.sql("LOAD sqlite")
+    try:
+        connection.sql("LOAD sqlite")
+    except duckdb.Error as error:  # an extension DuckDB downloads on first use
+        raise RuntimeError(f"DuckDB's sqlite extension: {str(error).splitlines()[0][:90]}") from None
     connection.sql(f"ATTACH '{_database(work)}' AS erp (TYPE sqlite, READ_ONLY)")
     connection.sql("USE erp")
     for query in _queries(work):
@@ -115,7 +118,7 @@ def _load(work: str, arrow: bool) -> dict[str, object]:
     with duckdb.connect(str(config.state_directory / "events.duckdb"), read_only=True) as store:
         # one figure for the stored events: their ids, cases, activities, times, resources, attributes
         found = store.sql("SELECT bit_xor(hash(event_id, case_id, activity, timestamp, resource, "
-                          "attributes)) FROM events").fetchone()
+                          "attributes)) FROM events").fetchall()[0]
     shutil.rmtree(config.state_directory, ignore_errors=True)
     return {"rows": added, "events": str(found[0] if found else None)}
 
