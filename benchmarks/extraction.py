@@ -86,7 +86,7 @@ def fetch_duckdb(work: str) -> dict[str, object]:
     connection.sql(f"ATTACH '{_database(work)}' AS erp (TYPE sqlite, READ_ONLY)")
     connection.sql("USE erp")
     for query in _queries(work):
-        for batch in connection.execute(query).fetch_record_batch(200_000):
+        for batch in connection.execute(query).to_arrow_reader(200_000):
             rows += len(batch.to_pandas())
     return {"rows": rows}
 
@@ -108,7 +108,7 @@ def _load(work: str, arrow: bool) -> dict[str, object]:
     from kaizenflow.pipeline.config import load_config
 
     if not arrow:
-        kaizenflow.sources.sql.reader_for = lambda url: None  # type: ignore[assignment]
+        kaizenflow.sources.sql.reader_for = lambda url: None
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
     process = config.processes[0]
