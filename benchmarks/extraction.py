@@ -69,7 +69,7 @@ def fetch_connectorx(work: str) -> dict[str, object]:
 
     rows = 0
     for query in _queries(work):
-        table = connectorx.read_sql(f"sqlite://{_database(work)}", query, return_type="arrow")
+        table: pa.Table = connectorx.read_sql(f"sqlite://{_database(work)}", query, return_type="arrow")
         rows += len(table.to_pandas())
     return {"rows": rows}
 
@@ -86,7 +86,8 @@ def fetch_duckdb(work: str) -> dict[str, object]:
     connection.sql(f"ATTACH '{_database(work)}' AS erp (TYPE sqlite, READ_ONLY)")
     connection.sql("USE erp")
     for query in _queries(work):
-        for batch in connection.execute(query).to_arrow_reader(200_000):
+        reader: pa.RecordBatchReader = connection.execute(query).to_arrow_reader(200_000)
+        for batch in reader:
             rows += len(batch.to_pandas())
     return {"rows": rows}
 
@@ -106,13 +107,14 @@ def _load(work: str, arrow: bool) -> dict[str, object]:
     import kaizenflow.sources.sql
     from kaizenflow.pipeline import stages
     from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
 
     if not arrow:
         kaizenflow.sources.sql.reader_for = lambda url: None
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
     process = config.processes[0]
-    added = stages.ingest(config, process, "bench").added
+    added = stages.ingest(Resources(config), process, "bench").added
     import duckdb
 
     with duckdb.connect(str(config.state_directory / "events.duckdb"), read_only=True) as store:

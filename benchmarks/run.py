@@ -209,7 +209,7 @@ def _run_alone(names: list[str], scratch: Path) -> None:
     command = f"python -m benchmarks.run --only {' '.join(names)}"
     for name in names:
         title, section = ALONE[name]
-        body = _measured(title, lambda section=section: section(scratch))
+        body = _measured(title, lambda section=section: section(scratch))  # type: ignore[misc]
         when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         body[3:3] = [f"Machine: {machine()}. Run {when} with `{command}`.", ""]
         text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"  # read only now:
