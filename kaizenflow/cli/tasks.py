@@ -44,6 +44,8 @@ def _store(config_path: Path) -> Iterator[tuple[Any, StateStore]]:
 def open_state(config: Any) -> StateStore:
     """The state store of a configuration, without the night's stages (and their imports): a task
     command must answer at once."""
+    from kaizenflow.storage.state import StateStore
+
     config.state_directory.mkdir(parents=True, exist_ok=True)
     return StateStore(config.state_url)
 
