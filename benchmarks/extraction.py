@@ -110,7 +110,7 @@ def _load(work: str, arrow: bool) -> dict[str, object]:
     from kaizenflow.pipeline.resources import Resources
 
     if not arrow:
-        kaizenflow.sources.sql.reader_for = lambda url: None
+        vars(kaizenflow.sources.sql)["reader_for"] = lambda url: None  # SQLAlchemy for every source
     config = load_config(Path(work) / "kaizen.yaml")
     shutil.rmtree(config.state_directory, ignore_errors=True)
     process = config.processes[0]
