@@ -9,7 +9,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import conformance, floors, ingestion, mining, models, nights, startup, xes_reading
+from benchmarks import (
+    conformance,
+    extraction,
+    floors,
+    hard_models,
+    ingestion,
+    mining,
+    models,
+    nights,
+    startup,
+    xes_reading,
+)
 from benchmarks import web as web_load
 from benchmarks.measure import COMMENTARY, DOCS, Measurement, machine
 
@@ -33,9 +44,15 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench"))
     parser.add_argument("--p2p-cases", type=int, default=100_000)
     parser.add_argument("--history-events", type=int, default=10_000_000)
+    parser.add_argument("--only", nargs="+", choices=sorted(ALONE), metavar="SECTION",
+                        help=f"run only these sections ({', '.join(sorted(ALONE))}) and replace them "
+                             "in docs/benchmarks.md, each with its own machine, time and command")
     arguments = parser.parse_args()
     arguments.scratch.mkdir(parents=True, exist_ok=True)
     compile_project()
+    if arguments.only:
+        _run_alone(arguments.only, arguments.scratch)
+        return
     lines = [
         "# Benchmarks",
         "",
@@ -111,6 +128,7 @@ def main() -> None:
          lambda: _large_history(scratch, arguments.history_events)),
         (DASK, lambda: _dask(scratch)),
         (web_load.TITLE, lambda: web_load.run(scratch)),
+        *[(title, lambda section=section: section(scratch)) for title, section in ALONE.values()],
         (FLOORS, lambda: _floors(scratch, checks, nights_measured)),
         (models.TITLE, lambda: models.section(scratch / "models")),
         (xes_reading.TITLE, lambda: xes_reading.section(scratch / "xes")),
@@ -119,6 +137,97 @@ def main() -> None:
         lines += _measured(title, section)
         _write(lines, commentary)  # a long run keeps what it measured if a later part fails
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _hard_models(scratch: Path) -> list[str]:
+    row = hard_models.run(scratch / "hard-models")
+    pm4py, ours = row.pm4py, row.kaizen
+    workers = ours.result["workers"]
+    worker_peak = ours.result["worker_peak_kib"]
+    assert isinstance(worker_peak, int)
+    return [
+        f"A claims process with four parallel branches and redo loops "
+        f"(`kaizenflow.sample_logs.concurrent`, seed {hard_models.SEED}, noise {hard_models.NOISE}) "
+        f"played out for {row.cases:,} cases; its inductive-miner model (noise threshold 0.2: "
+        f"{row.places} places, {row.transitions} transitions of which {row.silent} silent). pm4py: "
+        "`conformance_diagnostics_alignments` in one process. kaizenflow: a night's check on a cold "
+        f"alignment cache, its variants aligned longest first in {workers} worker processes "
+        "(`conformance.parallel.pool_chunks`). Costs compared variant by variant; one run each.",
+        "",
+        "| contender | variants | seconds | peak memory | largest worker's peak |",
+        "|---|---:|---:|---:|---:|",
+        f"| pm4py | {row.variants:,} | {pm4py.seconds:.1f} | {pm4py.peak_mib:,.0f} MiB | |",
+        f"| kaizenflow, cold | {row.variants:,} | {ours.seconds:.1f} | {ours.peak_mib:,.0f} MiB "
+        f"| {worker_peak / 1024:,.0f} MiB |",
+        "",
+        f"Speed-up: {pm4py.seconds / ours.seconds:.1f}x; variants left unchecked: "
+        f"{ours.result['unchecked']}; "
+        f"identical costs for every variant: {'yes' if row.identical else f'NO ({row.differing} differ)'}.",
+    ]
+
+
+def _extraction(scratch: Path) -> list[str]:
+    work = scratch / "ingestion"
+    if not (work / "p2p.db").exists():
+        ingestion.prepare(work)
+    lines = [
+        "The ingestion benchmark's simulated ERP (SQLite) read source by source, as a night reads its "
+        "seven queries: fetching only, by each way there is, and the whole first load (extract, map to "
+        "events with deterministic ids, stage, append to the event store) through ADBC and through "
+        "SQLAlchemy. Each in a fresh process, once.",
+        "",
+        "| way | rows | seconds | rows/s | peak memory |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    loads: dict[str, object] = {}
+    for row in extraction.run(work):
+        m = row.measured
+        if m is None:
+            lines.append(f"| {row.name} | not measured: {row.reason} | | | |")
+            continue
+        count = int(m.result["rows"])  # type: ignore[call-overload]
+        lines.append(f"| {row.name} | {count:,} | {m.seconds:.1f} | {count / m.seconds:,.0f} "
+                     f"| {m.peak_mib:,.0f} MiB |")
+        if "events" in m.result:
+            loads[row.name] = m.result["events"]
+    same = len(set(loads.values())) == 1 and len(loads) == 2
+    return lines + ["", f"Same stored events (ids, cases, activities, times, resources, attributes) "
+                        f"through ADBC and SQLAlchemy: {'yes' if same else 'NO'}."]
+
+
+HARD_MODELS = "Hard models: cold alignments of a 4,000+ variant log against its inductive-miner model"
+#: Sections that `--only` runs alone: name -> (title, section).
+ALONE: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
+    "hard-models": (HARD_MODELS, _hard_models),
+    "extraction": ("Extraction of the 1M-event ERP: ADBC, ConnectorX, DuckDB and SQLAlchemy", _extraction),
+}
+
+
+def _run_alone(names: list[str], scratch: Path) -> None:
+    """Each named section measured now and put in docs/benchmarks.md in place of its last figures
+    (or before the commentary), under a line giving this machine, the time and the command."""
+    command = f"python -m benchmarks.run --only {' '.join(names)}"
+    for name in names:
+        title, section = ALONE[name]
+        body = _measured(title, lambda section=section: section(scratch))  # type: ignore[misc]
+        when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        body[3:3] = [f"Machine: {machine()}. Run {when} with `{command}`.", ""]
+        text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"  # read only now:
+        figures, _, commentary = text.partition(COMMENTARY)  # the page may have changed meanwhile
+        figures = _replace_section(figures, title, "\n".join(body).strip("\n"))
+        DOCS.write_text(figures.rstrip("\n") + "\n\n" + (COMMENTARY + commentary if commentary else ""),
+                        encoding="utf-8")
+    sys.stdout.write(DOCS.read_text(encoding="utf-8"))
+
+
+def _replace_section(figures: str, title: str, section: str) -> str:
+    """``figures`` with the section headed ``## title`` replaced by ``section``, or it appended."""
+    heading = f"## {title}"
+    start = figures.find(heading + "\n")
+    if start < 0:
+        return figures.rstrip("\n") + "\n\n" + section + "\n"
+    end = figures.find("\n## ", start + len(heading))
+    return figures[:start] + section + "\n" + (figures[end:] if end >= 0 else "")
 
 
 def _write(lines: list[str], commentary: str) -> None:

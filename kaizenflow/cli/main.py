@@ -240,11 +240,10 @@ def tasks_list(
     """List improvement tasks, optionally filtered."""
     from kaizenflow.improvement.types import TASK_STATUSES
     from kaizenflow.pipeline.config import load_config
-    from kaizenflow.pipeline.resources import Resources
 
     if status is not None and status not in TASK_STATUSES:
         _usage(f"unknown status {status!r} (statuses: {', '.join(TASK_STATUSES)})")
-    store = Resources.open(load_config(config)).state
+    store = cli_tasks.open_state(load_config(config))  # not Resources: it imports the event store
     try:
         found = [t for t in store.list_tasks(process=process, status=status)
                  if owner is None or t.owner == owner]

@@ -32,14 +32,22 @@ def _actor(value: str) -> str:
 @contextmanager
 def _store(config_path: Path) -> Iterator[tuple[Any, StateStore]]:
     from kaizenflow.pipeline.config import load_config
-    from kaizenflow.pipeline.resources import Resources
 
     config = load_config(config_path)
-    store = Resources.open(config).state
+    store = open_state(config)
     try:
         yield config, store
     finally:
         store.dispose()
+
+
+def open_state(config: Any) -> StateStore:
+    """The state store of a configuration, without the night's stages (and their imports): a task
+    command must answer at once."""
+    from kaizenflow.storage.state import StateStore
+
+    config.state_directory.mkdir(parents=True, exist_ok=True)
+    return StateStore(config.state_url)
 
 
 def _echo_task(task: Any, as_json: bool) -> None:

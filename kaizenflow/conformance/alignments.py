@@ -98,7 +98,7 @@ def align_variants(
     night. Cost, best-worst cost and fitness are then recomputed with pm4py's own costs.
     """
     os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "false")
-    compiled = compile_net(model.net, model.initial_marking, model.final_marking)
+    compiled = compiled_model(model)
     standard = [MOVE_COST if label is not None else TAU_COST for label in compiled.labels]
     best_worst = _pm4py_cost(_model_shortest_path(model, compiled, standard))
     rank = {label: i + 1 for i, label in enumerate(sorted(model.activities))}
@@ -140,6 +140,22 @@ def align_variants(
             )
         )
     return results
+
+
+_COMPILED: dict[str, CompiledNet] = {}
+_COMPILED_KEPT = 2  # models whose compiled net a process keeps
+
+
+def compiled_model(model: DesignedModel) -> CompiledNet:
+    """The model's net compiled for the search, once per process and model: a worker process
+    aligns chunk after chunk of one model, and keeps the markings it has fired in between."""
+    found = _COMPILED.get(model.model_hash)
+    if found is None:
+        found = compile_net(model.net, model.initial_marking, model.final_marking)
+        if len(_COMPILED) >= _COMPILED_KEPT:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[model.model_hash] = found
+    return found
 
 
 #: Markings our own search may visit for the model's cheapest run before pm4py's A* takes over.

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from kaizenflow.core.events import member_of, positions_in
+if TYPE_CHECKING:  # pandas is imported where frames are built: `kaizen tasks list` needs none
+    import pandas as pd
 
 #: The vocabulary of deviation kinds; the simulator's ground truth uses the same words.
 SKIPPED = "skipped"
@@ -113,10 +112,14 @@ DEVIATION_COLUMNS = ("case_id", "kind", "activity", "detail")
 
 
 def empty_deviation_table() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({column: pd.Series(dtype=object) for column in DEVIATION_COLUMNS})
 
 
 def deviation_table(deviations: Iterable[Deviation]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [(d.case_id, d.kind, d.activity, d.detail) for d in deviations]
     if not rows:
         return empty_deviation_table()
@@ -182,6 +185,8 @@ class CaseChecks:
 
     @staticmethod
     def empty() -> CaseChecks:
+        import pandas as pd
+
         cases = pd.DataFrame({
             "variant": pd.Series(dtype=object), "running": pd.Series(dtype=bool),
             "pending": pd.Series(dtype=bool), "checked": pd.Series(dtype=bool),
@@ -195,6 +200,8 @@ class CaseChecks:
 
     def select(self, case_ids: pd.Index) -> CaseChecks:
         """The results of the given cases only (all of which must be here)."""
+        from kaizenflow.core.events import member_of, positions_in
+
         positions = positions_in(case_ids, self.cases.index)  # not .loc: it hashes the text again
         if (positions < 0).any():
             raise KeyError(f"no results for {int((positions < 0).sum())} of the cases asked for")
@@ -206,6 +213,8 @@ class CaseChecks:
     @staticmethod
     def combine(parts: Sequence[CaseChecks]) -> CaseChecks:
         """Results of disjoint sets of cases, together."""
+        import pandas as pd
+
         empty = CaseChecks.empty()
         cases = [part.cases for part in parts if len(part.cases)]  # empty frames would change dtypes
         deviations = [part.deviations for part in parts if len(part.deviations)]

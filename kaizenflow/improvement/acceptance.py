@@ -7,12 +7,13 @@ import difflib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
-
-import pandas as pd
+from typing import TYPE_CHECKING, cast
 
 from kaizenflow.conformance.types import DEVIATION_KINDS, ConformanceResult, Deviation
 from kaizenflow.improvement.lifecycle import TransitionError
+
+if TYPE_CHECKING:  # frames are only passed in: the state store's light commands need no pandas
+    import pandas as pd
 
 
 def set_aside_accepted(

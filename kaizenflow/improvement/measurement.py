@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kaizenflow.conformance.types import Deviation, deviation_table
-from kaizenflow.core.events import member_of
+
+if TYPE_CHECKING:  # imported where frames are used: the state store's light commands need none
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ def split_pattern_key(pattern_key: str) -> tuple[str, str]:
 
 def cases_with_pattern(deviations: pd.DataFrame | Iterable[Deviation]) -> dict[str, set[str]]:
     """Pattern key -> the cases showing it; ``deviations`` is a deviation table or the objects."""
+    import pandas as pd
+
     if not isinstance(deviations, pd.DataFrame):
         deviations = deviation_table(deviations)
     keys = deviations["kind"].astype(object) + ":" + deviations["activity"].astype(object)
@@ -67,6 +70,8 @@ def measure(
     ``changed_at`` (process time, when the task was marked done) splits off the cases that
     started after the change; the window is complete once the log has run ``window`` past it.
     """
+    from kaizenflow.core.events import member_of
+
     scope = in_scope(case_attributes, business_object)
     affected = member_of(scope, pattern_cases.get(pattern_key, ()))
     hit = int(affected.sum())

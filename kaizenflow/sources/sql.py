@@ -1,4 +1,5 @@
-"""Reading events from operational databases through SQLAlchemy, incrementally, one query per kind."""
+"""Reading events from operational databases, incrementally, one query per kind: through ADBC as
+Arrow where a driver is installed (SQLite, PostgreSQL), through SQLAlchemy for the rest."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from kaizenflow.sources.arrow_sql import ArrowReader, adbc_errors, is_transient, read_batches, reader_for
 from kaizenflow.sources.mapping import EventMapping, SeenIds, SourceError, map_rows, map_rows_quarantining
 from kaizenflow.storage.staging import DEFAULT_CHUNK_ROWS, Extracted, stage
 
@@ -42,6 +44,11 @@ def read_query(
     Errors name the source but never the URL, which may hold a secret.
     """
     _refuse_missing_sqlite_file(url, source)
+    arrow = reader_for(url)
+    connection = _connect_arrow(arrow)
+    if arrow is not None and connection is not None:
+        yield from _read_arrow(connection, arrow, query, source, increment, chunk_rows)
+        return
     engine = sa.create_engine(url)
     try:
         statement, parameters = _statement(engine, query, increment)
@@ -55,6 +62,51 @@ def read_query(
         raise SourceError(f"source {source}: query failed: {reason}", transient=_may_pass(cause)) from None
     finally:
         engine.dispose()
+
+
+def _connect_arrow(arrow: ArrowReader | None) -> Any:
+    """An ADBC connection, or None: then SQLAlchemy reads, and reports a database it cannot reach
+    in its own words (the same error with or without ADBC)."""
+    if arrow is None:
+        return None
+    try:
+        return arrow.connect()
+    except adbc_errors():
+        return None
+
+
+def _read_arrow(
+    connection: Any, arrow: ArrowReader, query: str, source: str, increment: Increment | None,
+    chunk_rows: int,
+) -> Generator[pd.DataFrame, None, None]:
+    """The rows through ADBC as Arrow tables, each handed on as pandas columns of the same types
+    pandas' own SQL reader gives (integers with NULLs as floats, text as strings)."""
+    body = query.strip().rstrip(";")
+    parameters: list[object] = []
+    if increment is not None and increment.after is not None:
+        column = '"' + increment.column.replace('"', '""') + '"'
+        body = f"SELECT * FROM ({body}) kaizen_source WHERE kaizen_source.{column} > {arrow.marker}"
+        parameters.append(_bound(increment))
+    try:
+        for table in read_batches(connection, arrow, body, parameters, chunk_rows):
+            yield table.to_pandas()
+    except adbc_errors() as error:
+        # SQLite's own module calls nearly every failed query an OperationalError (a missing table
+        # too), which SQLAlchemy's reading reports as transient: the same error stays so here.
+        transient = is_transient(error) or arrow.backend == "sqlite"
+        reason = _adbc_reason(error)
+        raise SourceError(f"source {source}: query failed: {reason}", transient=transient) from None
+    finally:
+        connection.close()
+
+
+def _adbc_reason(error: BaseException) -> str:
+    """The database's own message, as SQLAlchemy's reading gives it: without ADBC's status and
+    driver prefixes ("INVALID_ARGUMENT: [SQLite] Failed to prepare query: ...")."""
+    reason = str(error).splitlines()[0]
+    for prefix in ("[SQLite] ", "[libpq] ", "Failed to prepare query: ", "Failed to execute query: "):
+        reason = reason.split(prefix, 1)[-1]
+    return reason
 
 
 def _may_pass(error: BaseException) -> bool:

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -49,6 +49,9 @@ from kaizenflow.storage.schema import (
     task_history,
     tasks,
 )
+
+if TYPE_CHECKING:  # imported where a run's deviations are written: listing tasks needs none
+    import pandas as pd
 
 #: The marker row kaizenflow writes into a state database it creates.
 CREATED_BY = ("created_by", "kaizenflow")
@@ -528,6 +531,8 @@ def _insert_deviations(
     A slice of rows at a time: as Python tuples, a million-event night's 52,000 rows were the
     night's peak memory.
     """
+    import pandas as pd
+
     table = found if isinstance(found, pd.DataFrame) else deviation_table(found)
     marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(connection.dialect.paramstyle)
     names = ["run_id", "process", *DEVIATION_COLUMNS]
