@@ -22,7 +22,7 @@ from benchmarks import (
     xes_reading,
 )
 from benchmarks import web as web_load
-from benchmarks.measure import COMMENTARY, DOCS, Measurement, machine
+from benchmarks.measure import COMMENTARY, DOCS, Measurement, machine, replace_section
 
 SHARED_LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "logs"
 PACKAGES = ("benchmarks", "kaizenflow")
@@ -211,23 +211,8 @@ def _run_alone(names: list[str], scratch: Path) -> None:
         title, section = ALONE[name]
         body = _measured(title, lambda section=section: section(scratch))  # type: ignore[misc]
         when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        body[3:3] = [f"Machine: {machine()}. Run {when} with `{command}`.", ""]
-        text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"  # read only now:
-        figures, _, commentary = text.partition(COMMENTARY)  # the page may have changed meanwhile
-        figures = _replace_section(figures, title, "\n".join(body).strip("\n"))
-        DOCS.write_text(figures.rstrip("\n") + "\n\n" + (COMMENTARY + commentary if commentary else ""),
-                        encoding="utf-8")
+        replace_section(title, [f"Machine: {machine()}. Run {when} with `{command}`.", "", *body[3:]])
     sys.stdout.write(DOCS.read_text(encoding="utf-8"))
-
-
-def _replace_section(figures: str, title: str, section: str) -> str:
-    """``figures`` with the section headed ``## title`` replaced by ``section``, or it appended."""
-    heading = f"## {title}"
-    start = figures.find(heading + "\n")
-    if start < 0:
-        return figures.rstrip("\n") + "\n\n" + section + "\n"
-    end = figures.find("\n## ", start + len(heading))
-    return figures[:start] + section + "\n" + (figures[end:] if end >= 0 else "")
 
 
 def _write(lines: list[str], commentary: str) -> None:
