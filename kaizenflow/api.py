@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from kaizenflow.conformance.alignments import ChunkMapper
     from kaizenflow.conformance.models import DesignedModel
     from kaizenflow.conformance.types import ConformanceResult, DeviationPattern
     from kaizenflow.core.events import EventLog
-    from kaizenflow.pipeline.config import KaizenConfig
+    from kaizenflow.pipeline.config import KaizenConfig, Process
     from kaizenflow.pipeline.night import StageRunner
     from kaizenflow.pipeline.summary import RunSummary
 
@@ -80,10 +81,18 @@ def run_night(
     from kaizenflow.reports.night import write_night_report
 
     loaded = config if not isinstance(config, str | Path) else load_config(config)
+    execution = loaded.execution
+    parallel = None
+    if execution.task_runner == "process" and execution.workers > 1:
+        from kaizenflow.conformance.parallel import pool_chunks
+
+        def parallel(process: Process) -> ChunkMapper:
+            """Variants no night aligned before go to a pool of worker processes, longest first."""
+            return pool_chunks(execution.workers, process.alignment_timeout_seconds)
     processes = [loaded.process(process)] if process else loaded.processes
     with run_lock(loaded.state_directory, loaded.state_url, loaded.execution.lock_wait_seconds):
         preflight(loaded)  # damaged or lost state stops the night before it changes anything
         with Resources.open(loaded) as resources:
-            nights = run_nights(resources, processes, run=progress or run_directly,
+            nights = run_nights(resources, processes, run=progress or run_directly, parallel=parallel,
                                 report=write_night_report if report else None)
     return [night.summary for night in nights]
