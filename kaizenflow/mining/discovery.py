@@ -39,47 +39,83 @@ def discover_process_map(log: EventLog) -> ProcessMap:
     Arrow-backed text columns themselves took most of a night's discovery.
     """
     events = log.events
+    pairs, names = directly_follows(log)
+    stats = pairs.assign(edge=pairs["source"] * len(names) + pairs["target"]).groupby("edge", sort=True).agg(
+        frequency=("case", "size"), cases=("case", "nunique"),
+        median=("wait_hours", wait_median), p90=("wait_hours", wait_p90),
+    )
+    codes = stats.index.to_numpy()
+    stats.index = pd.MultiIndex.from_arrays([names[codes // len(names)], names[codes % len(names)]],
+                                            names=["source", "target"])
+    case_of_event = case_codes(events)[0]
+    same_case = case_of_event[1:] == case_of_event[:-1]
+    first, last = np.r_[True, ~same_case][:len(events)], np.r_[~same_case, True][:len(events)]
+    return process_map_of(
+        value_counts(events[ACTIVITY]), stats, value_counts(events[ACTIVITY][first]),
+        value_counts(events[ACTIVITY][last]), log.has_timestamps,
+    )
+
+
+def directly_follows(log: EventLog) -> tuple[pd.DataFrame, pd.Index]:
+    """Each directly-follows pair of the log: the ``source`` and ``target`` activity as numbers
+    into the activity names returned beside (in text order), the ``case`` as a number (as
+    ``case_codes`` numbers them), and the hours from the one to the other (NaN without times)."""
+    events = log.events
     activity_codes, activities = pd.factorize(events[ACTIVITY], sort=True)
     case_of_event = case_codes(events)[0]
     same_case = case_of_event[1:] == case_of_event[:-1]
     waits = ((events[TIMESTAMP].shift(-1) - events[TIMESTAMP]).dt.total_seconds() / 3600).to_numpy()
+    names = pd.Index(np.asarray(activities, dtype=object), dtype=object)
     pairs = pd.DataFrame({
-        "edge": activity_codes[:-1][same_case].astype(np.int64) * len(activities)
-        + activity_codes[1:][same_case],
+        "source": activity_codes[:-1][same_case].astype(np.int64),
+        "target": activity_codes[1:][same_case].astype(np.int64),
         "case": case_of_event[:-1][same_case], "wait_hours": waits[:-1][same_case],
     })
-    stats = pairs.groupby("edge", sort=True).agg(
-        frequency=("case", "size"),
-        cases=("case", "nunique"),
-        median=("wait_hours", "median"),
-        p90=("wait_hours", lambda s: s.quantile(0.9)),
-    )
-    names = np.asarray(activities, dtype=object)
-    edges = tuple(
-        MapEdge(
-            source=str(names[edge // len(activities)]), target=str(names[edge % len(activities)]),
-            frequency=int(frequency), cases=int(cases),
-            median_wait_hours=_hours(median) if log.has_timestamps else None,
-            p90_wait_hours=_hours(p90) if log.has_timestamps else None,
-        )
-        for edge, frequency, cases, median, p90 in stats.itertuples(index=True, name=None)
-    )
-    first, last = np.r_[True, ~same_case][:len(events)], np.r_[~same_case, True][:len(events)]
+    return pairs, names
+
+
+def wait_median(waits: pd.Series) -> float:
+    """An edge's median wait: one function for every way a process map is computed, so that a
+    map aggregated from kept per-case figures equals one discovered from the events."""
+    return float(waits.median())
+
+
+def wait_p90(waits: pd.Series) -> float:
+    return float(waits.quantile(0.9))
+
+
+def process_map_of(
+    activities: pd.Series, edges: pd.DataFrame, starts: pd.Series, ends: pd.Series, has_timestamps: bool,
+) -> ProcessMap:
+    """A process map from its counts: occurrences, starts and ends per activity, and ``edges``
+    indexed by (source, target) with ``frequency``, ``cases``, ``median`` and ``p90`` hours."""
+    ordered = edges.sort_index()
     return ProcessMap(
-        activities=_counts(events[ACTIVITY]),
-        edges=edges,
-        start_activities=_counts(events[ACTIVITY][first]),
-        end_activities=_counts(events[ACTIVITY][last]),
+        activities=_counts(activities),
+        edges=tuple(
+            MapEdge(
+                source=str(source), target=str(target), frequency=int(frequency), cases=int(cases),
+                median_wait_hours=_hours(median) if has_timestamps else None,
+                p90_wait_hours=_hours(p90) if has_timestamps else None,
+            )
+            for (source, target), frequency, cases, median, p90 in ordered[
+                ["frequency", "cases", "median", "p90"]].itertuples(index=True, name=None)
+        ),
+        start_activities=_counts(starts),
+        end_activities=_counts(ends),
     )
 
 
 def discover_variants(log: EventLog) -> list[Variant]:
     """Distinct activity sequences, most frequent first, with their median throughput time."""
-    sequences = case_variants(log)
+    return variants_of(case_variants(log), case_throughput_hours(log), log.has_timestamps)
+
+
+def variants_of(sequences: pd.Series, throughput_hours: pd.Series, has_timestamps: bool) -> list[Variant]:
+    """Variants from each case's activity sequence (indexed by case id, in text order) and hours."""
     total = len(sequences)
     frame = pd.DataFrame({"variant": sequences})
-    throughput = case_throughput_hours(log)
-    frame["hours"] = throughput.reindex(frame.index) if len(throughput) else float("nan")
+    frame["hours"] = throughput_hours.reindex(frame.index) if len(throughput_hours) else float("nan")
     grouped = frame.groupby("variant", sort=False).agg(cases=("hours", "size"), hours=("hours", "median"))
     grouped = grouped.reset_index().sort_values(
         ["cases", "variant"], ascending=[False, True], key=_sort_key
@@ -88,16 +124,20 @@ def discover_variants(log: EventLog) -> list[Variant]:
         Variant(
             activities=tuple(variant), cases=int(cases),
             share=int(cases) / total if total else 0.0,
-            median_throughput_hours=_hours(hours) if log.has_timestamps else None,
+            median_throughput_hours=_hours(hours) if has_timestamps else None,
         )
         for variant, cases, hours in grouped.itertuples(index=False, name=None)
     ]
 
 
 def throughput(log: EventLog) -> Throughput:
-    hours = case_throughput_hours(log)
+    return throughput_of(case_throughput_hours(log), log.case_count)
+
+
+def throughput_of(hours: pd.Series, cases: int) -> Throughput:
+    """Throughput from each case's hours (empty without timestamps) and the number of cases."""
     if hours.empty:
-        return Throughput(cases=log.case_count, median_hours=None, p90_hours=None, mean_hours=None)
+        return Throughput(cases=cases, median_hours=None, p90_hours=None, mean_hours=None)
     return Throughput(
         cases=len(hours), median_hours=_hours(hours.median()),
         p90_hours=_hours(hours.quantile(0.9)), mean_hours=_hours(hours.mean()),
@@ -108,8 +148,9 @@ def _sort_key(column: pd.Series) -> pd.Series:
     return column.map(lambda v: " ".join(v)) if column.name == "variant" else column
 
 
-def _counts(values: pd.Series) -> dict[str, int]:
-    counts = value_counts(values)
+def _counts(counts: pd.Series) -> dict[str, int]:
+    """Counts by name, most frequent first (names break ties)."""
+    counts = counts[counts > 0]
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
 
 

@@ -14,15 +14,18 @@ from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 
 from kaizenflow.conformance.alignments import Aligner
 from kaizenflow.conformance.check import check_cases, summarize_checks
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantAlignment
-from kaizenflow.core.events import EventLog, case_event_counts, case_times, cases_of, positions_in
+from kaizenflow.core.events import CASE_ID, EventLog, case_event_counts, case_times, cases_of, positions_in
+from kaizenflow.mining.contributions import case_contributions, window_discovery
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.resources import Resources
+from kaizenflow.storage.case_contributions import ContributionsUnreadable
 
 #: Raise when what a case's result means changes (classification, rules), so old results are redone.
 LEDGER_VERSION = 1
@@ -99,3 +102,49 @@ def _all_alignments(
     if lost:  # the cache was emptied since: align them again
         known.update({a.activities: a for a in aligner(model, lost)})
     return [replace(known[variant], cases=size) for variant, size in ordered]
+
+
+#: Raise when what a case's contribution to discovery holds changes, so old ones are computed again.
+CONTRIBUTIONS_VERSION = 1
+
+
+def contributions_fingerprint(process: Process) -> str:
+    """Everything besides a case's own events that its kept contribution depends on."""
+    settings = process.model_dump(mode="json", include={"activity_mapping", "window_days"})
+    text = json.dumps([CONTRIBUTIONS_VERSION, settings], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def discover_changed_cases(resources: Resources, process: Process, log: EventLog) -> stages.Discovery:
+    """The window's process map, variants and throughput, aggregated from each case's kept
+    contribution, of which only the changed cases' are computed tonight (from ``log``, the window
+    as read); cases that left the window are forgotten. Equal to ``stages.discover(log)``.
+    """
+    return discover_with_contributions(resources, process, log)[0]
+
+
+def discover_with_contributions(
+    resources: Resources, process: Process, log: EventLog
+) -> tuple[stages.Discovery, int]:
+    """``discover_changed_cases``, and how many cases' contributions were computed tonight."""
+    events = case_event_counts(log.events).astype("int64")
+    cases = pd.Index(events.index.astype(str), dtype=object, name=CASE_ID)
+    fingerprint = contributions_fingerprint(process)
+    store = resources.contributions
+    kept = store.event_counts(process.name, fingerprint)
+    unchanged = np.zeros(len(cases), dtype=bool)
+    if len(kept):
+        at = positions_in(cases, kept.index)
+        known = at >= 0
+        unchanged[known] = kept.to_numpy(dtype=np.int64)[at[known]] == events.to_numpy(dtype=np.int64)[known]
+    todo = cases[~unchanged]
+    whole = not unchanged.any()
+    try:
+        store.save(process.name, fingerprint,
+                   case_contributions(log if whole else cases_of(log, todo)), keep=cases)
+        window = store.window(process.name)
+    except ContributionsUnreadable:  # set aside: tonight from the events, the next night afresh
+        return stages.discover(log), len(cases)
+    found = window_discovery(window, log.has_timestamps)
+    top = found.variants[:stages.TOP_VARIANTS]
+    return stages.Discovery(found.process_map, top, found.throughput), len(todo)

@@ -23,7 +23,7 @@ from kaizenflow.improvement.types import TaskChange
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
 from kaizenflow.pipeline.config import Process
-from kaizenflow.pipeline.incremental import check_changed_cases
+from kaizenflow.pipeline.incremental import check_changed_cases, discover_changed_cases
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.storage import AppendResult
@@ -141,7 +141,7 @@ def run_night(
     )
     loaded = extract_and_load(resources, process, run_id, timed)
     log = timed("read", stages.read_log, resources, process)
-    discovery = timed("discover", stages.discover, log)
+    discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
     changes = timed("record", stages.record, resources, process, run_id, started_at, log,

@@ -15,14 +15,17 @@ from kaizenflow.pipeline.config import KaizenConfig
 from kaizenflow.storage import EventStore
 from kaizenflow.storage.alignment_cache import AlignmentCacheFile
 from kaizenflow.storage.case_checks import CaseLedger
+from kaizenflow.storage.case_contributions import FILE_NAME as CONTRIBUTIONS_FILE
+from kaizenflow.storage.case_contributions import ContributionStore
 from kaizenflow.storage.state import StateStore
 
 
 @dataclass
 class Resources:
-    """The configuration with its event store, state database, case ledger, alignment cache and
-    staging folder. The state database's engine and the alignment cache's file are opened on
-    first use, so a stage that needs neither (a night's extraction) does not pay for them."""
+    """The configuration with its event store, state database, case ledger, case contributions,
+    alignment cache and staging folder. The state database's engine and the alignment cache's
+    file are opened on first use, so a stage that needs neither (a night's extraction) does not
+    pay for them."""
 
     config: KaizenConfig
 
@@ -42,6 +45,11 @@ class Resources:
     @cached_property
     def ledger(self) -> CaseLedger:
         return CaseLedger(self.config.state_directory / "case_checks.duckdb")
+
+    @cached_property
+    def contributions(self) -> ContributionStore:
+        """Each window case's contribution to discovery, kept beside the case ledger."""
+        return ContributionStore(self.config.state_directory / CONTRIBUTIONS_FILE)
 
     @cached_property
     def alignments(self) -> AlignmentCacheFile:

@@ -261,7 +261,11 @@ class Discovery:
     throughput: Throughput
 
 
-def discover(log: EventLog, top_variants: int = 50) -> Discovery:
+#: How many of the most frequent variants a night's summary lists.
+TOP_VARIANTS = 50
+
+
+def discover(log: EventLog, top_variants: int = TOP_VARIANTS) -> Discovery:
     return Discovery(
         process_map=discover_process_map(log), variants=discover_variants(log)[:top_variants],
         throughput=throughput_of(log),

@@ -1,0 +1,224 @@
+"""Each window case's contribution to discovery, kept between nights in a DuckDB file.
+
+Beside the case ledger (``storage.case_checks``) and like it derived data: a night stores the
+contributions of the cases whose events changed and forgets those that left the window, and the
+window's process map, variants and throughput are aggregated from what is kept
+(``mining.contributions``). Contributions are valid for one fingerprint (activity mapping, window,
+version); a file that cannot be read is set aside, and deleting it only makes the next night
+compute every case's contribution again.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from kaizenflow.core.events import CASE_ID
+from kaizenflow.mining.contributions import CaseContributions, WindowContributions
+from kaizenflow.storage.aside import set_aside
+from kaizenflow.storage.event_store import EventStoreError, open_duckdb
+
+FILE_NAME = "case_contributions.duckdb"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS contribution_fingerprints (
+    process     VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contribution_variants (
+    process    VARCHAR NOT NULL,
+    variant_id BIGINT NOT NULL,
+    variant    VARCHAR NOT NULL  -- a JSON list of the activities
+);
+CREATE TABLE IF NOT EXISTS contribution_cases (
+    process    VARCHAR NOT NULL,
+    case_id    VARCHAR NOT NULL,
+    events     BIGINT NOT NULL,
+    variant_id BIGINT NOT NULL,
+    first      TIMESTAMPTZ,
+    last       TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS contribution_pairs (
+    process    VARCHAR NOT NULL,
+    case_id    VARCHAR NOT NULL,
+    source     VARCHAR NOT NULL,
+    target     VARCHAR NOT NULL,
+    wait_hours DOUBLE
+);
+"""
+
+
+class ContributionsUnreadable(RuntimeError):
+    """The file was damaged and has been set aside: what it kept is gone, nothing else."""
+
+
+class ContributionStore:
+    """Per-case contributions of every process, each process's valid for one fingerprint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self, read_only: bool = False) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return open_duckdb(self.path, _SCHEMA, "case contributions", read_only)
+
+    def event_counts(self, process: str, fingerprint: str) -> pd.Series:
+        """The event count of each case kept (indexed by case id); none under another fingerprint.
+
+        A file that cannot be read is set aside: nothing is kept, so every case is computed again.
+        """
+        try:
+            with self._connect() as connection:
+                if _fingerprint(connection, process) != fingerprint:
+                    return _no_counts()
+                frame = connection.sql(
+                    "SELECT case_id, events FROM contribution_cases WHERE process = ?", params=[process]
+                ).to_arrow_table().to_pandas()
+        except (duckdb.Error, EventStoreError) as error:
+            self._set_aside_if_damaged(error)
+            return _no_counts()
+        return pd.Series(frame["events"].to_numpy(dtype=np.int64),
+                         index=pd.Index(frame[CASE_ID].astype(object), name=CASE_ID), name="events")
+
+    def save(self, process: str, fingerprint: str, updated: CaseContributions, keep: pd.Index) -> None:
+        """Store the updated cases' contributions and forget cases outside ``keep`` (they left the
+        window), at once. Under a new fingerprint whatever was kept for the process goes first.
+
+        Raises ``ContributionsUnreadable`` when the file was damaged (it is set aside): the caller
+        then discovers from the events, and the next night starts afresh.
+        """
+        codes, distinct = pd.factorize(updated.cases["variant"])
+        variants = pa.table({
+            "code": np.arange(len(distinct), dtype=np.int64),
+            "variant": pa.array([json.dumps(list(variant)) for variant in distinct], pa.string()),
+        })
+        cases = pa.table({
+            CASE_ID: pa.array(updated.cases.index.astype(str).tolist(), pa.string()),
+            "events": pa.array(updated.cases["events"].to_numpy(dtype=np.int64)),
+            "code": pa.array(codes.astype(np.int64)),
+            "first": pa.array(updated.cases["first"].array),
+            "last": pa.array(updated.cases["last"].array),
+        })
+        pairs = pa.Table.from_pandas(updated.pairs.astype({CASE_ID: object}), preserve_index=False)
+        keeping = pa.table({CASE_ID: pa.array(pd.unique(keep.astype(str)).tolist(), pa.string())})
+        try:
+            self._save(process, fingerprint, variants, cases, pairs, keeping)
+        except (duckdb.Error, EventStoreError) as error:
+            self._set_aside_if_damaged(error)
+            raise ContributionsUnreadable(str(error).splitlines()[0]) from error
+
+    def _save(self, process: str, fingerprint: str, variants: pa.Table, cases: pa.Table, pairs: pa.Table,
+              keeping: pa.Table) -> None:
+        tables = {"updated_variants": variants, "updated_cases": cases, "updated_pairs": pairs,
+                  "kept_cases": keeping}
+        with self._connect() as connection:
+            for name, table in tables.items():
+                connection.register(name, table)
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                if _fingerprint(connection, process) != fingerprint:
+                    for table in ("contribution_cases", "contribution_pairs", "contribution_variants",
+                                  "contribution_fingerprints"):
+                        connection.execute(f"DELETE FROM {table} WHERE process = ?", [process])
+                    connection.execute("INSERT INTO contribution_fingerprints VALUES (?, ?)",
+                                       [process, fingerprint])
+                for table in ("contribution_cases", "contribution_pairs"):
+                    connection.execute(
+                        f"DELETE FROM {table} WHERE process = ? AND (case_id IN (SELECT case_id FROM "
+                        "updated_cases) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                    )
+                # each variant's text once, as in the case ledger: new ones get the next numbers
+                connection.execute(
+                    "INSERT INTO contribution_variants SELECT $process, (SELECT coalesce(max(variant_id), 0) "
+                    "FROM contribution_variants WHERE process = $process) "
+                    "+ row_number() OVER (ORDER BY code), variant FROM updated_variants WHERE variant NOT IN "
+                    "(SELECT variant FROM contribution_variants WHERE process = $process)",
+                    {"process": process},
+                )
+                connection.execute(
+                    "INSERT INTO contribution_cases SELECT $process, c.case_id, c.events, v.variant_id, "
+                    "c.first, c.last FROM updated_cases AS c JOIN updated_variants AS u USING (code) "
+                    "JOIN contribution_variants AS v ON v.process = $process AND v.variant = u.variant",
+                    {"process": process},
+                )
+                connection.execute(
+                    "DELETE FROM contribution_variants WHERE process = $process AND variant_id NOT IN "
+                    "(SELECT variant_id FROM contribution_cases WHERE process = $process)",
+                    {"process": process},
+                )
+                connection.execute(
+                    "INSERT INTO contribution_pairs SELECT ?, case_id, source, target, wait_hours "
+                    "FROM updated_pairs", [process],
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            finally:
+                for name in tables:
+                    connection.unregister(name)
+
+    def window(self, process: str) -> WindowContributions:
+        """The kept contributions of the process's cases: each case's variant and times (in case id
+        order), the variants, and every wait of each directly-follows pair."""
+        try:
+            with self._connect(read_only=True) as connection:
+                cases = connection.sql(
+                    "SELECT case_id, variant_id, first, last FROM contribution_cases WHERE process = ? "
+                    "ORDER BY case_id", params=[process],
+                ).to_arrow_table()
+                variants = connection.execute(
+                    "SELECT variant_id, variant FROM contribution_variants WHERE process = ?", [process]
+                ).fetchall()
+                waits = connection.sql(
+                    "SELECT source, target, list(wait_hours) AS waits FROM contribution_pairs "
+                    "WHERE process = ? GROUP BY source, target", params=[process],
+                ).to_arrow_table()
+        except (duckdb.Error, EventStoreError) as error:
+            self._set_aside_if_damaged(error)
+            raise ContributionsUnreadable(str(error).splitlines()[0]) from error
+        numbers = pd.Index([number for number, _ in variants], dtype="int64")
+        codes = numbers.get_indexer(cases.column("variant_id").to_numpy())
+        if (codes < 0).any():
+            raise ContributionsUnreadable("a case's variant is not kept")
+        frame = pd.DataFrame({
+            "variant": codes.astype(np.int64),
+            "first": _utc(cases.column("first")), "last": _utc(cases.column("last")),
+        }, index=pd.Index(cases.column(CASE_ID).to_pylist(), dtype=object, name=CASE_ID))
+        lists = waits.column("waits").to_pylist()
+        return WindowContributions(
+            frame, [tuple(json.loads(text)) for _, text in variants],
+            pd.DataFrame({"waits": pd.Series([np.asarray(values, dtype="float64") for values in lists],
+                                             dtype=object)}).set_index(pd.MultiIndex.from_arrays(
+                [waits.column("source").to_pylist(), waits.column("target").to_pylist()],
+                names=["source", "target"])),
+        )
+
+    def _set_aside_if_damaged(self, error: BaseException) -> None:
+        """A damaged file is renamed out of the way; a lock held by another run is not damage."""
+        if isinstance(error, duckdb.InterruptException) or "lock" in str(error).lower():
+            raise error
+        if self.path.exists():
+            set_aside(self.path, "case contributions", str(error).splitlines()[0])
+
+
+def _fingerprint(connection: duckdb.DuckDBPyConnection, process: str) -> str | None:
+    stored = connection.execute(
+        "SELECT fingerprint FROM contribution_fingerprints WHERE process = ?", [process]
+    ).fetchall()
+    return str(stored[0][0]) if len(stored) == 1 else None
+
+
+def _utc(times: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Times as the event store's log has them: microseconds, UTC (NaT where a case has none)."""
+    values = pd.to_datetime(pd.Series(times.to_pandas(), dtype=object) if times.null_count == len(times)
+                            else times.to_pandas(), utc=True)
+    return values.astype("datetime64[us, UTC]").array
+
+
+def _no_counts() -> pd.Series:
+    return pd.Series(dtype="int64", index=pd.Index([], dtype=object, name=CASE_ID), name="events")
