@@ -11,16 +11,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
 
 from benchmarks.measure import Measurement, median_run, run_contender
+
+if TYPE_CHECKING:
+    from kaizenflow.pipeline.summary import RunSummary
 
 MODULE = "benchmarks.nights"
 
@@ -42,7 +47,18 @@ def stage_night(config_path: str) -> dict[str, object]:
         "events": night.log.event_count, "variants": len(night.result.alignments),
         "summary": {"conforming": night.result.conforming_cases, "fitness": night.result.fitness,
                     "patterns": {p.key: p.cases for p in found}},
+        "findings": findings_digest(night.summary),
     }
+
+
+def findings_digest(summary: RunSummary) -> str:
+    """A digest of what a night's summary says about the process (not when or how fast): two
+    nights with the same digest show the same figures, maps, variants, patterns and drift."""
+    figures = {field: getattr(summary, field) for field in (
+        "cases", "events", "fitness", "conforming_cases", "incomplete_cases", "unchecked_cases",
+        "throughput", "process_map", "variants", "patterns", "accepted_patterns", "drift",
+        "model_hash", "has_timestamps")}
+    return hashlib.sha256(repr(sorted(figures.items())).encode("utf-8")).hexdigest()
 
 
 def flow_night(config_path: str) -> dict[str, object]:
@@ -102,6 +118,7 @@ def pm4py_night(work: str, model_path: str) -> dict[str, object]:
 
 CONTENDERS: dict[str, Callable[..., dict[str, object]]] = {
     "stages": stage_night, "flow": flow_night, "pm4py-night": pm4py_night,
+    "cases": lambda config_path: window_cases(config_path),
 }
 
 
@@ -180,10 +197,14 @@ def full_night_against_pm4py(history: Path, scratch: Path, repeats: int = 3) -> 
 
 def _copy_without_derived_state(work: Path, target: Path) -> None:
     """A copy of a night's folder whose next night recomputes everything: no case ledger, no
-    alignment cache (events, watermarks, tasks and KPIs stay)."""
+    alignment cache, no case contributions (events, watermarks, tasks and KPIs stay)."""
     shutil.copytree(work, target)
-    for derived in ("case_checks.duckdb", "alignments.db"):
-        (target / "state" / derived).unlink()
+    for derived in ("case_checks.duckdb", "alignments.db", "case_contributions.duckdb"):
+        (target / "state" / derived).unlink(missing_ok=True)
+
+
+#: In a large history's folder once its first night ran: how many events it was made with.
+HISTORY_MARKER = "benchmark-history.txt"
 
 
 @dataclass(frozen=True)
@@ -200,7 +221,63 @@ def large_history(events: int, scratch: Path) -> HistoryRow:
     config, _ = prepare_demo(scratch, cases=events // 6, days=730)
     first = run_contender(MODULE, "stages", str(config), timeout=7200)
     next_night = run_contender(MODULE, "stages", str(config), timeout=7200)
+    (scratch / HISTORY_MARKER).write_text(f"{events}\n", encoding="utf-8")  # history_nights reuses it
     return HistoryRow(first, next_night)
+
+
+@dataclass(frozen=True)
+class HistoryNightsRow:
+    incremental: Measurement
+    full: Measurement
+    nothing_new: Measurement
+    new_cases: int
+    identical: bool
+    reused: bool
+
+
+def history_nights(events: int, scratch: Path) -> HistoryNightsRow:
+    """On a simulated ERP of about ``events`` events over two years (``scratch/history``, reused
+    when a first night has run on one of that size, else made and its first night run), one more
+    day: the night that adds it, the same night recomputed in full (no ledger, cache or
+    contributions), and then a night with nothing new. Each in a fresh process, once."""
+    from kaizenflow.cli.demo import prepare_demo
+    from kaizenflow.sample_logs import append_days
+
+    history = scratch / "history"
+    marker = history / HISTORY_MARKER
+    reused = marker.exists() and marker.read_text(encoding="utf-8").strip() == str(events)
+    if not reused:
+        shutil.rmtree(history, ignore_errors=True)
+        config, _ = prepare_demo(history, cases=events // 6, days=730)
+        run_contender(MODULE, "stages", str(config), timeout=7200)
+        marker.write_text(f"{events}\n", encoding="utf-8")
+    tonight, full = scratch / "history-tonight", scratch / "history-full"
+    for folder in (tonight, full):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(history, tonight)
+    append_days(f"sqlite:///{tonight / 'p2p.db'}", 1)
+    _copy_without_derived_state(tonight, full)
+    incremental = run_contender(MODULE, "stages", str(tonight / "kaizen.yaml"), timeout=7200)
+    recomputed = run_contender(MODULE, "stages", str(full / "kaizen.yaml"), timeout=7200)
+    nothing_new = run_contender(MODULE, "stages", str(tonight / "kaizen.yaml"), timeout=7200)
+    before = run_contender(MODULE, "cases", str(history / "kaizen.yaml"))
+    shutil.rmtree(tonight)
+    shutil.rmtree(full)
+    identical = incremental.result["findings"] == recomputed.result["findings"]
+    new_cases = int(incremental.result["cases"]) - int(before.result["cases"])  # type: ignore[call-overload]
+    return HistoryNightsRow(incremental, recomputed, nothing_new, new_cases, identical, reused)
+
+
+def window_cases(config_path: str) -> dict[str, object]:
+    """How many cases the window of a state's latest night had."""
+    from kaizenflow.pipeline.config import load_config
+    from kaizenflow.pipeline.resources import Resources
+
+    config = load_config(config_path)
+    process = config.processes[0]
+    with Resources.open(config) as resources:
+        runs = resources.state.run_summaries(process.name)
+    return {"cases": int(list(runs)[-1].get("cases", 0))}  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

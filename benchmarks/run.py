@@ -49,6 +49,7 @@ def main() -> None:
                              "in docs/benchmarks.md, each with its own machine, time and command")
     arguments = parser.parse_args()
     arguments.scratch.mkdir(parents=True, exist_ok=True)
+    _HISTORY_EVENTS[0] = arguments.history_events
     compile_project()
     if arguments.only:
         _run_alone(arguments.only, arguments.scratch)
@@ -195,18 +196,42 @@ def _extraction(scratch: Path) -> list[str]:
                         f"through ADBC and SQLAlchemy: {'yes' if same else 'NO'}."]
 
 
+def _history_nights(scratch: Path) -> list[str]:
+    row = nights.history_nights(_HISTORY_EVENTS[0], scratch)
+    lines = [
+        f"The {_HISTORY_EVENTS[0]:,}-event simulated ERP after its first night "
+        f"({'an existing scratch state, reused' if row.reused else 'made and its first night run here'}), "
+        "advanced by one simulated day: the night that adds it (the flow's stage functions without "
+        "Prefect or report), the same night on a copy without case ledger, alignment cache and case "
+        "contributions (a full recomputation), then a night with nothing new. Each in a fresh process, once.",
+        "",
+    ]
+    lines += _night_table("night", [(f"incremental night (+{row.new_cases:,} window cases)", row.incremental),
+                                    ("same night, full recomputation", row.full),
+                                    ("next night: nothing new", row.nothing_new)],
+                          {"events": "events", "cases": "cases", "cases checked": "checked"}, 1)
+    speed = row.full.seconds / row.incremental.seconds
+    return lines + ["", f"Speed-up of the incremental night: {speed:.1f}x; identical findings (figures, "
+                        f"process map, variants, patterns, drift): {'yes' if row.identical else 'NO'}."]
+
+
+#: The size of the history the history-nights section uses (``--history-events``).
+_HISTORY_EVENTS = [10_000_000]
+HISTORY_NIGHTS = "Nights on the large history: one more day, incrementally and recomputed"
 HARD_MODELS = "Hard models: cold alignments of a 4,000+ variant log against its inductive-miner model"
 #: Sections that `--only` runs alone: name -> (title, section).
 ALONE: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
     "hard-models": (HARD_MODELS, _hard_models),
     "extraction": ("Extraction of the 1M-event ERP: ADBC, ConnectorX, DuckDB and SQLAlchemy", _extraction),
+    "history-nights": (HISTORY_NIGHTS, _history_nights),
 }
 
 
 def _run_alone(names: list[str], scratch: Path) -> None:
     """Each named section measured now and put in docs/benchmarks.md in place of its last figures
     (or before the commentary), under a line giving this machine, the time and the command."""
-    command = f"python -m benchmarks.run --only {' '.join(names)}"
+    sized = f" --history-events {_HISTORY_EVENTS[0]}" if "history-nights" in names else ""
+    command = f"python -m benchmarks.run --only {' '.join(names)}{sized}"
     for name in names:
         title, section = ALONE[name]
         body = _measured(title, lambda section=section: section(scratch))  # type: ignore[misc]

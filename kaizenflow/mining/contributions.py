@@ -35,10 +35,6 @@ from kaizenflow.mining.discovery import (
 )
 from kaizenflow.mining.types import ProcessMap, Throughput, Variant
 
-#: The columns of ``CaseContributions.cases`` and ``.pairs``.
-CASE_COLUMNS = ("events", "first", "last", "variant")
-PAIR_COLUMNS = (CASE_ID, "source", "target", "wait_hours")
-
 
 @dataclass(frozen=True)
 class CaseContributions:
@@ -66,11 +62,13 @@ def case_contributions(log: EventLog) -> CaseContributions:
         "variant": tuples_array(variants.sequences)[variants.codes],
     }, index=ids)
     pairs, names = directly_follows(log)
-    case_ids = np.asarray(case_codes(events)[1].astype(str), dtype=object)
-    activity = names.to_numpy(dtype=object)
+    case_ids = pd.Index(case_codes(events)[1].astype(str), dtype=object)
+    # categories: a million pairs name a few activities and each case several times
     return CaseContributions(cases, pd.DataFrame({
-        CASE_ID: case_ids[pairs["case"].to_numpy()], "source": activity[pairs["source"].to_numpy()],
-        "target": activity[pairs["target"].to_numpy()], "wait_hours": pairs["wait_hours"].to_numpy(),
+        CASE_ID: pd.Categorical.from_codes(pairs["case"].to_numpy(), categories=case_ids),
+        "source": pd.Categorical.from_codes(pairs["source"].to_numpy(), categories=names),
+        "target": pd.Categorical.from_codes(pairs["target"].to_numpy(), categories=names),
+        "wait_hours": pairs["wait_hours"].to_numpy(),
     }))
 
 

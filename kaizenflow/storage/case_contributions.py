@@ -103,7 +103,7 @@ class ContributionStore:
             "first": pa.array(updated.cases["first"].array),
             "last": pa.array(updated.cases["last"].array),
         })
-        pairs = pa.Table.from_pandas(updated.pairs.astype({CASE_ID: object}), preserve_index=False)
+        pairs = pa.Table.from_pandas(updated.pairs, preserve_index=False)
         keeping = pa.table({CASE_ID: pa.array(pd.unique(keep.astype(str)).tolist(), pa.string())})
         try:
             self._save(process, fingerprint, variants, cases, pairs, keeping)
