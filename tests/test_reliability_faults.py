@@ -36,6 +36,7 @@ from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, gen
 from kaizenflow.sources.mapping import SourceError
 from kaizenflow.storage import EventStore
 from kaizenflow.storage.schema import kpi_history, tasks
+from kaizenflow.storage.schema import runs as run_table
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +81,7 @@ def night(config: KaizenConfig, run_id: str) -> None:
 EventRow = tuple[str, str, str, str, str]
 TaskRow = tuple[str, str, str | None, str, float, float, int, int]
 KpiRow = tuple[str, float, int, int]
+RunRow = tuple[int, int, float | None, int]
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Snapshot:
     watermarks: dict[str, str]
     tasks: list[TaskRow]
     kpis: list[KpiRow]
-    runs: int
+    runs: list[RunRow]  # cases, events, fitness, conforming cases of each run, oldest first
 
     @property
     def event_ids(self) -> set[str]:
@@ -121,7 +123,14 @@ def snapshot(config: KaizenConfig) -> Snapshot:
                     .order_by(tasks.c.fingerprint, kpi_history.c.id)
                 )
             ]
-        runs = len(state.run_ids(PROCESS))
+            runs = [
+                (int(r[0]), int(r[1]), None if r[2] is None else float(r[2]), int(r[3]))
+                for r in connection.execute(
+                    sa.select(run_table.c.cases, run_table.c.events, run_table.c.fitness,
+                              run_table.c.conforming_cases)
+                    .where(run_table.c.process == PROCESS).order_by(run_table.c.finished_at)
+                )
+            ]
     finally:
         state.dispose()
     return Snapshot(events=events, watermarks=store.watermarks(PROCESS), tasks=task_rows, kpis=kpis,
@@ -188,7 +197,7 @@ def a_vanishing_table_leaves_everything_as_before(
     assert after.event_ids == full_load_ids(tmp_path / "full")
     assert len(after.events) == len(after.event_ids) > len(before.events)
     assert EventStore(config.state_directory / "events.duckdb").duplicate_event_ids() == 0
-    assert after.runs == before.runs + 1
+    assert len(after.runs) == len(before.runs) + 1
 
 
 def test_a_sqlite_table_renamed_mid_extract_changes_nothing_and_the_next_run_catches_up(
@@ -260,31 +269,35 @@ from kaizenflow.pipeline.config import load_config
 from kaizenflow.pipeline.locking import run_lock
 from kaizenflow.pipeline.night import run_night
 from kaizenflow.pipeline.resources import Resources
+from kaizenflow.reports.night import write_night_report
 
-def night(config_path, run_id, progress):
+def night(config_path, run_id, progress, options):
     def note(name):
         with open(progress, "a") as f:
             f.write(name + "\\n")
 
     def stage(name, function, *arguments):
         note(name.partition(":")[0])
+        if "kill=" + name.partition(":")[0] in options:
+            os.kill(os.getpid(), 9)
         return function(*arguments)
 
     config = load_config(config_path)
     note("lock")
     with run_lock(config.state_directory, config.state_url, wait_seconds=5), \\
             Resources.open(config) as resources:
-        run_night(resources, config.processes[0], run_id=run_id, run=stage)
+        run_night(resources, config.processes[0], run_id=run_id, run=stage,
+                  report=write_night_report if "report" in options else None)
     note("done")
 
 print("ready", flush=True)
 for line in sys.stdin:
-    config_path, run_id, progress = line.split()
+    config_path, run_id, progress, options = line.split()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            night(config_path, run_id, progress)
+            night(config_path, run_id, progress, options.split(","))
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -305,8 +318,10 @@ class NightServer:
         self.stdout: IO[str] = process.stdout
         assert self.stdout.readline().strip() == "ready"
 
-    def start(self, config: KaizenConfig, run_id: str, progress: Path) -> int:
-        self.stdin.write(f"{config.base_dir / 'kaizen.yaml'} {run_id} {progress}\n")
+    def start(self, config: KaizenConfig, run_id: str, progress: Path, *options: str) -> int:
+        """Forks a night; options: ``report`` writes its report, ``kill=STAGE`` kills it there."""
+        flags = ",".join(options) or "-"
+        self.stdin.write(f"{config.base_dir / 'kaizen.yaml'} {run_id} {progress} {flags}\n")
         self.stdin.flush()
         return int(self.stdout.readline())
 
@@ -315,8 +330,8 @@ class NightServer:
         self.stdin.flush()
         return int(self.stdout.readline())
 
-    def run(self, config: KaizenConfig, run_id: str, progress: Path) -> None:
-        self.start(config, run_id, progress)
+    def run(self, config: KaizenConfig, run_id: str, progress: Path, *options: str) -> None:
+        self.start(config, run_id, progress, *options)
         status = self.reap()
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"night {run_id} failed"
 
@@ -395,7 +410,7 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
     duplicated = len(ids) - len(set(ids))
     print(f"\nSIGKILL: {attempts} nights, {kills} killed mid-night {kills_by_stage}, {reruns} reruns, "
           f"{len(survived.events)} events, {len(survived.tasks)} tasks, {len(survived.kpis)} KPI values, "
-          f"{survived.runs} runs, {quiet_days} days append_days refused; "
+          f"{len(survived.runs)} runs, {quiet_days} days append_days refused; "
           f"lost {lost}, duplicated {duplicated}")
     assert kills >= KILLS, f"only {kills} of {attempts} kills landed inside a night"
     assert lost == 0 and duplicated == 0
@@ -404,7 +419,50 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
     assert survived.watermarks == expected.watermarks
     assert survived.tasks == expected.tasks and survived.tasks
     assert survived.kpis == expected.kpis
-    assert survived.runs == expected.runs == attempts
+    assert survived.runs == expected.runs and len(survived.runs) == attempts
+
+
+def test_a_night_killed_between_recording_its_run_and_writing_its_report_is_completed_by_its_rerun(
+    tmp_path: Path, night_server: NightServer
+) -> None:
+    """The rerun finds nothing new: it writes the killed night's report under that night's run id
+    and records nothing, so runs and KPI history equal those of nights never interrupted."""
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    generate(url, SimulationConfig(cases=CASES, days=60))
+    killed = configure(tmp_path / "killed", url=url)
+    reference = configure(tmp_path / "reference", url=url)
+    progress = tmp_path / "progress.txt"
+    for number in range(1, 4):
+        if number > 1:
+            append_days(url, 2)
+        run_id = f"night-{number}"
+        if number == 2:
+            night_server.start(killed, run_id, progress, "report", "kill=report")
+            status = night_server.reap()
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+            state = Resources(killed).state
+            try:
+                assert run_id in state.run_ids(PROCESS)  # recorded, then killed: no report
+            finally:
+                state.dispose()
+            assert not list(killed.path(killed.reports_directory).rglob(f"*{run_id}*.html"))
+            night_server.run(killed, f"{run_id}-rerun", progress, "report")
+        else:
+            night_server.run(killed, run_id, progress, "report")
+        night_server.run(reference, run_id, progress, "report")
+
+    survived, expected = snapshot(killed), snapshot(reference)
+    assert survived.runs == expected.runs and len(survived.runs) == 3
+    assert survived.kpis == expected.kpis and survived.kpis
+    assert survived.tasks == expected.tasks
+    state = Resources(killed).state
+    try:
+        assert state.run_ids(PROCESS) == ["night-1", "night-2", "night-3"]
+        assert state.newest_unreported(PROCESS) is None
+    finally:
+        state.dispose()
+    reports = killed.path(killed.reports_directory)
+    assert list(reports.rglob("*night-2*.html")) and not list(reports.rglob("*rerun*"))
 
 
 # --- (c) the disk fills up ------------------------------------------------------------------
@@ -470,7 +528,7 @@ def test_a_full_disk_fails_the_night_and_the_store_still_reads_as_before_and_cat
     after = snapshot(config)
     assert after.event_ids == full_load_ids(tmp_path / "full")
     assert len(after.events) == len(after.event_ids) > len(before.events)
-    assert after.runs == 2
+    assert len(after.runs) == 2
 
 
 def test_a_full_disk_is_reported_as_an_event_store_error_saying_so(

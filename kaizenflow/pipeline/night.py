@@ -119,6 +119,9 @@ def run_night(
     """Extract, load, read the window, discover, check, find patterns, record the run and its
     tasks, summarise, and (given a ``report`` writer) write the report.
 
+    A run recorded by a night that was killed before writing its report is completed by the next
+    night that finds nothing new: same run id, no second record (``storage.unreported``).
+
     Variants no earlier night aligned are aligned here, or, given ``parallel``, in chunks by the
     mapper it makes for the process (the flow's fans them out to its task runner).
     """
@@ -140,12 +143,25 @@ def run_night(
         parallel(process) if parallel else None, resources.config.execution.chunk_size,
     )
     loaded = extract_and_load(resources, process, run_id, timed)
+    # a night killed after recording its run and before its report: its rerun finds nothing new
+    # and completes that run, so that runs and KPI history equal an uninterrupted night's
+    unreported = resources.state.newest_unreported(process.name) \
+        if report is not None and loaded.added == 0 else None
+    if unreported is not None:
+        run_id, started_at = unreported.run_id, unreported.started_at
+        held = unreported.loaded
+        loaded = AppendResult(batch_id=str(held["batch_id"]), offered=int(held["offered"]),
+                              added=int(held["added"]), quarantined=int(held["quarantined"]))
     log = timed("read", stages.read_log, resources, process)
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
-    changes = timed("record", stages.record, resources, process, run_id, started_at, log,
-                    checked.result, found, checked.accepted)
+    if unreported is not None:
+        changes = timed("record", resources.state.changes_of, unreported)
+    else:
+        changes = timed("record", stages.record, resources, process, run_id, started_at, log,
+                        checked.result, found, checked.accepted,
+                        loaded if report is not None else None)
     drift = timed("drift", stages.drift, log)
     summary = stages.summarize(
         resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
@@ -156,6 +172,7 @@ def run_night(
     night = Night(summary, log, checked, loaded, changes)
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)
+        resources.state.reported(run_id)
     return night
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
@@ -154,8 +154,11 @@ def record(
     result: ConformanceResult,
     found: list[DeviationPattern],
     accepted: Sequence[Deviation] = (),
+    awaiting_report: AppendResult | None = None,
 ) -> list[TaskChange]:
-    """Store the run, raise tasks and follow the existing ones, in one transaction.
+    """Store the run, raise tasks and follow the existing ones, in one transaction; given
+    ``awaiting_report`` (the night's load), the run is held as unreported until its report is
+    written, so that a rerun after a kill completes it instead of recording it again.
 
     KPIs count finished cases only: a running case may not have reached its deviation yet. They
     count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
@@ -204,6 +207,7 @@ def record(
         raising.lifecycle(),
         sinks=sink_names(resources.config, process.name),
         deviation_runs_kept=resources.config.storage.deviation_runs_kept,
+        awaiting_report=None if awaiting_report is None else asdict(awaiting_report),
     )
 
 

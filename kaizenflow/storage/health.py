@@ -137,7 +137,7 @@ def _record_verdicts(
 
 def _inspect_state(url: str, thorough: bool) -> _Found:
     """The state database, read only: integrity (SQLite), marker, tables and columns, state id."""
-    from kaizenflow.storage.schema import metadata, runs
+    from kaizenflow.storage.schema import ADDED_LATER, metadata, runs
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -161,7 +161,7 @@ def _inspect_state(url: str, thorough: bool) -> _Found:
             ours = {name for name in metadata.tables if name != "kaizenflow_meta"}
             if not tables & ours and "kaizenflow_meta" not in tables:
                 return _Found(exists=False)  # nothing of ours yet (a shared database may hold others')
-            missing = _missing_columns(connection, metadata, tables)
+            missing = _missing_columns(connection, metadata, tables, ADDED_LATER)
             if missing:
                 return _Found(problem=f"not the expected schema: {missing}")
             marker: dict[str, str] = {}
@@ -178,11 +178,13 @@ def _inspect_state(url: str, thorough: bool) -> _Found:
         engine.dispose()
 
 
-def _missing_columns(connection: sa.Connection, metadata: sa.MetaData, tables: set[str]) -> str:
+def _missing_columns(
+    connection: sa.Connection, metadata: sa.MetaData, tables: set[str], added_later: frozenset[str]
+) -> str:
     inspector = sa.inspect(connection)
     for name, table in metadata.tables.items():
-        if name == "kaizenflow_meta" and name not in tables:
-            continue  # a state database from before the marker: adopted
+        if name in added_later and name not in tables:
+            continue  # a state database from before the table: adopted, the table added on opening
         if name not in tables:
             return f"table {name} is missing"
         have = {column["name"] for column in inspector.get_columns(name)}

@@ -141,6 +141,18 @@ sink_links = sa.Table(
 )
 
 
+#: A run recorded by a night that had still to write its report, with what the report needs of the
+#: night's record: a night killed in between leaves its row here, and the next night that finds
+#: nothing new completes this run (``pipeline.night``) instead of recording the same night twice.
+unreported_runs = sa.Table(
+    "unreported_runs", metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("process", sa.String(128), nullable=False, index=True),
+    sa.Column("changes_json", sa.Text, nullable=False),  # [[task id, change], ...] in record order
+    sa.Column("loaded_json", sa.Text, nullable=False),  # the night's load: batch, offered, added, ...
+)
+
+
 #: Who made the database, and which state it belongs to (the event store holds the same id):
 #: checked when a night starts (``storage.health``).
 meta = sa.Table(
@@ -148,3 +160,8 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(255), nullable=False),
 )
+
+
+#: Tables a later version added: ``metadata.create_all`` adds them to a database made before them,
+#: so their absence is no damage (``storage.health``).
+ADDED_LATER = frozenset({"kaizenflow_meta", "unreported_runs"})

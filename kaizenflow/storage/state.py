@@ -38,6 +38,7 @@ from kaizenflow.improvement.types import (
     TaskChange,
     TaskProposal,
 )
+from kaizenflow.storage import unreported
 from kaizenflow.storage.schema import (
     acceptance_revocations,
     accepted_patterns,
@@ -119,6 +120,7 @@ class StateStore:
         policy: LifecyclePolicy | None = None,
         sinks: Sequence[str] = (),
         deviation_runs_kept: int | None = None,
+        awaiting_report: Mapping[str, int | str] | None = None,
     ) -> list[TaskChange]:
         """Store the run, its deviations and what it does to tasks, all or nothing.
 
@@ -126,7 +128,8 @@ class StateStore:
         task id): every task's KPI history grows each run, raised again or not. With
         ``deviation_runs_kept``, the per-case deviations of older runs of the process are
         deleted (their summaries and the KPI history stay): on a large history every night
-        stores hundreds of thousands of them.
+        stores hundreds of thousands of them. With ``awaiting_report`` (the night's load figures),
+        the run is held as unreported until ``reported`` is called (``storage.unreported``).
         """
         policy = policy or LifecyclePolicy()
         now = datetime.now(UTC)
@@ -160,7 +163,22 @@ class StateStore:
                 from kaizenflow.storage.outbox import enqueue, task_events
 
                 enqueue(connection, task_events(run_id, recorded, sinks), now)
+            if awaiting_report is not None:
+                unreported.hold(connection, run_id, process, recorded, awaiting_report)
             return recorded
+
+    def newest_unreported(self, process: str) -> unreported.UnreportedRun | None:
+        """The process's newest run if its night was killed before writing the report."""
+        return unreported.newest_unreported(self.engine, process)
+
+    def reported(self, run_id: str) -> None:
+        unreported.reported(self.engine, run_id)
+
+    def changes_of(self, held: unreported.UnreportedRun) -> list[TaskChange]:
+        """What an unreported run did to tasks, with the tasks as they are now."""
+        with self.engine.connect() as connection:
+            return [TaskChange(change=change, task=self._task(connection, task_id))
+                    for task_id, change in held.changes]
 
     def _raise(
         self, connection: sa.Connection, proposal: TaskProposal, run_id: str, now: datetime,
