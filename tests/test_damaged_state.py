@@ -79,7 +79,7 @@ def test_a_healthy_state_is_ok_for_the_doctor(copy: KaizenConfig) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split(" (")[0] for line in lines] == ["state database", "event store", "alignment cache",
-                                                      "case ledger"]
+                                                      "case ledger", "case contributions"]
     assert all(line.endswith(": ok") for line in lines)
 
 
@@ -205,7 +205,8 @@ def test_the_ledger_sets_itself_aside_when_read_outside_a_night(copy: KaizenConf
     assert list(copy.state_directory.glob("case_checks.duckdb.damaged-*"))
 
 
-@pytest.mark.parametrize("name", [*RECORD_STORES, "alignments.db", "case_checks.duckdb"])
+@pytest.mark.parametrize("name", [*RECORD_STORES, "alignments.db", "case_checks.duckdb",
+                                  "case_contributions.duckdb"])
 def test_the_doctor_names_the_damaged_store_and_exits_1(copy: KaizenConfig, name: str) -> None:
     truncate_half(copy.state_directory / name)
     before = fingerprints(copy.state_directory)
@@ -214,7 +215,8 @@ def test_the_doctor_names_the_damaged_store_and_exits_1(copy: KaizenConfig, name
     verdicts = {v["store"]: v for v in json.loads(result.output)}
     damaged = [store for store, v in verdicts.items() if v["status"] == "damaged"]
     expected = {"kaizen.db": "state database", "events.duckdb": "event store",
-                "alignments.db": "alignment cache", "case_checks.duckdb": "case ledger"}[name]
+                "alignments.db": "alignment cache", "case_checks.duckdb": "case ledger",
+                "case_contributions.duckdb": "case contributions"}[name]
     assert damaged == [expected]
     assert verdicts[expected]["detail"] and verdicts[expected]["advice"]
     after = fingerprints(copy.state_directory)  # the doctor changes nothing (SQLite may add side files)

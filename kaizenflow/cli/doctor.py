@@ -13,7 +13,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable outpu
 
 
 def doctor(config: ConfigOption, as_json: JsonOption = False) -> None:
-    """Check the state database, event store, alignment cache and case ledger; changes nothing.
+    """Check the state database, event store, alignment cache, case ledger and case contributions;
+    changes nothing.
 
     Exit code 1 when any store is damaged. A damaged derived store (cache, ledger) is set aside
     and rebuilt by the next night; a damaged state database or event store stops every night

@@ -1,4 +1,5 @@
-"""Derived stores (alignment cache, case ledger) that cannot be read are set aside and rebuilt."""
+"""Derived stores (alignment cache, case ledger, case contributions) that cannot be read are set
+aside and rebuilt."""
 
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ history) and the event store. Each is checked (SQLite/DuckDB integrity, the expe
 columns, the marker row kaizenflow writes when it creates one) and both carry the same state id,
 written the first time a night sees them together: a store that is missing, empty or another
 state's while its partner shows it existed has been lost, and going on would silently start the
-history over. Two stores are derived and rebuilt by the next night (the alignment cache, the case
-ledger): one that cannot be read is set aside (renamed with a ``.damaged-<time>`` suffix).
+history over. Three stores are derived and rebuilt by the next night (the alignment cache, the
+case ledger, the case contributions): one that cannot be read is set aside (renamed with a
+``.damaged-<time>`` suffix).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kaizenflow.storage.state import CREATED_BY, StateStore, StateStoreError, sa
 EVENTS_FILE = "events.duckdb"
 CACHE_FILE = "alignments.db"
 LEDGER_FILE = "case_checks.duckdb"
+CONTRIBUTIONS_FILE = "case_contributions.duckdb"
 STATE_ID = "state_id"
 
 Status = Literal["ok", "absent", "damaged", "set aside"]
@@ -77,7 +79,8 @@ def check_state(state_directory: Path, state_url: str, *, thorough: bool = True)
     state, events = _inspect_state(state_url, thorough), _inspect_events(state_directory / EVENTS_FILE)
     verdicts = _record_verdicts(state_directory, state_url, state, events)
     return [*verdicts, _cache_health(state_directory / CACHE_FILE),
-            _ledger_health(state_directory / LEDGER_FILE)]
+            _ledger_health(state_directory / LEDGER_FILE),
+            _contributions_health(state_directory / CONTRIBUTIONS_FILE)]
 
 
 def prepare_night(state_directory: Path, state_url: str) -> None:
@@ -88,7 +91,8 @@ def prepare_night(state_directory: Path, state_url: str) -> None:
         if verdict.status == "damaged":
             raise StateDamagedError(verdict.line())
     for path, health in ((state_directory / CACHE_FILE, _cache_health),
-                         (state_directory / LEDGER_FILE, _ledger_health)):
+                         (state_directory / LEDGER_FILE, _ledger_health),
+                         (state_directory / CONTRIBUTIONS_FILE, _contributions_health)):
         verdict = health(path)
         if verdict.status == "damaged":
             set_aside(path, verdict.store, verdict.detail)
@@ -311,9 +315,17 @@ def _cache_health(path: Path) -> StoreHealth:
 
 
 def _ledger_health(path: Path) -> StoreHealth:
-    name = "case ledger"
+    return _derived_duckdb_health(path, "case ledger", "created by the first incremental check")
+
+
+def _contributions_health(path: Path) -> StoreHealth:
+    return _derived_duckdb_health(path, "case contributions", "created by the first night's discovery")
+
+
+def _derived_duckdb_health(path: Path, name: str, absent: str) -> StoreHealth:
+    """A derived DuckDB file: every table of it read through."""
     if not path.exists():
-        return StoreHealth(name, str(path), "absent", "created by the first incremental check")
+        return StoreHealth(name, str(path), "absent", absent)
     try:
         connection = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
