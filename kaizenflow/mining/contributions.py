@@ -128,10 +128,11 @@ def window_discovery(window: WindowContributions, has_timestamps: bool) -> Windo
                                  pd.Series(starts, dtype="int64"), pd.Series(ends, dtype="int64"),
                                  has_timestamps)
     hours = window_throughput_hours(window, has_timestamps)
-    sequences = pd.Series(tuples_array(window.sequences)[codes] if len(codes) else [],
-                          index=window.cases.index, dtype=object)
-    return WindowDiscovery(process_map, variants_of(sequences, hours, has_timestamps),
-                           throughput_of(hours, len(window.cases)))
+    return WindowDiscovery(
+        process_map, variants_of(codes, window.sequences, hours.to_numpy() if has_timestamps else None,
+                                 has_timestamps),
+        throughput_of(hours, len(window.cases)),
+    )
 
 
 def window_throughput_hours(window: WindowContributions, has_timestamps: bool) -> pd.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from kaizenflow.core.events import (
     case_times,
     value_counts,
 )
+from kaizenflow.core.events import case_variants as sequences_of_cases
 from kaizenflow.mining.types import MapEdge, ProcessMap, Throughput, Variant
 
 
@@ -108,25 +110,30 @@ def process_map_of(
 
 def discover_variants(log: EventLog) -> list[Variant]:
     """Distinct activity sequences, most frequent first, with their median throughput time."""
-    return variants_of(case_variants(log), case_throughput_hours(log), log.has_timestamps)
+    grouped = sequences_of_cases(log.events)
+    hours = case_throughput_hours(log)
+    return variants_of(grouped.codes, grouped.sequences,
+                       hours.reindex(grouped.case_ids).to_numpy() if len(hours) else None, log.has_timestamps)
 
 
-def variants_of(sequences: pd.Series, throughput_hours: pd.Series, has_timestamps: bool) -> list[Variant]:
-    """Variants from each case's activity sequence (indexed by case id, in text order) and hours."""
-    total = len(sequences)
-    frame = pd.DataFrame({"variant": sequences})
-    frame["hours"] = throughput_hours.reindex(frame.index) if len(throughput_hours) else float("nan")
-    grouped = frame.groupby("variant", sort=False).agg(cases=("hours", "size"), hours=("hours", "median"))
-    grouped = grouped.reset_index().sort_values(
-        ["cases", "variant"], ascending=[False, True], key=_sort_key
-    )
+def variants_of(
+    codes: np.ndarray, sequences: Sequence[tuple[str, ...]], hours: np.ndarray | None, has_timestamps: bool,
+) -> list[Variant]:
+    """Variants from each case's variant as a number into ``sequences`` and its throughput hours
+    (None without timestamps), the cases in case id order; ties in size go by the activities."""
+    total = len(codes)
+    frame = pd.DataFrame({"code": codes, "hours": hours if hours is not None else np.nan})
+    grouped = frame.groupby("code", sort=False).agg(cases=("hours", "size"), hours=("hours", "median"))
+    found = [(tuple(sequences[code]), int(cases), median)
+             for code, cases, median in grouped.itertuples(index=True, name=None)]
+    found.sort(key=lambda variant: " ".join(variant[0]))
+    found.sort(key=lambda variant: -variant[1])  # stable: equal sizes stay in activity order
     return [
         Variant(
-            activities=tuple(variant), cases=int(cases),
-            share=int(cases) / total if total else 0.0,
-            median_throughput_hours=_hours(hours) if has_timestamps else None,
+            activities=activities, cases=cases, share=cases / total if total else 0.0,
+            median_throughput_hours=_hours(median) if has_timestamps else None,
         )
-        for variant, cases, hours in grouped.itertuples(index=False, name=None)
+        for activities, cases, median in found
     ]
 
 
@@ -142,10 +149,6 @@ def throughput_of(hours: pd.Series, cases: int) -> Throughput:
         cases=len(hours), median_hours=_hours(hours.median()),
         p90_hours=_hours(hours.quantile(0.9)), mean_hours=_hours(hours.mean()),
     )
-
-
-def _sort_key(column: pd.Series) -> pd.Series:
-    return column.map(lambda v: " ".join(v)) if column.name == "variant" else column
 
 
 def _counts(counts: pd.Series) -> dict[str, int]:

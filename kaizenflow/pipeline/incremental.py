@@ -15,12 +15,22 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kaizenflow.conformance.alignments import Aligner
 from kaizenflow.conformance.check import check_cases, summarize_checks
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantAlignment
-from kaizenflow.core.events import CASE_ID, EventLog, case_event_counts, case_times, cases_of, positions_in
+from kaizenflow.core.events import (
+    CASE_ID,
+    EventLog,
+    case_event_counts,
+    case_times,
+    cases_of,
+    member_of,
+    positions_in,
+)
 from kaizenflow.mining.contributions import case_contributions, window_discovery
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import Process
@@ -132,19 +142,33 @@ def discover_with_contributions(
     fingerprint = contributions_fingerprint(process)
     store = resources.contributions
     kept = store.event_counts(process.name, fingerprint)
-    unchanged = np.zeros(len(cases), dtype=bool)
-    if len(kept):
+    counts = events.to_numpy(dtype=np.int64)
+    if _same_ids(cases, kept.index):  # most nights: the window's cases in the same text order
+        unchanged = kept.to_numpy(dtype=np.int64) == counts
+        left = cases[:0]
+    else:
+        unchanged = np.zeros(len(cases), dtype=bool)
         at = positions_in(cases, kept.index)
         known = at >= 0
-        unchanged[known] = kept.to_numpy(dtype=np.int64)[at[known]] == events.to_numpy(dtype=np.int64)[known]
+        unchanged[known] = kept.to_numpy(dtype=np.int64)[at[known]] == counts[known]
+        left = kept.index[~member_of(kept.index, cases)]
     todo = cases[~unchanged]
     whole = not unchanged.any()
     try:
-        store.save(process.name, fingerprint,
-                   case_contributions(log if whole else cases_of(log, todo)), keep=cases)
+        if len(todo) or len(left) or not len(kept):
+            store.save(process.name, fingerprint,
+                       case_contributions(log if whole else cases_of(log, todo)), left=left)
         window = store.window(process.name)
     except ContributionsUnreadable:  # set aside: tonight from the events, the next night afresh
         return stages.discover(log), len(cases)
     found = window_discovery(window, log.has_timestamps)
     top = found.variants[:stages.TOP_VARIANTS]
     return stages.Discovery(found.process_map, top, found.throughput), len(todo)
+
+
+def _same_ids(ids: pd.Index, other: pd.Index) -> bool:
+    """Whether two indexes of case ids hold the same ids in the same order, compared through Arrow."""
+    if len(ids) != len(other):
+        return False
+    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, other))
+    return bool(pc.all(pc.equal(left, right)).as_py() is not False)

@@ -67,7 +67,8 @@ class ContributionStore:
         return open_duckdb(self.path, _SCHEMA, "case contributions", read_only)
 
     def event_counts(self, process: str, fingerprint: str) -> pd.Series:
-        """The event count of each case kept (indexed by case id); none under another fingerprint.
+        """The event count of each case kept (indexed by case id, in text order); none under another
+        fingerprint.
 
         A file that cannot be read is set aside: nothing is kept, so every case is computed again.
         """
@@ -76,7 +77,8 @@ class ContributionStore:
                 if _fingerprint(connection, process) != fingerprint:
                     return _no_counts()
                 frame = connection.sql(
-                    "SELECT case_id, events FROM contribution_cases WHERE process = ?", params=[process]
+                    "SELECT case_id, events FROM contribution_cases WHERE process = ? ORDER BY case_id",
+                    params=[process],
                 ).to_arrow_table().to_pandas()
         except (duckdb.Error, EventStoreError) as error:
             self._set_aside_if_damaged(error)
@@ -84,9 +86,9 @@ class ContributionStore:
         return pd.Series(frame["events"].to_numpy(dtype=np.int64),
                          index=pd.Index(frame[CASE_ID].astype(object), name=CASE_ID), name="events")
 
-    def save(self, process: str, fingerprint: str, updated: CaseContributions, keep: pd.Index) -> None:
-        """Store the updated cases' contributions and forget cases outside ``keep`` (they left the
-        window), at once. Under a new fingerprint whatever was kept for the process goes first.
+    def save(self, process: str, fingerprint: str, updated: CaseContributions, left: pd.Index) -> None:
+        """Store the updated cases' contributions and forget the cases that ``left`` the window, at
+        once. Under a new fingerprint whatever was kept for the process goes first.
 
         Raises ``ContributionsUnreadable`` when the file was damaged (it is set aside): the caller
         then discovers from the events, and the next night starts afresh.
@@ -104,17 +106,17 @@ class ContributionStore:
             "last": pa.array(updated.cases["last"].array),
         })
         pairs = pa.Table.from_pandas(updated.pairs, preserve_index=False)
-        keeping = pa.table({CASE_ID: pa.array(pd.unique(keep.astype(str)).tolist(), pa.string())})
+        leaving = pa.table({CASE_ID: pa.array(pd.unique(left.astype(str)).tolist(), pa.string())})
         try:
-            self._save(process, fingerprint, variants, cases, pairs, keeping)
+            self._save(process, fingerprint, variants, cases, pairs, leaving)
         except (duckdb.Error, EventStoreError) as error:
             self._set_aside_if_damaged(error)
             raise ContributionsUnreadable(str(error).splitlines()[0]) from error
 
     def _save(self, process: str, fingerprint: str, variants: pa.Table, cases: pa.Table, pairs: pa.Table,
-              keeping: pa.Table) -> None:
+              leaving: pa.Table) -> None:
         tables = {"updated_variants": variants, "updated_cases": cases, "updated_pairs": pairs,
-                  "kept_cases": keeping}
+                  "left_cases": leaving}
         with self._connect() as connection:
             for name, table in tables.items():
                 connection.register(name, table)
@@ -128,8 +130,8 @@ class ContributionStore:
                                        [process, fingerprint])
                 for table in ("contribution_cases", "contribution_pairs"):
                     connection.execute(
-                        f"DELETE FROM {table} WHERE process = ? AND (case_id IN (SELECT case_id FROM "
-                        "updated_cases) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                        f"DELETE FROM {table} WHERE process = ? AND case_id IN (SELECT case_id FROM "
+                        "updated_cases UNION ALL SELECT case_id FROM left_cases)", [process],
                     )
                 # each variant's text once, as in the case ledger: new ones get the next numbers
                 connection.execute(
@@ -188,12 +190,18 @@ class ContributionStore:
         frame = pd.DataFrame({
             "variant": codes.astype(np.int64),
             "first": _utc(cases.column("first")), "last": _utc(cases.column("last")),
-        }, index=pd.Index(cases.column(CASE_ID).to_pylist(), dtype=object, name=CASE_ID))
-        lists = waits.column("waits").to_pylist()
+        }, index=pd.Index(cases.column(CASE_ID).to_numpy(zero_copy_only=False), dtype=object, name=CASE_ID))
+        # each pair's waits as a slice of one array, not as a Python float each
+        lists = (waits.column("waits").combine_chunks() if waits.num_rows
+                 else pa.array([], pa.list_(pa.float64())))
+        values = lists.flatten().to_numpy(zero_copy_only=False).astype("float64")
+        offsets = lists.offsets.to_numpy()
+        per_pair = np.empty(len(lists), dtype=object)
+        for position in range(len(lists)):
+            per_pair[position] = values[offsets[position]:offsets[position + 1]]
         return WindowContributions(
             frame, [tuple(json.loads(text)) for _, text in variants],
-            pd.DataFrame({"waits": pd.Series([np.asarray(values, dtype="float64") for values in lists],
-                                             dtype=object)}).set_index(pd.MultiIndex.from_arrays(
+            pd.DataFrame({"waits": per_pair}, index=pd.MultiIndex.from_arrays(
                 [waits.column("source").to_pylist(), waits.column("target").to_pylist()],
                 names=["source", "target"])),
         )
