@@ -126,10 +126,9 @@ def _case_checks(variants: dict[str, tuple[str, ...]]) -> CaseChecks:
 def test_the_ledger_keeps_each_variant_once_and_forgets_those_no_case_has(tmp_path: Path) -> None:
     ledger = CaseLedger(tmp_path / "case_checks.duckdb")
     tonight: dict[str, tuple[str, ...]] = {"c1": ("a", "b"), "c2": ("a", "b"), "c3": ("a", "c")}
-    ledger.save("p", "f", pd.Series(2, index=list(tonight)), _case_checks(tonight),
-                keep=pd.Index(list(tonight)))
+    ledger.save("p", "f", pd.Series(2, index=list(tonight)), _case_checks(tonight), left=pd.Index([]))
     ledger.save("p", "f", pd.Series([3], index=["c4"]), _case_checks({"c4": ("a", "c", "d")}),
-                keep=pd.Index(["c1", "c2", "c4"]))  # c3 left the window
+                left=pd.Index(["c3"]))  # c3 left the window
     events, kept = ledger.load("p", "f")
     assert kept.cases["variant"].to_dict() == {"c1": ("a", "b"), "c2": ("a", "b"), "c4": ("a", "c", "d")}
     assert events.to_dict() == {"c1": 2, "c2": 2, "c4": 3}

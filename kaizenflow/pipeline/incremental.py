@@ -70,15 +70,29 @@ def check_changed_cases(
     ledger = resources.ledger
     stored_events, kept = ledger.load(process.name, fingerprint)
     unchanged = np.zeros(len(cases), dtype=bool)
-    if len(kept):
-        at = positions_in(cases, kept.cases.index)
-        known = at >= 0
-        at = at[known]
-        unchanged[known] = (
-            (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
-            & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running[known])
-            & kept.cases["checked"].to_numpy(dtype=bool)[at]
+    left = cases[:0]
+    if _same_ids(cases, kept.cases.index):  # most nights: no case left, none came, same order
+        unchanged = (
+            (stored_events.to_numpy(dtype=np.int64) == events.to_numpy(dtype=np.int64))
+            & (kept.cases["running"].to_numpy(dtype=bool) == is_running)
+            & kept.cases["checked"].to_numpy(dtype=bool)
         )
+        reused = kept if unchanged.all() else CaseChecks(
+            kept.cases[unchanged],
+            kept.deviations[~member_of(kept.deviations["case_id"], cases[~unchanged])].reset_index(drop=True),
+        )
+    else:
+        if len(kept):
+            at = positions_in(cases, kept.cases.index)
+            known = at >= 0
+            at = at[known]
+            unchanged[known] = (
+                (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
+                & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running[known])
+                & kept.cases["checked"].to_numpy(dtype=bool)[at]
+            )
+            left = kept.cases.index[~member_of(kept.cases.index, cases)]
+        reused = kept.select(cases[unchanged])
     todo = cases[~unchanged]
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
@@ -90,8 +104,9 @@ def check_changed_cases(
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
         )
-    ledger.save(process.name, fingerprint, events, fresh, keep=cases)
-    checks = CaseChecks.combine([kept.select(cases[unchanged]), fresh])
+    if len(fresh) or len(left) or not len(kept):  # a night with nothing new writes nothing
+        ledger.save(process.name, fingerprint, events, fresh, left=left)
+    checks = CaseChecks.combine([reused, fresh])
     return summarize_checks(checks, _all_alignments(resources, model, checks, aligned, aligner)), len(fresh)
 
 

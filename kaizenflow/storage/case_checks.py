@@ -66,7 +66,8 @@ class CaseLedger:
         return open_duckdb(self.path, _SCHEMA, "case ledger")
 
     def load(self, process: str, fingerprint: str) -> tuple[pd.Series, CaseChecks]:
-        """Each kept case's event count and result; none when they were made under another fingerprint.
+        """Each kept case's event count and result, in case id order; none when they were made under
+        another fingerprint.
 
         A ledger that cannot be read is set aside (renamed, with a warning): nothing is kept, so
         the night checks every case again and writes a new one.
@@ -87,7 +88,8 @@ class CaseLedger:
             if stored != [(fingerprint,)]:
                 return _nothing_kept()
             cases = connection.sql(
-                "SELECT * EXCLUDE (process) FROM ledger_cases WHERE process = ?", params=[process]
+                "SELECT * EXCLUDE (process) FROM ledger_cases WHERE process = ? ORDER BY case_id",
+                params=[process],
             ).to_arrow_table().to_pandas()
             variants = connection.sql(
                 "SELECT variant_id, variant FROM ledger_variants WHERE process = ?", params=[process]
@@ -106,9 +108,9 @@ class CaseLedger:
                                   deviations.astype(object))
 
     def save(
-        self, process: str, fingerprint: str, events: pd.Series, updated: CaseChecks, keep: pd.Index,
+        self, process: str, fingerprint: str, events: pd.Series, updated: CaseChecks, left: pd.Index,
     ) -> None:
-        """Store tonight's results and forget cases outside ``keep`` (they left the window), at once.
+        """Store tonight's results and forget the cases that ``left`` the window, at once.
 
         ``events`` holds the event count of each updated case.
         """
@@ -121,23 +123,23 @@ class CaseLedger:
             code=codes.astype(np.int64), events=events.reindex(updated.cases.index).astype("int64"),
         ).rename_axis("case_id").reset_index()
         deviations = updated.deviations.assign(process=process)
-        keeping = pd.DataFrame({"case_id": pd.Series(keep.unique(), dtype="string")})
+        leaving = pd.DataFrame({"case_id": pd.Series(left.unique(), dtype="string")})
         try:
-            self._save(process, fingerprint, variants, results, deviations, keeping)
+            self._save(process, fingerprint, variants, results, deviations, leaving)
         except (duckdb.Error, EventStoreError) as error:
             if not _damaged(error) or not self.path.exists():
                 raise
             set_aside(self.path, "case ledger", str(error).splitlines()[0])
             # a new ledger whose fingerprint matches nothing: the next night checks every case
-            self._save(process, "set aside", variants, results, deviations, keeping)
+            self._save(process, "set aside", variants, results, deviations, leaving)
 
     def _save(self, process: str, fingerprint: str, variants: pd.DataFrame, results: pd.DataFrame,
-              deviations: pd.DataFrame, keeping: pd.DataFrame) -> None:
+              deviations: pd.DataFrame, leaving: pd.DataFrame) -> None:
         with self._connect() as connection:
             connection.register("updated_variants", variants)
             connection.register("updated_results", results)
             connection.register("updated_deviations", deviations)
-            connection.register("kept_cases", keeping)
+            connection.register("left_cases", leaving)
             connection.execute("BEGIN TRANSACTION")
             try:
                 stored = connection.execute(
@@ -151,8 +153,8 @@ class CaseLedger:
                                        [process, fingerprint])
                 for table in ("ledger_cases", "case_deviations"):
                     connection.execute(
-                        f"DELETE FROM {table} WHERE process = ? AND (case_id IN (SELECT case_id FROM "
-                        "updated_results) OR case_id NOT IN (SELECT case_id FROM kept_cases))", [process],
+                        f"DELETE FROM {table} WHERE process = ? AND case_id IN (SELECT case_id FROM "
+                        "updated_results UNION ALL SELECT case_id FROM left_cases)", [process],
                     )
                 # each variant's text once (a case holds its number): variants new tonight get the
                 # next numbers, and those no case has any more are forgotten
@@ -184,7 +186,7 @@ class CaseLedger:
                 connection.execute("ROLLBACK")
                 raise
             finally:
-                for view in ("updated_variants", "updated_results", "updated_deviations", "kept_cases"):
+                for view in ("updated_variants", "updated_results", "updated_deviations", "left_cases"):
                     connection.unregister(view)
 
 
