@@ -71,29 +71,23 @@ def check_changed_cases(
     stored_events, kept = ledger.load(process.name, fingerprint)
     unchanged = np.zeros(len(cases), dtype=bool)
     left = cases[:0]
-    if _same_ids(cases, kept.cases.index):  # most nights: no case left, none came, same order
-        unchanged = (
-            (stored_events.to_numpy(dtype=np.int64) == events.to_numpy(dtype=np.int64))
-            & (kept.cases["running"].to_numpy(dtype=bool) == is_running)
-            & kept.cases["checked"].to_numpy(dtype=bool)
-        )
-        reused = kept if unchanged.all() else CaseChecks(
-            kept.cases[unchanged],
-            kept.deviations[~member_of(kept.deviations["case_id"], cases[~unchanged])].reset_index(drop=True),
-        )
-    else:
-        if len(kept):
-            at = positions_in(cases, kept.cases.index)
-            known = at >= 0
-            at = at[known]
-            unchanged[known] = (
-                (stored_events.to_numpy(dtype=np.int64)[at] == events.to_numpy(dtype=np.int64)[known])
-                & (kept.cases["running"].to_numpy(dtype=bool)[at] == is_running[known])
-                & kept.cases["checked"].to_numpy(dtype=bool)[at]
-            )
-            left = kept.cases.index[~member_of(kept.cases.index, cases)]
-        reused = kept.select(cases[unchanged])
+    same = _same_ids(cases, kept.cases.index)  # most nights: no case left, none came, same order
+    # where each of tonight's cases is among the kept ones (-1: not kept)
+    at = np.arange(len(cases)) if same else positions_in(cases, kept.cases.index)
+    known = at >= 0
+    unchanged[known] = (
+        (stored_events.to_numpy(dtype=np.int64)[at[known]] == events.to_numpy(dtype=np.int64)[known])
+        & (kept.cases["running"].to_numpy(dtype=bool)[at[known]] == is_running[known])
+        & kept.cases["checked"].to_numpy(dtype=bool)[at[known]]
+    )
+    if not same and len(kept):
+        left = kept.cases.index[~member_of(kept.cases.index, cases)]
     todo = cases[~unchanged]
+    # the kept results of the unchanged cases, in tonight's order, without looking them up again
+    reused = kept if same and not len(todo) else CaseChecks(
+        kept.cases.iloc[at[unchanged]],
+        kept.deviations[~member_of(kept.deviations["case_id"], todo.append(left))].reset_index(drop=True),
+    )
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
     if len(todo):

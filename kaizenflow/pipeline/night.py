@@ -161,7 +161,7 @@ def run_night(
     else:
         changes = timed("record", stages.record, resources, process, run_id, started_at, log,
                         checked.result, found, checked.accepted,
-                        loaded if report is not None else None)
+                        loaded if report is not None else None, discovery.throughput)
     drift = timed("drift", stages.drift, log)
     summary = stages.summarize(
         resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,

@@ -155,10 +155,12 @@ def record(
     found: list[DeviationPattern],
     accepted: Sequence[Deviation] = (),
     awaiting_report: AppendResult | None = None,
+    timing: Throughput | None = None,
 ) -> list[TaskChange]:
     """Store the run, raise tasks and follow the existing ones, in one transaction; given
     ``awaiting_report`` (the night's load), the run is held as unreported until its report is
-    written, so that a rerun after a kill completes it instead of recording it again.
+    written, so that a rerun after a kill completes it instead of recording it again. ``timing``
+    is the window's throughput when the night has it from discovery (else it is measured here).
 
     KPIs count finished cases only: a running case may not have reached its deviation yet. They
     count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
@@ -178,7 +180,7 @@ def record(
         {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
         finished_attributes, len(finished_attributes), policy,
     )
-    timing = throughput_of(log)
+    timing = timing or throughput_of(log)
     store = resources.state
     starts = case_times(log.events)["first"]
     latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
