@@ -203,7 +203,8 @@ def _history_nights(scratch: Path) -> list[str]:
         f"({'an existing scratch state, reused' if row.reused else 'made and its first night run here'}), "
         "advanced by one simulated day: the night that adds it (the flow's stage functions without "
         "Prefect or report), the same night on a copy without case ledger, alignment cache and case "
-        "contributions (a full recomputation), then a night with nothing new. Each in a fresh process, once.",
+        "contributions (a full recomputation), then a night with nothing new. Each in a fresh process; "
+        "three rounds, each on fresh copies of the history; the table gives each night's median run.",
         "",
     ]
     lines += _night_table("night", [(f"incremental night (+{row.new_cases:,} window cases)", row.incremental),
