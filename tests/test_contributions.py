@@ -109,16 +109,22 @@ def test_a_changed_activity_mapping_computes_every_case_again(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_lost_or_damaged_contributions_only_mean_computing_every_case_again(tmp_path: Path) -> None:
+def test_lost_contributions_only_mean_computing_every_case_again(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    first, _, _, _ = _both(config, "first")
+    Resources(config).contributions.path.unlink()
+    again, full, computed, cases = _both(config, "again")
+    assert computed == cases and again == full == first
+
+
+@pytest.mark.slow
+def test_damaged_contributions_are_set_aside_and_computed_again(tmp_path: Path) -> None:
     config = _config(tmp_path)
     first, _, _, _ = _both(config, "first")
     path = Resources(config).contributions.path
-    path.unlink()
-    again, full, computed, cases = _both(config, "again")
-    assert computed == cases and again == full == first
     path.write_bytes(b"not a DuckDB file" * 100)
-    damaged, full, _, _ = _both(config, "damaged")
-    assert damaged == full == first
+    damaged, full, computed, cases = _both(config, "damaged")
+    assert computed == cases and damaged == full == first
     assert list(path.parent.glob(f"{path.name}.damaged-*"))
 
 
@@ -134,3 +140,21 @@ def test_contributions_of_a_log_add_up_to_its_discovery() -> None:
     assert found.process_map == discover_process_map(log)
     assert found.variants == discover_variants(log)
     assert found.throughput == throughput(log)
+
+
+def test_contributions_of_a_log_without_timestamps_add_up_to_its_discovery() -> None:
+    from eventlogs import log_from_rows
+
+    from kaizenflow.core.events import EventLog
+
+    timed = log_from_rows([
+        ("c1", "a", "2024-01-01T08:00:00Z", "u"), ("c1", "b", "2024-01-01T10:00:00Z", "u"),
+        ("c2", "a", "2024-01-02T08:00:00Z", "u"), ("c2", "c", "2024-01-02T12:00:00Z", "u"),
+    ])
+    untimed = timed.events.copy()
+    untimed[TIMESTAMP] = pd.Series(pd.NaT, index=untimed.index, dtype="datetime64[us, UTC]")
+    log = EventLog(events=untimed, case_attributes=timed.case_attributes, has_timestamps=False)
+    found = window_discovery(window_of(case_contributions(log)), log.has_timestamps)
+    assert found.process_map == discover_process_map(log)
+    assert found.variants == discover_variants(log)
+    assert found.throughput == throughput(log) and found.throughput.median_hours is None

@@ -52,11 +52,11 @@ def case_contributions(log: EventLog) -> CaseContributions:
     variants = case_variants(events)
     ids = pd.Index(variants.case_ids.astype(str), dtype=object, name=CASE_ID)
     counts = case_event_counts(events)  # each of these in the case ids' text order
-    if log.has_timestamps:
-        times = case_times(events)
-        first, last = times["first"].array, times["last"].array
-    else:
-        first = last = pd.array([pd.NaT] * len(ids), dtype="datetime64[us, UTC]")
+    # each case's own times, whatever the window's: a case without them may leave the window later,
+    # and the others' throughput must then be there (NaT where a case has none)
+    times = case_times(events)
+    first, last = (pd.to_datetime(times[end], utc=True).astype("datetime64[us, UTC]").array
+                   for end in ("first", "last"))
     cases = pd.DataFrame({
         "events": counts.to_numpy(dtype=np.int64), "first": first, "last": last,
         "variant": tuples_array(variants.sequences)[variants.codes],
