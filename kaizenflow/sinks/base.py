@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from kaizenflow.sinks.pages import WebPages
 from kaizenflow.storage.outbox import EVENT_KINDS, STATUS_SET, TASK_CLOSED, TASK_CREATED, TASK_UPDATED
 
 __all__ = ["EVENT_KINDS", "STATUS_SET", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED"]  # and what follows
@@ -83,8 +84,14 @@ def percent(value: object) -> str:
     return f"{float(value):.1%}" if isinstance(value, int | float) else "?"
 
 
-def one_line(event: Event) -> str:
-    """The event as one line for a chat or an e-mail subject: what, which task, the KPI now."""
+def links_of(event: Event, pages: WebPages | None) -> dict[str, str]:
+    """The web app's pages of the event's task and run; none without ``web.base_url``."""
+    return pages.of_task(event.task) if pages is not None else {}
+
+
+def one_line(event: Event, pages: WebPages | None = None) -> str:
+    """The event as one line for a chat or an e-mail subject: what, which task, the KPI now, and
+    the task's page in the web app when there is one."""
     task = event.task
     verb = {TASK_CREATED: "New task", TASK_UPDATED: "Task updated", TASK_CLOSED: "Task closed"}.get(
         event.kind, event.kind
@@ -96,11 +103,13 @@ def one_line(event: Event) -> str:
         f"owner {task.get('owner', '?')}, {task.get('kpi_name', 'KPI')} "
         f"{percent(task.get('current_value'))} (baseline {percent(task.get('baseline_value'))}, "
         f"target {percent(task.get('target_value'))})"
-    )
+    ) + (f" {link}" if (link := links_of(event, pages).get("task")) else "")
 
 
-def description_lines(event: Event) -> list[str]:
-    """The task as plain lines, the common text of an issue body or a ticket description."""
+def description_lines(event: Event, pages: WebPages | None = None) -> list[str]:
+    """The task as plain lines, the common text of an issue body or a ticket description; with the
+    web app, the links to the task's page and to the report of the run that last saw it."""
+    links = links_of(event, pages)
     task = event.task
     effect = task.get("effect")
     lines = [
@@ -114,6 +123,8 @@ def description_lines(event: Event) -> list[str]:
         f"Status: {task.get('status', '?')}",
         *([f"Effect: {effect.get('verdict', '?')}"] if isinstance(effect, Mapping) else []),
         f"Raised in run {task.get('created_run', '?')}, last seen in run {task.get('last_seen_run', '?')}",
+        *([f"Task page: {links['task']}"] if "task" in links else []),
+        *([f"Run report: {links['run']}"] if "run" in links else []),
     ]
     return lines
 

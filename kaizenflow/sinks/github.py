@@ -19,6 +19,7 @@ from kaizenflow.sinks.base import (
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_list, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
+from kaizenflow.sinks.pages import WebPages
 
 API_VERSION = "2022-11-28"
 LABEL = "kaizenflow"
@@ -48,7 +49,8 @@ class GitHubIssuesSink:
 
     def __init__(self, repo: str, token: str, api_url: str = "https://api.github.com", *,
                  links: LinkStore | None = None, label: str = LABEL,
-                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, api_version: str = API_VERSION) -> None:
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, api_version: str = API_VERSION,
+                 pages: WebPages | None = None) -> None:
         owner, _, name = repo.partition("/")
         if not owner or not name or "/" in name:
             raise ValueError(f"repo must be 'owner/name', not {repo!r}")
@@ -59,6 +61,7 @@ class GitHubIssuesSink:
         self.target = f"github:{self.api_url}/{repo}"
         self.label = label
         self.links: LinkStore = links if links is not None else MemoryLinks()
+        self.pages = pages
         self._base = f"{self.api_url}/repos/{owner}/{name}"
         self._host = httpx.URL(self.api_url).host
         self._client = new_client(timeout_seconds, headers={
@@ -79,7 +82,7 @@ class GitHubIssuesSink:
         number = self._issue_for(event)
         if event.kind == TASK_CREATED:
             return
-        fields: dict[str, Any] = {"title": _title(event), "body": issue_body(event)}
+        fields: dict[str, Any] = {"title": _title(event), "body": issue_body(event, self.pages)}
         if event.kind == TASK_UPDATED and event.change == REOPENED:
             fields.update(state="open", state_reason="reopened")
         self._patch(number, fields)
@@ -128,7 +131,7 @@ class GitHubIssuesSink:
         response = call(
             self._client, "POST", f"{self._base}/issues", expected=(201,),
             what=f"GitHub POST /repos/{self.repo}/issues",
-            json={"title": _title(event), "body": issue_body(event), "labels": [self.label]},
+            json={"title": _title(event), "body": issue_body(event, self.pages), "labels": [self.label]},
         )
         return int(json_object(response, "GitHub issue")["number"])
 
@@ -163,10 +166,11 @@ def _title(event: Event) -> str:
     return str(event.task.get("title", f"kaizenflow task {event.fingerprint}"))[:256]
 
 
-def issue_body(event: Event) -> str:
-    """The issue's description in Markdown, with the task marker on its first line."""
+def issue_body(event: Event, pages: WebPages | None = None) -> str:
+    """The issue's description in Markdown, with the task marker on its first line (and, with the
+    web app, the links to the task's page and its last run's report)."""
     lines = [task_marker(event.fingerprint), "", "Raised by kaizenflow from a recurring deviation.", ""]
-    lines += [f"- {line}" for line in description_lines(event)]
+    lines += [f"- {line}" for line in description_lines(event, pages)]
     evidence = event.task.get("evidence")
     if evidence:
         text = json.dumps(evidence, indent=2, sort_keys=True, default=str)

@@ -20,6 +20,7 @@ from kaizenflow.sinks.base import (
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
+from kaizenflow.sinks.pages import WebPages
 
 LABEL = "kaizenflow"
 DONE_CATEGORY = "done"
@@ -50,7 +51,7 @@ class JiraSink:
 
     def __init__(self, base_url: str, email: str, token: str, project_key: str, *,
                  links: LinkStore | None = None, issue_type: str = "Task",
-                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, pages: WebPages | None = None) -> None:
         if not _PROJECT_KEY.match(project_key):
             raise ValueError(f"not a Jira project key: {project_key!r}")
         if not email or not token:
@@ -60,6 +61,7 @@ class JiraSink:
         self.issue_type = issue_type
         self.target = f"jira:{self.base_url}/{project_key}"
         self.links: LinkStore = links if links is not None else MemoryLinks()
+        self.pages = pages
         self._api = f"{self.base_url}/rest/api/3"
         self._client = new_client(
             timeout_seconds, headers={"Accept": "application/json"}, auth=httpx.BasicAuth(email, token)
@@ -81,7 +83,7 @@ class JiraSink:
             # First out of done: a workflow may forbid editing issues in a done status.
             self._move(key, ("new", "indeterminate"))
         call(self._client, "PUT", f"{self._api}/issue/{key}", expected=(204,),
-             json={"fields": {"summary": _summary(event), "description": description(event)}},
+             json={"fields": {"summary": _summary(event), "description": description(event, self.pages)}},
              what=f"Jira PUT /issue/{key}")
         self._comment_once(event, key, change_note(event))
         if event.kind == TASK_CLOSED:
@@ -115,7 +117,7 @@ class JiraSink:
             "project": {"key": self.project_key},
             "issuetype": {"name": self.issue_type},
             "summary": _summary(event),
-            "description": description(event),
+            "description": description(event, self.pages),
             "labels": [LABEL, task_label(event.fingerprint)],
         }
         response = call(self._client, "POST", f"{self._api}/issue", expected=(201,),
@@ -168,8 +170,8 @@ def _summary(event: Event) -> str:
     return " ".join(title.split())[:255]
 
 
-def description(event: Event) -> dict[str, Any]:
-    return adf(["Raised by kaizenflow from a recurring deviation.", *description_lines(event)])
+def description(event: Event, pages: WebPages | None = None) -> dict[str, Any]:
+    return adf(["Raised by kaizenflow from a recurring deviation.", *description_lines(event, pages)])
 
 
 def adf(paragraphs: list[str]) -> dict[str, Any]:

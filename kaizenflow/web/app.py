@@ -33,6 +33,7 @@ from kaizenflow.improvement.types import DISMISSED, DONE, TASK_STATUSES, Task
 from kaizenflow.pipeline.config import ConfigError, KaizenConfig, TwoWaySinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
+from kaizenflow.sinks import pages
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
 from kaizenflow.storage.schema import kpi_history, task_history
 from kaizenflow.storage.state import StateStore
@@ -368,7 +369,7 @@ async def home(app: Resources, request: Request, session: Session) -> Response:
 
 def _report_href(app: Resources, process: str, run_id: str) -> str | None:
     path = app.reports_directory / process_slug(process) / f"{run_file_stem(run_id)}.html"
-    return f"/reports/{process_slug(process)}/{quote(path.name)}" if path.is_file() else None
+    return pages.report_path(process, path.name) if path.is_file() else None
 
 
 async def process_page(app: Resources, request: Request, session: Session) -> Response:
