@@ -662,8 +662,21 @@ class TwoWaySinkConfig(_SinkBase):
                                   "with (closing or commenting the issue then reaches the task)",
     )
 
+    poll: bool | None = Field(
+        default=None, description="GitHub/Jira: `kaizen tasks deliver` asks for the state and comments of "
+                                  "the tasks' tickets (default: when webhook_secret_env is not set)",
+    )
+
+    @property
+    def polled(self) -> bool:
+        """Whether `kaizen tasks deliver` polls the tickets: asked for, or no webhooks to wait for."""
+        return self.poll if self.poll is not None else self.webhook_secret_env is None
+
     def link_target(self) -> str:
         """The ``sink_links`` target the sink links its issues under (sinks/github.py, sinks/jira.py)."""
+        raise NotImplementedError
+
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         raise NotImplementedError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from kaizenflow.sinks.pages import WebPages
@@ -61,6 +61,53 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RemoteComment:
+    """A comment on a task's ticket, as its service lists it. ``ours`` marks one a kaizenflow sink
+    wrote itself (it carries the event's marker): it is never brought back to the task."""
+
+    comment_id: str
+    author: str
+    text: str
+    created_at: datetime | None
+    ours: bool
+
+
+@dataclass(frozen=True)
+class RemoteTicket:
+    """A task's ticket as a poll finds it: whether it was closed as done (a GitHub issue closed as
+    completed, a Jira issue in the *done* category), the closing's happening id (``closed:<when>``),
+    who closed it, and its comments (the newest the service lists in one answer)."""
+
+    remote_id: str
+    done: bool
+    closing: str
+    closed_by: str
+    comments: tuple[RemoteComment, ...]
+
+
+@runtime_checkable
+class TicketSink(Protocol):
+    """A sink whose tickets can be asked about (GitHub, Jira): ``target`` names its links in
+    ``sink_links``; ``poll`` makes a bounded number of requests (one listing) for one ticket and
+    raises :class:`DeliveryError` when the service cannot answer."""
+
+    target: str
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket: ...
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time as the services write it (``...Z``, ``...+0000``), in UTC; None if absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @runtime_checkable

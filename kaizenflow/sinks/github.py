@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,8 +15,11 @@ from kaizenflow.sinks.base import (
     TASK_UPDATED,
     DeliveryError,
     Event,
+    RemoteComment,
+    RemoteTicket,
     change_note,
     description_lines,
+    parse_time,
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_list, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
@@ -35,6 +39,14 @@ def task_marker(fingerprint: str) -> str:
 def event_marker(event_id: str) -> str:
     """Hidden in a comment, so a retried event finds the comment an earlier try already wrote."""
     return f"<!-- kaizenflow:event:{event_id} -->"
+
+
+_OUR_MARK = event_marker("")[: -len(" -->")]
+
+
+def written_by_us(text: str) -> bool:
+    """A comment a kaizenflow sink wrote (it carries an event marker): never brought back."""
+    return _OUR_MARK in text
 
 
 class GitHubIssuesSink:
@@ -90,6 +102,33 @@ class GitHubIssuesSink:
         if event.kind == TASK_CLOSED:
             reason = "not_planned" if event.task.get("status") in _NOT_PLANNED else "completed"
             self._patch(number, {"state": "closed", "state_reason": reason})
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket:
+        """The issue's state and its comments since ``since`` (GitHub compares it with each
+        comment's last update): two requests, the issue and one page of its comments."""
+        issue = json_object(call(self._client, "GET", f"{self._base}/issues/{int(remote_id)}",
+                                 what=f"GitHub GET /repos/{self.repo}/issues/{remote_id}"), "GitHub issue")
+        params: dict[str, Any] = {"per_page": 100}
+        if since is not None:
+            params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        listed = json_list(call(self._client, "GET", f"{self._base}/issues/{int(remote_id)}/comments",
+                                params=params,
+                                what=f"GitHub GET /repos/{self.repo}/issues/{remote_id}/comments"),
+                           "GitHub comments")
+        closer = issue.get("closed_by")
+        closer_login = closer.get("login") if isinstance(closer, dict) else None
+        comments = tuple(
+            RemoteComment(comment_id=str(c["id"]), author=f"{_login(c.get('user'))} (GitHub)",
+                          text=str(c.get("body") or ""), created_at=parse_time(c.get("created_at")),
+                          ours=written_by_us(str(c.get("body") or "")))
+            for c in listed if c.get("id") is not None
+        )
+        return RemoteTicket(
+            remote_id=str(remote_id),
+            done=issue.get("state") == "closed" and issue.get("state_reason") != "not_planned",
+            closing=f"closed:{issue.get('closed_at') or ''}", closed_by=f"{closer_login or '?'} (GitHub)",
+            comments=comments,
+        )
 
     # --- the issue of a task ------------------------------------------------------------------
 
@@ -160,6 +199,10 @@ class GitHubIssuesSink:
                 return True
             url, params = self._next_page(response), None
         return False
+
+
+def _login(user: object) -> str:
+    return str(user.get("login") or "?") if isinstance(user, dict) else "?"
 
 
 def _title(event: Event) -> str:

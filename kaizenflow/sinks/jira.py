@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,8 +16,11 @@ from kaizenflow.sinks.base import (
     TASK_UPDATED,
     DeliveryError,
     Event,
+    RemoteComment,
+    RemoteTicket,
     change_note,
     description_lines,
+    parse_time,
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
@@ -35,6 +39,12 @@ def task_label(fingerprint: str) -> str:
 def event_reference(event_id: str) -> str:
     """Written at the end of a comment, so a retried event finds the comment an earlier try made."""
     return f"kaizenflow event {event_id}"
+
+
+def written_by_us(text: str) -> bool:
+    """A comment a kaizenflow sink wrote: its last line is an event reference. Never brought back."""
+    lines = text.strip().splitlines()
+    return bool(lines) and lines[-1].strip().startswith(event_reference(""))
 
 
 class JiraSink:
@@ -88,6 +98,26 @@ class JiraSink:
         self._comment_once(event, key, change_note(event))
         if event.kind == TASK_CLOSED:
             self._move(key, (DONE_CATEGORY,))
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket:
+        """The issue's status category and its comments, in one request (Jira sends the comments
+        with the issue; ``since`` is not needed: each comment is taken in once by its id)."""
+        response = call(self._client, "GET", f"{self._api}/issue/{remote_id}",
+                        params={"fields": "status,comment,statuscategorychangedate"},
+                        what=f"Jira GET /issue/{remote_id}")
+        fields = json_object(response, "Jira issue").get("fields") or {}
+        listed = _dig(fields, "comment", "comments") or []
+        comments = tuple(
+            RemoteComment(comment_id=str(c["id"]), author=f"{_name(c.get('author'))} (Jira)",
+                          text=plain_text(c.get("body")), created_at=parse_time(c.get("created")),
+                          ours=written_by_us(plain_text(c.get("body"))))
+            for c in listed if isinstance(c, dict) and c.get("id") is not None
+        )
+        changed = fields.get("statuscategorychangedate") if isinstance(fields, dict) else None
+        return RemoteTicket(
+            remote_id=remote_id, done=_dig(fields, "status", "statusCategory", "key") == DONE_CATEGORY,
+            closing=f"closed:{changed or ''}", closed_by="? (Jira)", comments=comments,
+        )
 
     # --- the issue of a task ------------------------------------------------------------------
 
@@ -185,6 +215,31 @@ def adf(paragraphs: list[str]) -> dict[str, Any]:
             for text in paragraphs if text
         ],
     }
+
+
+def plain_text(body: object) -> str:
+    """Plain text of a comment body: a string, or the text nodes of an Atlassian document."""
+    if isinstance(body, str):
+        return body
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "text":
+                found.append(str(node.get("text", "")))
+            for child in node.get("content", []) or []:
+                walk(child)
+            if node.get("type") == "paragraph":
+                found.append("\n")
+
+    walk(body)
+    return "".join(found).strip()
+
+
+def _name(user: object) -> str:
+    if not isinstance(user, dict):
+        return "?"
+    return str(user.get("displayName") or user.get("emailAddress") or "?")
 
 
 def _dig(value: Any, *keys: str) -> Any:

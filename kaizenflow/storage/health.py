@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from kaizenflow.storage.aside import set_aside
+from kaizenflow.storage.schema import ADDED_LATER
 from kaizenflow.storage.state import CREATED_BY, StateStore, StateStoreError, safe_url, unreachable
 
 EVENTS_FILE = "events.duckdb"
@@ -183,6 +184,8 @@ def _missing_columns(connection: sa.Connection, metadata: sa.MetaData, tables: s
     for name, table in metadata.tables.items():
         if name == "kaizenflow_meta" and name not in tables:
             continue  # a state database from before the marker: adopted
+        if name in ADDED_LATER and name not in tables:
+            continue  # an older state database: the table is created when it is opened
         if name not in tables:
             return f"table {name} is missing"
         have = {column["name"] for column in inspector.get_columns(name)}
