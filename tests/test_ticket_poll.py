@@ -239,3 +239,18 @@ def test_a_comment_taken_in_by_webhook_is_not_brought_back_by_the_poll(polled: P
     assert applied.changed
     assert polled.deliver()["poll"]["comments"] == 0
     assert polled.notes().count("octocat (GitHub): seen by the webhook first") == 1
+
+
+def test_a_state_database_from_before_the_poll_is_healthy_and_gains_its_table(tmp_path: Path) -> None:
+    from kaizenflow.storage.health import check_state
+
+    url = f"sqlite:///{tmp_path / 'kaizen.db'}"
+    StateStore(url).dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE remote_happenings")
+    [state, *_] = check_state(tmp_path, url)
+    assert state.status == "ok", state
+    StateStore(url).dispose()
+    assert "remote_happenings" in sa.inspect(engine).get_table_names()
+    engine.dispose()
