@@ -254,3 +254,28 @@ def test_a_state_database_from_before_the_poll_is_healthy_and_gains_its_table(tm
     StateStore(url).dispose()
     assert "remote_happenings" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_a_deleted_issue_is_reported_and_the_other_tickets_are_still_asked(polled: Polled) -> None:
+    store = polled.store()
+    try:
+        now = datetime.now(UTC)
+        [second] = store.record_run(
+            "r2", "purchase-to-pay", now, now,
+            {"cases": 100, "events": 600, "fitness": 0.9, "conforming_cases": 80}, [],
+            [TaskProposal(fingerprint="f2", process="purchase-to-pay", pattern_key="inserted:Pay Twice",
+                          title="Stop paying twice", business_object=None, owner="lead@example.com",
+                          kpi_name="share of cases", kpi_value=0.2, target_value=0.1, cases=20,
+                          cases_in_scope=100, evidence={})],
+            sinks=["github"],
+        )
+    finally:
+        store.dispose()
+    polled.deliver("--no-poll")
+    first_issue, second_issue = sorted(polled.github.issues)
+    del polled.github.issues[first_issue]  # someone deleted it
+    polled.github.close_by(second_issue, "octocat")
+    answer = polled.deliver()
+    assert answer["poll"]["failed"] == {"github": f"GitHub GET /repos/{polled.github.repo}/issues/"
+                                                  f"{first_issue}: HTTP 404 Not Found"}
+    assert answer["poll"]["done"] == [second.task.task_id]

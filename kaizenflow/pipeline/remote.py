@@ -175,18 +175,34 @@ def poll_tickets(resources: Resources, clock: Callable[[KaizenConfig, str], date
             if not isinstance(built, TicketSink):
                 continue
             for task_id, fingerprint, remote_id in _linked(store.engine, sink):
-                ticket = built.poll(remote_id, since=inbox.latest(store.engine, built.target, remote_id))
+                try:
+                    ticket = built.poll(remote_id, since=inbox.latest(store.engine, sink.link_target(),
+                                                                      remote_id))
+                except DeliveryError as error:
+                    if error.status not in _GONE:
+                        raise  # the service or the sink's access: its other tickets would fail alike
+                    report.failed[sink.name] = _joined(report.failed.get(sink.name), str(error))
+                    continue  # one deleted or moved ticket must not keep the others unasked
                 report.tickets += 1
                 _take_in(config, store, accounts, sink, ticket, task_id, fingerprint, report, clock)
         except (DeliveryError, ConfigError) as error:
-            report.failed[sink.name] = str(error)
+            report.failed[sink.name] = _joined(report.failed.get(sink.name), str(error))
         except Exception as error:  # noqa: BLE001 - one service's surprise must not stop the others
-            report.failed[sink.name] = f"{type(error).__name__}: {error}"
+            surprise = f"{type(error).__name__}: {error}"
+            report.failed[sink.name] = _joined(report.failed.get(sink.name), surprise)
         finally:
             close = getattr(built, "close", None)
             if close is not None:
                 close()
     return report
+
+
+#: Answers that concern one ticket only: it was deleted, or moved out of reach.
+_GONE = frozenset({404, 410})
+
+
+def _joined(earlier: str | None, error: str) -> str:
+    return error if earlier is None else f"{earlier}; {error}"
 
 
 def _linked(engine: sa.Engine, sink: TwoWaySinkConfig) -> list[tuple[int, str, str]]:

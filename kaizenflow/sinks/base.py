@@ -53,14 +53,17 @@ class DeliveryError(Exception):
 
     ``retryable`` says whether the same event may succeed later (a timeout, a 5xx, a rate limit)
     or never will as it stands (a 4xx: bad token, unknown repository). ``retry_after`` is the
-    wait in seconds a service asked for. The message is stored as the event's ``last_error``
+    wait in seconds a service asked for; ``status`` the HTTP status when there was an answer.
+    The message is stored as the event's ``last_error``
     and logged: sinks build it from status codes and their own words, never from secrets.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
 
 
 @dataclass(frozen=True)
