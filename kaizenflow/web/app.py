@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,9 +29,11 @@ from starlette.staticfiles import StaticFiles
 
 from kaizenflow.improvement.lifecycle import ACTIVE, MANUAL_TRANSITIONS, TransitionError
 from kaizenflow.improvement.types import DISMISSED, DONE, TASK_STATUSES, Task
+from kaizenflow.pipeline import remote
 from kaizenflow.pipeline.config import ConfigError, KaizenConfig, TwoWaySinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
+from kaizenflow.sinks import pages
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
 from kaizenflow.storage.schema import kpi_history, task_history
 from kaizenflow.storage.state import StateStore
@@ -368,7 +369,7 @@ async def home(app: Resources, request: Request, session: Session) -> Response:
 
 def _report_href(app: Resources, process: str, run_id: str) -> str | None:
     path = app.reports_directory / process_slug(process) / f"{run_file_stem(run_id)}.html"
-    return f"/reports/{process_slug(process)}/{quote(path.name)}" if path.is_file() else None
+    return pages.report_path(process, path.name) if path.is_file() else None
 
 
 async def process_page(app: Resources, request: Request, session: Session) -> Response:
@@ -579,16 +580,7 @@ def _acting_on(app: Resources, session: Session, task_id: int, action: str, addr
 def _process_time(app: Resources, process: str) -> datetime | None:
     """The process's own clock, as the CLI's `tasks done` takes it; while a night holds the event
     store, a few short retries, then the wall clock (recorded in the audit entry)."""
-    from kaizenflow.pipeline import stages
-    from kaizenflow.pipeline.resources import Resources
-    from kaizenflow.storage.event_store import EventStoreError
-
-    for attempt in range(5):
-        try:
-            return stages.process_time(Resources.open(app.config), app.config.process(process))
-        except EventStoreError:
-            time.sleep(0.2 * (attempt + 1))
-    return None
+    return remote.process_time(app.config, process)
 
 
 async def task_status(app: Resources, request: Request, session: Session) -> Response:
@@ -711,30 +703,11 @@ async def sink_hook(app: Resources, request: Request) -> Response:
 
 
 def _apply_hook(app: Resources, sink: TwoWaySinkConfig, delivery: str | None,
-                change: hooks.RemoteChange | None, address: str) -> str:
-    from kaizenflow.pipeline import stages
-
+                change: remote.RemoteChange | None, address: str) -> str:
     hooks.first_delivery(app.store.engine, sink.name, delivery)
     if change is None:
         return "nothing to do"
-    task_id = hooks.task_of(app.store.engine, sink.link_target(), change.remote_id)
-    if task_id is None:
-        return f"no task is linked to {change.remote_id}"
-    task = app.store.task(task_id)
-    if change.action == "comment":
-        app.store.comment(task_id, change.text, change.actor)
-        app.accounts.audit(change.actor, "task_comment", f"task:{task_id}",
-                           {"via": sink.name, "remote": change.remote_id, "text": change.text}, address)
-        return f"comment added to #{task_id}"
-    if not hooks.can_be_done(task.status):
-        return f"task #{task_id} is {task.status}: left as it is"
-    others = [s for s in stages.sink_names(app.config, task.process) if s != sink.name]
-    moved = app.store.transition(task_id, DONE, change.actor, f"closed in {sink.type} ({change.remote_id})",
-                                 _process_time(app, task.process), sinks=others)
-    app.accounts.audit(change.actor, "task_status", f"task:{task_id}",
-                       {"via": sink.name, "remote": change.remote_id, "from": task.status,
-                        "to": moved.status}, address)
-    return f"task #{task_id} marked done"
+    return remote.apply_remote_change(app.config, app.store, app.accounts, sink, change, address).message
 
 
 # --- the application ------------------------------------------------------------------------
