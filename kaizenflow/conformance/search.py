@@ -63,6 +63,16 @@ class CompiledNet:
     firings_values: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
     #: ``silent_clusters`` once computed
     clusters: list[tuple[frozenset[int] | None, ...]] = field(default_factory=list, compare=False, repr=False)
+    #: ``_safe_net`` once computed (None when the net is not safe)
+    safe: list[_SafeNet | None] = field(default_factory=list, compare=False, repr=False)
+    #: bit-set marking -> what the safe search needs of it (``_SafeNet.entry``)
+    safe_firings: dict[int, _Entry] = field(default_factory=dict, compare=False, repr=False)
+    #: model costs -> activities still ahead -> each place's bound and each bit-set marking's
+    #: bound (``_TokenBounds``): variants aligned one after another share them
+    bounds: dict[tuple[int, ...], dict[frozenset[str], _Bound]] = field(
+        default_factory=dict, compare=False, repr=False)
+    #: markings' bounds held in ``bounds`` so far, in a list so that the frozen net can count them
+    heights_kept: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
 
 
 def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
@@ -115,7 +125,26 @@ def align_trace(
 
     ``model_costs`` is indexed like ``net.transitions``; ``trace_costs`` like ``trace``. The state
     search also gives up when the states it has seen would hold more than ``_STATE_VALUES`` token counts.
+    On a safe net (no place ever holds two tokens) markings are bit sets (``_align_safe``); a net
+    that turns out not to be safe is searched again with markings as vectors of counts.
     """
+    safe = _safe_net(net)
+    if safe is not None:
+        found = _align_safe(net, safe, trace, model_costs, trace_costs, deadline, max_states)
+        if found is not _NOT_SAFE:
+            return found  # type: ignore[return-value]
+    return _align_counts(net, trace, model_costs, trace_costs, deadline, max_states)
+
+
+def _align_counts(
+    net: CompiledNet,
+    trace: Sequence[str],
+    model_costs: Sequence[int],
+    trace_costs: Sequence[int],
+    deadline: float | None,
+    max_states: int,
+) -> list[PairMove] | None:
+    """``align_trace`` with markings as vectors of token counts: for any net."""
     max_seen = _STATE_VALUES // max(1, len(net.initial))
     length = len(trace)
     start = (net.initial, 0, False)
@@ -178,6 +207,186 @@ def align_trace(
 
 
 _UNREACHABLE = 1 << 62
+#: the places' bound per place, and the bound of each bit-set marking met so far
+_Bound = tuple[list[int], dict[int, int]]
+#: a bit-set marking's marked places, the firings of the silent cluster the search must take
+#: there (or None), and all its firings; None when a firing would put a second token on a place
+_Entry = tuple[tuple[int, ...], tuple[tuple[int, int], ...] | None, tuple[tuple[int, int], ...]] | None
+_NOT_SAFE = object()
+#: cost vectors, and activity sets ahead per cost vector, whose bounds a net keeps
+_BOUND_COSTS_KEPT = 8
+_BOUNDS_KEPT = 4_096
+#: markings' bounds a net keeps, over all sets of activities ahead
+_HEIGHTS_KEPT = 1_000_000
+
+
+@dataclass(frozen=True)
+class _SafeNet:
+    """A net none of whose arcs weighs more than one, with markings as bit sets (place i: bit i)."""
+
+    initial: int
+    final: int
+    pre: tuple[int, ...]  # the places each transition takes from
+    post: tuple[int, ...]  # the places each transition puts a token on
+    by_place: tuple[tuple[int, ...], ...]
+    clusters: tuple[frozenset[int] | None, ...]
+
+    def entry(self, marking: int) -> _Entry:
+        places = _marked(marking)
+        candidates = sorted({t for p in places for t in self.by_place[p]})
+        firings = []
+        for t in candidates:
+            needs = self.pre[t]
+            if marking & needs == needs:
+                rest = marking & ~needs
+                if rest & self.post[t]:
+                    return None  # two tokens on a place: the net is not safe
+                firings.append((t, rest | self.post[t]))
+        clusters = self.clusters
+        cluster = next((clusters[t] for t, _ in firings if clusters[t] is not None), None)
+        forced = None if cluster is None else tuple((t, after) for t, after in firings if t in cluster)
+        return places, forced, tuple(firings)
+
+
+def _marked(marking: int) -> tuple[int, ...]:
+    return tuple(p for p in range(marking.bit_length()) if marking >> p & 1)
+
+
+def _safe_net(net: CompiledNet) -> _SafeNet | None:
+    """The net as bit sets when no arc weighs more than one and no marking given has two tokens on a
+    place (whether firings keep it so is seen as the search goes), else None."""
+    if net.safe:
+        return net.safe[0]
+    found: _SafeNet | None = None
+    if len(net.initial) <= 4096 and max((*net.initial, *net.final), default=0) <= 1:
+        pre, post = [], []
+        for t, arcs in enumerate(net.pre):
+            output = dict(arcs)
+            for q, change in net.delta[t]:
+                output[q] = output.get(q, 0) + change
+            if any(w > 1 for _, w in arcs) or any(w > 1 for w in output.values()):
+                break
+            pre.append(sum(1 << q for q, _ in arcs))
+            post.append(sum(1 << q for q, w in output.items() if w))
+        else:
+            found = _SafeNet(
+                initial=sum(1 << p for p, tokens in enumerate(net.initial) if tokens),
+                final=sum(1 << p for p, tokens in enumerate(net.final) if tokens),
+                pre=tuple(pre), post=tuple(post), by_place=net.by_place, clusters=silent_clusters(net))
+    net.safe.append(found)
+    return found
+
+
+def _align_safe(
+    net: CompiledNet,
+    safe: _SafeNet,
+    trace: Sequence[str],
+    model_costs: Sequence[int],
+    trace_costs: Sequence[int],
+    deadline: float | None,
+    max_states: int,
+) -> list[PairMove] | None | object:
+    """``_align_counts`` on a safe net, each state one integer: (marking, trace position, whether a
+    model move led there) packed as bits, so that storing and hashing a state is cheap. The same
+    moves, costs and order of the queue; ``_NOT_SAFE`` when a firing puts two tokens on a place."""
+    max_seen = _STATE_VALUES // max(1, len(net.initial))
+    length = len(trace)
+    shift = length.bit_length() + 1
+    positions = (1 << (shift - 1)) - 1
+    bounds = _TokenBounds(net, trace, model_costs)
+    heights = [bounds.at(i) for i in range(length + 1)]
+    labels, final, entries = net.labels, safe.final, net.safe_firings
+    keep_entries = len(entries) < _FIRINGS_KEPT
+    start = safe.initial << shift
+    best: dict[int, int] = {start: 0}
+    parent: dict[int, tuple[int, int, int]] = {}
+    closed: set[int] = set()
+    kept = net.heights_kept
+    queue: list[tuple[int, int, int, int]] = [(_height(heights[0], safe.initial, entries, kept), 0, 0, start)]
+    pushed = 0
+    while queue:
+        state = heapq.heappop(queue)[3]
+        if state in closed:
+            continue
+        closed.add(state)
+        cost = best[state]
+        marking, position, after_model = state >> shift, state >> 1 & positions, state & 1
+        if position == length and marking == final:
+            return _safe_moves(labels, trace, parent, state, shift, positions)
+        if len(closed) > max_states or len(best) > max_seen or (
+            deadline is not None and len(closed) & 1023 == 1 and time.monotonic() > deadline
+        ):
+            return None
+        entry = entries.get(marking)
+        if entry is None:
+            entry = safe.entry(marking)
+            if entry is None:
+                return _NOT_SAFE
+            if keep_entries:
+                entries[marking] = entry
+                keep_entries = len(entries) < _FIRINGS_KEPT
+        _, forced, firings = entry
+        successors: list[tuple[int, int, int, int]] = []  # (step cost, state, kind, transition)
+        here = position << 1
+        if forced is not None:  # silent steps every completion takes: one order, no log move between
+            for t, after in forced:
+                successors.append((model_costs[t], after << shift | here | after_model, _MODEL, t))
+        else:
+            label = trace[position] if position < length else None
+            synced = (position + 1) << 1
+            for t, after in firings:
+                successors.append((model_costs[t], after << shift | here | 1, _MODEL, t))
+                if label is not None and labels[t] == label:
+                    successors.append((0, after << shift | synced, _SYNC, t))
+            if label is not None and not after_model:
+                successors.append((trace_costs[position], marking << shift | synced, _LOG, -1))
+        for step, following, kind, t in successors:
+            total = cost + step
+            if following in closed or best.get(following, total + 1) <= total:
+                continue
+            at = following >> 1 & positions
+            bound = _height(heights[at], following >> shift, entries, kept)
+            if bound >= _UNREACHABLE:
+                continue  # a token that can never be taken on to the end: no alignment goes this way
+            best[following] = total
+            parent[following] = (state, kind, t)
+            pushed += 1
+            # Deeper states first among equal costs: reaches the end of the trace sooner.
+            heapq.heappush(queue, (total + bound, -at, pushed, following))
+    return None
+
+
+def _height(bound: _Bound, marking: int, entries: Mapping[int, _Entry], kept: list[int]) -> int:
+    """The token bound of a bit-set marking: the largest bound of its marked places (kept while
+    the net's count ``kept`` allows)."""
+    distance, known = bound
+    found = known.get(marking)
+    if found is None:
+        entry = entries.get(marking)
+        places = entry[0] if entry is not None else _marked(marking)
+        found = max([distance[p] for p in places], default=0)
+        if kept[0] < _HEIGHTS_KEPT:
+            known[marking] = found
+            kept[0] += 1
+    return found
+
+
+def _safe_moves(
+    labels: Sequence[str | None], trace: Sequence[str], parent: Mapping[int, tuple[int, int, int]],
+    state: int, shift: int, positions: int,
+) -> list[PairMove]:
+    moves: list[PairMove] = []
+    while state in parent:
+        previous, kind, t = parent[state]
+        if kind == _LOG:
+            moves.append((trace[previous >> 1 & positions], _SKIP))
+        elif kind == _SYNC:
+            moves.append((trace[previous >> 1 & positions], labels[t]))
+        else:
+            moves.append((_SKIP, labels[t]))
+        state = previous
+    moves.reverse()
+    return moves
 
 
 class _TokenBounds:
@@ -199,6 +408,13 @@ class _TokenBounds:
         for i in range(len(trace) - 1, -1, -1):
             ahead[i] = ahead[i + 1] | {trace[i]}
         self.ahead = ahead
+        costs = tuple(model_costs)
+        shared = net.bounds.get(costs)
+        if shared is None:
+            if len(net.bounds) >= _BOUND_COSTS_KEPT:
+                net.bounds.pop(next(iter(net.bounds)))
+            shared = net.bounds[costs] = {}
+        self.shared = shared
         self.distances: dict[frozenset[str], list[int]] = {}
         self.at_position: list[list[int] | None] = [None] * (len(trace) + 1)
         # what each step puts back: its inputs' weights plus its change (a net change of zero on an
@@ -220,6 +436,16 @@ class _TokenBounds:
         if distance is None:
             distance = self.at_position[position] = self._distances(self.ahead[position])
         return max([d for d, tokens in zip(distance, marking, strict=True) if tokens], default=0)
+
+    def at(self, position: int) -> _Bound:
+        """Each place's bound at ``position``, and the bounds of markings met there before."""
+        ahead = self.ahead[position]
+        found = self.shared.get(ahead)
+        if found is None:
+            found = (self._distances(ahead), {})
+            if len(self.shared) < _BOUNDS_KEPT:
+                self.shared[ahead] = found
+        return found
 
     def _distances(self, ahead: frozenset[str]) -> list[int]:
         found = self.distances.get(ahead)
