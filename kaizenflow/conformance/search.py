@@ -6,7 +6,7 @@ Dijkstra over (marking, trace position) with integer markings and no linear prog
 state is cheap, and it stays exact: every move costs what the caller's cost function says, and
 the first state popped that has consumed the trace in the final marking is optimal.
 
-Four devices keep it small, all of which keep the optimum:
+Five devices keep it small, all of which keep the optimum:
 - a log move never directly follows a model move: swapping such a pair yields an alignment with
   the same moves, hence the same cost, so an optimal alignment in this form always exists;
 - the search keeps, per state, the cheapest way it was reached (closed states are never reopened,
@@ -14,12 +14,19 @@ Four devices keep it small, all of which keep the optimum:
 - it is an A* search: each marked place's cheapest way on to the end, paying nothing for steps
   whose activity is still ahead in the trace, bounds what is left to pay (``_TokenBounds``), which
   cuts off detours (a loop taken back to steps the trace has passed) that cost little so far;
+  on a safe net, what the steps on every way from a marked place to the end cost, each counted
+  once (``_mandatory_cost``), is a bound too, and the larger of the two is taken: where the trace
+  lacks several steps every completion must take, it counts them all, the first only the dearest;
+- on a safe net a state's deviations (log moves, model moves of visible steps) are queued apart
+  from its synchronous and silent moves, and expanded only if the search gets that far: with
+  deviations costing far more than silent steps, most states never are;
 - silent steps that every completion takes, and that no other step competes for, are fired in
   one order only (``silent_clusters``): parallel branches would otherwise multiply the states by
   every order of their silent steps.
 
-A search that would exceed its time or state budget gives up (returns None) so the caller can
-fall back to pm4py's A*, which needs far fewer states on some models.
+On a safe net (every net the inductive miner discovers) a marking is a bit set and a state one
+integer, cheap to hash and keep. A search that would exceed its time or state budget gives up
+(returns None) so the caller can fall back to pm4py's A*, which needs far fewer states on some models.
 """
 
 from __future__ import annotations
@@ -207,8 +214,9 @@ def _align_counts(
 
 
 _UNREACHABLE = 1 << 62
-#: the places' bound per place, and the bound of each bit-set marking met so far
-_Bound = tuple[list[int], dict[int, int]]
+#: the places' bound per place, the bound of each bit-set marking met so far, and what each
+#: transition costs the bounds (nothing for a visible step whose activity is still ahead)
+_Bound = tuple[list[int], dict[int, int], list[int]]
 #: a bit-set marking's marked places, the firings of the silent cluster the search must take
 #: there (or None), and all its firings; None when a firing would put a second token on a place
 _Entry = tuple[tuple[int, ...], tuple[tuple[int, int], ...] | None, tuple[tuple[int, int], ...]] | None
@@ -230,6 +238,8 @@ class _SafeNet:
     post: tuple[int, ...]  # the places each transition puts a token on
     by_place: tuple[tuple[int, ...], ...]
     clusters: tuple[frozenset[int] | None, ...]
+    #: per place, as a bit set, the transitions on every way from it to the end (``_mandatory``)
+    mandatory: tuple[int, ...]
 
     def entry(self, marking: int) -> _Entry:
         places = _marked(marking)
@@ -272,7 +282,8 @@ def _safe_net(net: CompiledNet) -> _SafeNet | None:
             found = _SafeNet(
                 initial=sum(1 << p for p, tokens in enumerate(net.initial) if tokens),
                 final=sum(1 << p for p, tokens in enumerate(net.final) if tokens),
-                pre=tuple(pre), post=tuple(post), by_place=net.by_place, clusters=silent_clusters(net))
+                pre=tuple(pre), post=tuple(post), by_place=net.by_place, clusters=silent_clusters(net),
+                mandatory=_mandatory(net))
     net.safe.append(found)
     return found
 
@@ -288,7 +299,14 @@ def _align_safe(
 ) -> list[PairMove] | None | object:
     """``_align_counts`` on a safe net, each state one integer: (marking, trace position, whether a
     model move led there) packed as bits, so that storing and hashing a state is cheap. The same
-    moves, costs and order of the queue; ``_NOT_SAFE`` when a firing puts two tokens on a place."""
+    moves and costs; ``_NOT_SAFE`` when a firing puts two tokens on a place.
+
+    A state's deviations (log moves, model moves of visible steps) are expanded apart from its
+    synchronous and silent moves: a second queue entry, keyed by the least its deviations can
+    reach (the state's own key, or its cost plus the cheapest deviation, whichever is more; the
+    bound is consistent, so no successor's key is less). Most states of an alignment with few
+    deviations are never expanded that way, and their many deviations are never bounded nor queued.
+    """
     max_seen = _STATE_VALUES // max(1, len(net.initial))
     length = len(trace)
     shift = length.bit_length() + 1
@@ -297,24 +315,29 @@ def _align_safe(
     heights = [bounds.at(i) for i in range(length + 1)]
     labels, final, entries = net.labels, safe.final, net.safe_firings
     keep_entries = len(entries) < _FIRINGS_KEPT
+    kept, mandatory = net.heights_kept, safe.mandatory
     start = safe.initial << shift
     best: dict[int, int] = {start: 0}
     parent: dict[int, tuple[int, int, int]] = {}
     closed: set[int] = set()
-    kept = net.heights_kept
-    queue: list[tuple[int, int, int, int]] = [(_height(heights[0], safe.initial, entries, kept), 0, 0, start)]
-    pushed = 0
+    queue: list[tuple[int, int, int, int, bool]] = [
+        (_height(heights[0], safe.initial, entries, kept, safe.mandatory), 0, 0, start, False)]
+    pushed = popped = 0
     while queue:
-        state = heapq.heappop(queue)[3]
-        if state in closed:
+        key, _, _, state, deviations = heapq.heappop(queue)
+        popped += 1
+        if deviations:
+            pass  # the state's second expansion: it is closed already
+        elif state in closed:
             continue
-        closed.add(state)
+        else:
+            closed.add(state)
         cost = best[state]
         marking, position, after_model = state >> shift, state >> 1 & positions, state & 1
         if position == length and marking == final:
             return _safe_moves(labels, trace, parent, state, shift, positions)
         if len(closed) > max_states or len(best) > max_seen or (
-            deadline is not None and len(closed) & 1023 == 1 and time.monotonic() > deadline
+            deadline is not None and popped & 1023 == 1 and time.monotonic() > deadline
         ):
             return None
         entry = entries.get(marking)
@@ -328,47 +351,119 @@ def _align_safe(
         _, forced, firings = entry
         successors: list[tuple[int, int, int, int]] = []  # (step cost, state, kind, transition)
         here = position << 1
+        label = trace[position] if position < length else None
         if forced is not None:  # silent steps every completion takes: one order, no log move between
             for t, after in forced:
                 successors.append((model_costs[t], after << shift | here | after_model, _MODEL, t))
-        else:
-            label = trace[position] if position < length else None
-            synced = (position + 1) << 1
+        elif deviations:
             for t, after in firings:
-                successors.append((model_costs[t], after << shift | here | 1, _MODEL, t))
-                if label is not None and labels[t] == label:
-                    successors.append((0, after << shift | synced, _SYNC, t))
+                if labels[t] is not None:
+                    successors.append((model_costs[t], after << shift | here | 1, _MODEL, t))
             if label is not None and not after_model:
-                successors.append((trace_costs[position], marking << shift | synced, _LOG, -1))
+                successors.append((trace_costs[position], marking << shift | (position + 1) << 1, _LOG, -1))
+        else:
+            synced = (position + 1) << 1
+            # the least key a deviation can get: its cost on top of this state's bound, which
+            # only a step whose activity is not ahead may lower, by at most its cost
+            height = key - cost
+            least = trace_costs[position] + height if label is not None and not after_model else _UNREACHABLE
+            ahead = bounds.ahead[position]
+            for t, after in firings:
+                activity = labels[t]
+                if activity is None:
+                    successors.append((model_costs[t], after << shift | here | 1, _MODEL, t))
+                else:
+                    step = model_costs[t]
+                    least = min(least, step + height if activity in ahead else max(step, height))
+                    if activity == label:
+                        successors.append((0, after << shift | synced, _SYNC, t))
+            if least < _UNREACHABLE:
+                pushed += 1
+                heapq.heappush(queue, (cost + least, -position, pushed, state, True))
         for step, following, kind, t in successors:
             total = cost + step
-            if following in closed or best.get(following, total + 1) <= total:
-                continue
+            if best.get(following, total + 1) <= total:
+                continue  # a closed state's cost is the least already (the bound is consistent)
             at = following >> 1 & positions
-            bound = _height(heights[at], following >> shift, entries, kept)
+            bound = _height(heights[at], following >> shift, entries, kept, mandatory)
             if bound >= _UNREACHABLE:
                 continue  # a token that can never be taken on to the end: no alignment goes this way
             best[following] = total
             parent[following] = (state, kind, t)
             pushed += 1
             # Deeper states first among equal costs: reaches the end of the trace sooner.
-            heapq.heappush(queue, (total + bound, -at, pushed, following))
+            heapq.heappush(queue, (total + bound, -at, pushed, following, False))
     return None
 
 
-def _height(bound: _Bound, marking: int, entries: Mapping[int, _Entry], kept: list[int]) -> int:
-    """The token bound of a bit-set marking: the largest bound of its marked places (kept while
-    the net's count ``kept`` allows)."""
-    distance, known = bound
+def _height(
+    bound: _Bound, marking: int, entries: Mapping[int, _Entry], kept: list[int], mandatory: Sequence[int],
+) -> int:
+    """The bound of a bit-set marking (kept while the net's count ``kept`` allows): the largest
+    bound of its marked places, or what the steps every completion takes cost, if that is more."""
+    distance, known, costs = bound
     found = known.get(marking)
     if found is None:
         entry = entries.get(marking)
         places = entry[0] if entry is not None else _marked(marking)
         found = max([distance[p] for p in places], default=0)
+        if found < _UNREACHABLE:
+            found = max(found, _mandatory_cost(places, mandatory, costs))
         if kept[0] < _HEIGHTS_KEPT:
             known[marking] = found
             kept[0] += 1
     return found
+
+
+def _mandatory_cost(places: Sequence[int], mandatory: Sequence[int], costs: Sequence[int]) -> int:
+    """What the transitions on every way from some marked place to the end cost, each once.
+
+    Every completion takes each token on, step by step, to a place of the final marking or into a
+    step with no output, so it fires each such transition at least once; different transitions
+    are different moves. Consistent: a move takes at most its own transition out of the union
+    (its outputs' transitions include its inputs' but itself), and a step of the trace only
+    makes transitions dearer.
+    """
+    union = 0
+    for p in places:
+        union |= mandatory[p]
+    total = 0
+    while union:
+        low = union & -union
+        total += costs[low.bit_length() - 1]
+        union ^= low
+    return total
+
+
+def _mandatory(net: CompiledNet) -> tuple[int, ...]:
+    """Per place, as a bit set, the transitions on every way from it to a place of the final marking
+    or into a step with no output (a way goes on from a step through any one of its outputs):
+    the greatest solution of M(p) = the intersection over steps t taking from p and over their
+    outputs q of {t} | M(q), with M(p) empty for a place of the final marking."""
+    everything = (1 << len(net.pre)) - 1
+    outputs: list[list[int]] = []
+    for t, arcs in enumerate(net.pre):
+        output = dict(arcs)
+        for q, change in net.delta[t]:
+            output[q] = output.get(q, 0) + change
+        outputs.append([q for q, weight in output.items() if weight > 0])
+    found = [0 if tokens else everything for tokens in net.final]
+    changed = True
+    while changed:
+        changed = False
+        for p, consumers in enumerate(net.by_place):
+            if net.final[p]:
+                continue
+            ways = everything
+            for t in consumers:
+                after = everything
+                for q in outputs[t]:
+                    after &= found[q]
+                ways &= (1 << t) | (after if outputs[t] else 0)
+            if ways != found[p]:
+                found[p] = ways
+                changed = True
+    return tuple(found)
 
 
 def _safe_moves(
@@ -442,7 +537,9 @@ class _TokenBounds:
         ahead = self.ahead[position]
         found = self.shared.get(ahead)
         if found is None:
-            found = (self._distances(ahead), {})
+            costs = [0 if label is not None and label in ahead else self.model_costs[t]
+                     for t, label in enumerate(self.net.labels)]
+            found = (self._distances(ahead), {}, costs)
             if len(self.shared) < _BOUNDS_KEPT:
                 self.shared[ahead] = found
         return found
