@@ -80,6 +80,8 @@ class CompiledNet:
         default_factory=dict, compare=False, repr=False)
     #: markings' bounds held in ``bounds`` so far, in a list so that the frozen net can count them
     heights_kept: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+    #: ``_flows`` once computed
+    flows: list[_Flows] = field(default_factory=list, compare=False, repr=False)
 
 
 def compile_net(net: Any, initial: Any, final: Any) -> CompiledNet:
@@ -258,6 +260,31 @@ class _SafeNet:
         return places, forced, tuple(firings)
 
 
+#: per transition the places it puts tokens on, per place the transitions putting tokens on it,
+#: and the transitions with no output
+_Flows = tuple[list[list[int]], list[list[int]], list[int]]
+
+
+def _flows(net: CompiledNet) -> _Flows:
+    """Where each step puts tokens back: its inputs' weights plus its change (a net change of zero
+    on an input place it takes from and gives back to is an output too); once per net."""
+    if not net.flows:
+        outputs: list[list[int]] = []
+        producers: list[list[int]] = [[] for _ in net.initial]
+        drains: list[int] = []
+        for t, arcs in enumerate(net.pre):
+            output = dict(arcs)
+            for q, change in net.delta[t]:
+                output[q] = output.get(q, 0) + change
+            outputs.append([q for q, weight in output.items() if weight > 0])
+            for q in outputs[t]:
+                producers[q].append(t)
+            if not outputs[t]:
+                drains.append(t)
+        net.flows.append((outputs, producers, drains))
+    return net.flows[0]
+
+
 def _marked(marking: int) -> tuple[int, ...]:
     return tuple(p for p in range(marking.bit_length()) if marking >> p & 1)
 
@@ -374,7 +401,9 @@ def _align_safe(
                     successors.append((model_costs[t], after << shift | here | 1, _MODEL, t))
                 else:
                     step = model_costs[t]
-                    least = min(least, step + height if activity in ahead else max(step, height))
+                    reach = step + height if activity in ahead else step if step > height else height
+                    if reach < least:
+                        least = reach
                     if activity == label:
                         successors.append((0, after << shift | synced, _SYNC, t))
             if least < _UNREACHABLE:
@@ -441,12 +470,7 @@ def _mandatory(net: CompiledNet) -> tuple[int, ...]:
     the greatest solution of M(p) = the intersection over steps t taking from p and over their
     outputs q of {t} | M(q), with M(p) empty for a place of the final marking."""
     everything = (1 << len(net.pre)) - 1
-    outputs: list[list[int]] = []
-    for t, arcs in enumerate(net.pre):
-        output = dict(arcs)
-        for q, change in net.delta[t]:
-            output[q] = output.get(q, 0) + change
-        outputs.append([q for q, weight in output.items() if weight > 0])
+    outputs = _flows(net)[0]
     found = [0 if tokens else everything for tokens in net.final]
     changed = True
     while changed:
@@ -512,19 +536,7 @@ class _TokenBounds:
         self.shared = shared
         self.distances: dict[frozenset[str], list[int]] = {}
         self.at_position: list[list[int] | None] = [None] * (len(trace) + 1)
-        # what each step puts back: its inputs' weights plus its change (a net change of zero on an
-        # input place it takes from and gives back to is an output too)
-        self.producers: list[list[int]] = [[] for _ in net.initial]
-        self.drains: list[int] = []
-        for t, arcs in enumerate(net.pre):
-            output = dict(arcs)
-            for p, change in net.delta[t]:
-                output[p] = output.get(p, 0) + change
-            outputs = [p for p, weight in output.items() if weight > 0]
-            for p in outputs:
-                self.producers[p].append(t)
-            if not outputs:
-                self.drains.append(t)
+        _, self.producers, self.drains = _flows(net)
 
     def of(self, marking: tuple[int, ...], position: int) -> int:
         distance = self.at_position[position]
