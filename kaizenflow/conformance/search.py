@@ -142,6 +142,7 @@ def align_trace(
         found = _align_safe(net, safe, trace, model_costs, trace_costs, deadline, max_states)
         if found is not _NOT_SAFE:
             return found  # type: ignore[return-value]
+        net.safe[0] = None  # the traces aligned next go straight to the search with counts
     return _align_counts(net, trace, model_costs, trace_costs, deadline, max_states)
 
 
@@ -227,7 +228,7 @@ _NOT_SAFE = object()
 _BOUND_COSTS_KEPT = 8
 _BOUNDS_KEPT = 4_096
 #: markings' bounds a net keeps, over all sets of activities ahead
-_HEIGHTS_KEPT = 1_000_000
+_HEIGHTS_KEPT = 500_000
 
 
 @dataclass(frozen=True)
