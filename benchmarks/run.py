@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/kaizen-bench"))
     parser.add_argument("--p2p-cases", type=int, default=100_000)
     parser.add_argument("--history-events", type=int, default=10_000_000)
-    parser.add_argument("--only", nargs="+", choices=sorted(ALONE), metavar="SECTION",
-                        help=f"run only these sections ({', '.join(sorted(ALONE))}) and replace them "
+    parser.add_argument("--only", nargs="+", choices=sorted(RERUNNABLE), metavar="SECTION",
+                        help=f"run only these sections ({', '.join(sorted(RERUNNABLE))}) and replace them "
                              "in docs/benchmarks.md, each with its own machine, time and command")
     arguments = parser.parse_args()
     arguments.scratch.mkdir(parents=True, exist_ok=True)
@@ -219,6 +219,8 @@ def _history_nights(scratch: Path) -> list[str]:
 #: The size of the history the history-nights section uses (``--history-events``).
 _HISTORY_EVENTS = [10_000_000]
 HISTORY_NIGHTS = "Nights on the large history: one more day, incrementally and recomputed"
+INCREMENTAL = "Nights: incremental against a full recomputation (the 1M-event history, one more day)"
+FULL_NIGHT = "A whole night against the plain pm4py way (the 1M-event ERP)"
 HARD_MODELS = "Hard models: cold alignments of a 4,000+ variant log against its inductive-miner model"
 #: Sections that `--only` runs alone: name -> (title, section).
 ALONE: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
@@ -228,13 +230,25 @@ ALONE: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
 }
 
 
+def _whole_night_alone(scratch: Path) -> list[str]:
+    if not (scratch / "ingestion" / "p2p.db").exists():
+        ingestion.prepare(scratch / "ingestion")
+    return _full_night(scratch, {})
+
+
+#: What `--only` can rerun: the sections above, and the whole night of `make bench`'s nights.
+RERUNNABLE: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
+    **ALONE, "whole-night": (FULL_NIGHT, _whole_night_alone),
+}
+
+
 def _run_alone(names: list[str], scratch: Path) -> None:
     """Each named section measured now and put in docs/benchmarks.md in place of its last figures
     (or before the commentary), under a line giving this machine, the time and the command."""
     sized = f" --history-events {_HISTORY_EVENTS[0]}" if "history-nights" in names else ""
     command = f"python -m benchmarks.run --only {' '.join(names)}{sized}"
     for name in names:
-        title, section = ALONE[name]
+        title, section = RERUNNABLE[name]
         body = _measured(title, lambda section=section: section(scratch))  # type: ignore[misc]
         when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         replace_section(title, [f"Machine: {machine()}. Run {when} with `{command}`.", "", *body[3:]])
@@ -273,8 +287,6 @@ def _night_table(
     return rows
 
 
-INCREMENTAL = "Nights: incremental against a full recomputation (the 1M-event history, one more day)"
-FULL_NIGHT = "A whole night against the plain pm4py way (the 1M-event ERP)"
 DASK = "Conformance on a local Dask cluster against one process (the nightly flow)"
 FLOORS = "Floors: each speed target's budget against the least work inside it"
 

@@ -177,6 +177,22 @@ async def _load(url: str, cookies: list[str], requests_per_session: int, pause: 
             time.monotonic() - started)
 
 
+def _group_cpu_seconds(leader: int) -> float:
+    """CPU seconds (user and system) of the processes of a session: the server and its workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == leader:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def _serve(config: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "kaizenflow.web.serve:application", "--factory", "--host",
@@ -217,10 +233,15 @@ def run(scratch: Path, runs: int = 14, cases: int = 1_666_666, events: int = 10_
             assert client.get(f"/processes/{PROCESS}").status_code == 200
             first_process_page = time.perf_counter() - asked
         load_before = os.getloadavg()[0]
+        cpu: list[tuple[float, float]] = []  # (server, load generator) CPU seconds of each load
+        server_cpu, own_cpu = _group_cpu_seconds(server.pid), time.process_time()
         people, people_failures, people_seconds = asyncio.run(
             _load(url, cookies, requests_per_session, (0.5, 1.5), 300))
+        cpu.append((_group_cpu_seconds(server.pid) - server_cpu, time.process_time() - own_cpu))
+        server_cpu, own_cpu = _group_cpu_seconds(server.pid), time.process_time()
         stress, stress_failures, stress_seconds = asyncio.run(
             _load(url, cookies, requests_per_session // 4, (0.0, 0.0), 300))
+        cpu.append((_group_cpu_seconds(server.pid) - server_cpu, time.process_time() - own_cpu))
         load_after = os.getloadavg()[0]
     finally:
         stop_process_group(server, grace_seconds=10)
@@ -252,6 +273,18 @@ def run(scratch: Path, runs: int = 14, cases: int = 1_666_666, events: int = 10_
                 f"| {latencies.percentile(50) * 1000:,.0f} ms "
                 f"| {latencies.percentile(95) * 1000:,.0f} ms | {max(latencies.seconds) * 1000:,.0f} ms "
                 f"| {failures} |")
+    (people_server, people_client), (stress_server, stress_client) = cpu
+    people_count = sum(len(latencies.seconds) for latencies in people.values())
+    stress_count = sum(len(latencies.seconds) for latencies in stress.values())
+    lines += [
+        "",
+        f"CPU time a request (less swayed than the latencies by other work on the machine): the {workers} "
+        f"workers "
+        f"{people_server / people_count * 1000:.1f} ms with people-paced sessions and "
+        f"{stress_server / stress_count * 1000:.1f} ms in the closed loop; the load generator, "
+        f"on the same two cores, {people_client / people_count * 1000:.1f} and "
+        f"{stress_client / stress_count * 1000:.1f} ms.",
+    ]
     return lines
 
 

@@ -183,6 +183,11 @@ class FakeService:
         raise NotImplementedError
 
 
+def _clock_time(ticks: int, zone: str) -> str:
+    """A service's time ``ticks`` seconds into 2 January 2024, written with its zone suffix."""
+    return f"2024-01-02T{ticks // 3600:02d}:{ticks // 60 % 60:02d}:{ticks % 60:02d}{zone}"
+
+
 def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Answer:
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(document).encode()
 
@@ -255,6 +260,32 @@ class FakeGitHub(FakeService):
         self.issues: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self._next_comment = 1
+        self._ticks = 0
+
+    def _now(self) -> str:
+        """The service's clock: a second later at every change, so ``since`` is exact in tests."""
+        self._ticks += 1
+        return _clock_time(self._ticks, "Z")
+
+    def close_by(self, number: int, login: str, reason: str = "completed") -> None:
+        """Someone closes the issue on GitHub."""
+        with self._lock:
+            self.issues[number].update(state="closed", state_reason=reason, closed_at=self._now(),
+                                       closed_by={"login": login})
+
+    def comment_by(self, number: int, login: str, body: str) -> int:
+        """Someone comments on the issue on GitHub; returns the comment's id."""
+        with self._lock:
+            return int(self._add_comment(number, body, login)["id"])
+
+    def _add_comment(self, number: int, body: str, login: str) -> dict[str, Any]:
+        at = self._now()
+        comment = {"id": self._next_comment, "body": body, "user": {"login": login},
+                   "created_at": at, "updated_at": at}
+        self._next_comment += 1
+        self.comments[number].append(comment)
+        self.issues[number]["comments"] += 1
+        return comment
 
     def seed(self, title: str, body: str, labels: list[str], state: str = "open") -> int:
         """An issue that already exists (someone else's, or an earlier night's)."""
@@ -322,25 +353,26 @@ class FakeGitHub(FakeService):
     def _update(self, request: Request, number: int) -> Answer:
         document = request.json() or {}
         issue = self.issues[number]
+        was = issue["state"]
         for key in ("title", "body", "state", "state_reason"):
             if key in document:
                 issue[key] = document[key]
         if issue["state"] not in ("open", "closed"):
             return _json(422, {"message": "Validation Failed"})
+        if issue["state"] == "closed" and was != "closed":
+            issue.update(closed_at=self._now(), closed_by={"login": "kaizen-bot"})
         return _json(200, issue)
 
     def _comment(self, request: Request, number: int) -> Answer:
         document = request.json() or {}
         if not document.get("body"):
             return _json(422, {"message": "Validation Failed"})
-        comment = {"id": self._next_comment, "body": document["body"]}
-        self._next_comment += 1
-        self.comments[number].append(comment)
-        self.issues[number]["comments"] += 1
-        return _json(201, comment)
+        return _json(201, self._add_comment(number, document["body"], "kaizen-bot"))
 
     def _comment_list(self, request: Request, number: int) -> Answer:
-        return self._page(request, self.comments[number])
+        since = request.param("since")
+        listed = [c for c in self.comments[number] if since is None or c["updated_at"] >= since]
+        return self._page(request, listed)
 
 
 # --- Jira Cloud ---------------------------------------------------------------------------------
@@ -363,6 +395,29 @@ class FakeJira(FakeService):
         self.project = project
         self.issues: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
+        self._ticks = 0
+
+    def _now(self) -> str:
+        self._ticks += 1
+        return _clock_time(self._ticks, ".000+0000")
+
+    def resolve_by(self, key: str) -> None:
+        """Someone moves the issue to Done on the Jira board."""
+        with self._lock:
+            self.issues[key]["fields"].update(status=_DONE, statuscategorychangedate=self._now())
+
+    def comment_by(self, key: str, name: str, text: str) -> str:
+        """Someone comments on the issue in Jira; returns the comment's id."""
+        with self._lock:
+            body = {"type": "doc", "version": 1,
+                    "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+            return str(self._add_comment(key, body, name)["id"])
+
+    def _add_comment(self, key: str, body: dict[str, Any], name: str) -> dict[str, Any]:
+        comment = {"id": str(10000 + sum(map(len, self.comments.values())) + 1), "body": body,
+                   "author": {"displayName": name}, "created": self._now()}
+        self.comments[key].append(comment)
+        return comment
 
     def handle(self, request: Request) -> Answer:
         expected = "Basic " + base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
@@ -393,8 +448,10 @@ class FakeJira(FakeService):
 
     def _issue(self, key: str) -> dict[str, Any]:
         issue = self.issues[key]
+        comments = self.comments[key]
+        listed = {"comments": comments, "startAt": 0, "maxResults": len(comments), "total": len(comments)}
         return {"id": issue["id"], "key": key, "self": f"{self.url}/rest/api/3/issue/{issue['id']}",
-                "fields": issue["fields"]}
+                "fields": {**issue["fields"], "comment": listed}}
 
     def _create(self, request: Request) -> Answer:
         fields = (request.json() or {}).get("fields", {})
@@ -433,9 +490,7 @@ class FakeJira(FakeService):
         body = (request.json() or {}).get("body")
         if not _is_adf(body):
             return _json(400, {"errorMessages": ["Comment body is not valid."], "errors": {}})
-        comment = {"id": str(len(self.comments[key]) + 1), "body": body}
-        self.comments[key].append(comment)
-        return _json(201, comment)
+        return _json(201, self._add_comment(key, body if isinstance(body, dict) else {}, "kaizen bot"))
 
     def _transition(self, request: Request, key: str) -> Answer:
         status = self.issues[key]["fields"]["status"]
@@ -447,6 +502,8 @@ class FakeJira(FakeService):
         if wanted not in _TRANSITIONS or _TRANSITIONS[wanted] is status:
             return _json(400, {"errorMessages": ["Transition id is not valid for this issue."], "errors": {}})
         self.issues[key]["fields"]["status"] = _TRANSITIONS[wanted]
+        if _TRANSITIONS[wanted]["statusCategory"] != status["statusCategory"]:
+            self.issues[key]["fields"]["statuscategorychangedate"] = self._now()
         return 204, {}, b""
 
     def _search(self, request: Request) -> Answer:

@@ -267,6 +267,7 @@ class Server:
     config_path: Path
     logs: list[Path]
     started_seconds: float
+    web_url: str | None = None
 
     def tails(self) -> str:
         return "\n".join(f"--- {log}\n{cli_serve.log_tail(log, 40)}" for log in self.logs if log.exists())
@@ -368,17 +369,23 @@ def _artifact_of(run: FlowRun, key: str) -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`kaizen serve` with no Prefect server set: it starts its own, on SQLite, beside the state."""
+    """`kaizen serve` with no Prefect server set: it starts its own, on SQLite, beside the state;
+    the configuration has a `web:` section, so it serves the web app too."""
     workdir = tmp_path_factory.mktemp("served")
     config_path, _ = prepare_demo(workdir, cases=600, seed=3)
-    port = _free_port()
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    data["web"] = {"base_url": "https://kaizen.example.com"}
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    port, web_port = _free_port(), _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     log = workdir / "serve.log"
-    server = Server(api_url, config_path, [log, workdir / "state" / "prefect-server" / "server.log"], 0.0)
+    server = Server(api_url, config_path, [log, workdir / "state" / "prefect-server" / "server.log",
+                                           workdir / "state" / "web.log"], 0.0,
+                    web_url=f"http://127.0.0.1:{web_port}")
     started = time.monotonic()
     serve = _start(
         [sys.executable, "-c", CLI, "serve", "--config", str(config_path), "--no-schedule",
-         "--port", str(port)],
+         "--port", str(port), "--web-port", str(web_port)],
         _child_env(workdir / "prefect-client", None, PREFECT_RUNNER_POLL_FREQUENCY="2"), log, workdir,
     )
     try:
@@ -390,6 +397,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         cli_serve.stop_process_group(serve)
     assert _port_closes(port), f"kaizen serve left its Prefect server running\n{server.tails()}"
+    assert _port_closes(web_port), f"kaizen serve left its web app running\n{server.tails()}"
 
 
 @pytest.mark.slow
@@ -398,6 +406,18 @@ def test_kaizen_serve_runs_a_night_on_demand_and_publishes_its_summary(served: S
         run = _run_night(served)
         summary = _artifact_of(run, "purchase-to-pay-summary")
     assert "| cases | 600 |" in summary and "fitness" in summary
+
+
+@pytest.mark.slow
+def test_kaizen_serve_also_serves_the_web_app_of_a_configuration_with_a_web_section(served: Server) -> None:
+    import httpx
+
+    assert served.web_url is not None
+    assert httpx.get(f"{served.web_url}/healthz", timeout=10).text == "ok"
+    assert httpx.get(f"{served.web_url}/login", timeout=10).status_code == 200
+    [log] = [path for path in served.logs if path.name == "serve.log"]
+    assert f"web app ready at {served.web_url} (people reach it at https://kaizen.example.com)" in (
+        log.read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow

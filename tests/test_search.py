@@ -96,3 +96,31 @@ def test_an_empty_time_budget_leaves_the_variant_unchecked_not_dropped(
     longest = max(variants, key=len)
     [aligned] = align_variants(model, [(longest, 3)], timeout_seconds=0.0)
     assert (aligned.checked, aligned.cases, aligned.cost) == (False, 3, None)
+
+
+def test_a_net_that_turns_out_unsafe_is_searched_with_token_counts_at_pm4pys_cost() -> None:
+    """Every arc weighs one, but "a" keeps its input token and adds one on "buffer": the second
+    "a" puts two tokens there, which a marking kept as a bit set cannot hold."""
+    from pm4py.algo.conformance.alignments.petri_net.variants import state_equation_a_star as astar
+    from pm4py.objects.log.obj import Event, Trace
+
+    from kaizenflow.conformance.petri import Marking, Net, Place, Transition, to_pm4py
+
+    net = Net("unsafe")
+    start, buffer, end = Place("start"), Place("buffer"), Place("end")
+    produce, consume, finish = Transition("produce", "a"), Transition("consume", "b"), Transition("finish")
+    net.places |= {start, buffer, end}
+    net.transitions |= {produce, consume, finish}
+    for source, target in ((start, produce), (produce, start), (produce, buffer), (buffer, consume),
+                           (start, finish), (finish, end)):
+        net.connect(source, target)
+    initial, final = Marking({start: 1}), Marking({end: 1})
+    for activities in (("a", "a", "b", "b"), ("a", "b", "a", "b", "b"), ("a", "a", "a", "b")):
+        compiled = compile_net(net, initial, final)
+        standard = [MOVE if label is not None else TAU for label in compiled.labels]
+        moves = align_trace(compiled, activities, standard, [MOVE] * len(activities))
+        assert moves is not None
+        cost = sum(TAU if log == ">>" and label is None else MOVE
+                   for log, label in moves if log == ">>" or label == ">>")
+        trace = Trace([Event({"concept:name": activity}) for activity in activities])
+        assert cost == astar.apply(trace, *to_pm4py(net, initial, final))["cost"], activities

@@ -193,5 +193,16 @@ def test_resolving_the_jira_issue_marks_the_task_done_and_its_comments_come_back
                                     f"Dana (Jira): closed in jira ({key})"]
 
 
+def test_the_jira_sinks_own_comment_echoed_back_is_not_added(two_way: TwoWay) -> None:
+    [key] = two_way.jira.issues
+    echo = {"webhookEvent": "comment_created", "issue": {"key": key},
+            "comment": {"author": {"displayName": "kaizen bot"}, "body": {
+                "type": "doc", "content": [
+                    {"type": "paragraph", "content": [{"type": "text", "text": "Status set to done"}]},
+                    {"type": "paragraph", "content": [{"type": "text", "text": "kaizenflow event 9f2c"}]}]}}}
+    assert jira_delivery(two_way, echo, "j-3") == (200, "nothing to do")
+    assert not any("Status set" in note for note in two_way.notes())
+
+
 def test_a_hook_for_a_sink_without_a_webhook_secret_does_not_exist(two_way: TwoWay) -> None:
     assert two_way.client.post("/hooks/chat", content=b"{}").status_code == 404

@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -122,6 +122,54 @@ def prefect_server(
         stop_process_group(process)
 
 
+WEB_START_TIMEOUT_SECONDS = 60.0
+
+
+@contextmanager
+def web_app(config_path: Path, log: Path, host: str = "127.0.0.1", port: int = 8080,
+            proxies: Sequence[str] = ("127.0.0.1", "::1"),
+            timeout_seconds: float = WEB_START_TIMEOUT_SECONDS) -> Iterator[str]:
+    """The web app (what `kaizen web` serves: uvicorn, the configuration's app) as a child process
+    on ``host:port``; yields its URL once it answers and stops it when the block ends. Started
+    through the lifeline launcher, it also ends when this process is killed. Its output goes to
+    ``log``."""
+    from kaizenflow.flows.lifeline import bound_command
+
+    if port_taken(host, port):
+        raise ServeError(f"something already listens on {host}:{port}: choose another --web-port, "
+                         "or leave the web app out with --no-web")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    url = f"http://{host}:{port}"
+    env = {**os.environ, "KAIZEN_WEB_CONFIG": str(config_path.resolve())}
+    command = [sys.executable, "-m", "uvicorn", "kaizenflow.web.serve:application", "--factory",
+               "--host", host, "--port", str(port), "--proxy-headers",
+               "--forwarded-allow-ips", ",".join(proxies), "--log-level", "warning"]
+    started = time.monotonic()
+    with log.open("ab") as output:
+        process = subprocess.Popen(bound_command(command), stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        while not _answers(f"{url}/healthz"):
+            if process.poll() is not None:
+                raise ServeError(f"the web app exited with code {process.returncode}:\n{log_tail(log)}")
+            if time.monotonic() - started > timeout_seconds:
+                raise ServeError(f"the web app did not answer within {timeout_seconds:.0f} s "
+                                 f"(its log: {log})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process_group(process)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _configured_api_url() -> str | None:
     """PREFECT_API_URL from the environment or the active Prefect profile."""
     from prefect.settings import PREFECT_API_URL
@@ -135,11 +183,16 @@ def serve(
     host: Annotated[str, typer.Option(help="address of the Prefect server started when none is set")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port of the Prefect server started when none is set")] = 4200,
+    web_host: Annotated[str, typer.Option(help="address the web app listens on (as `kaizen web --host`)")]
+    = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(help="port of the web app (as `kaizen web --port`)")] = 8080,
+    no_web: Annotated[bool, typer.Option("--no-web", help="do not start the web app")] = False,
 ) -> None:
     """Run every process's night on its schedule from this machine, until stopped.
 
     Uses the Prefect server of PREFECT_API_URL; without one, starts a local server whose state
-    is kept beside kaizenflow's (its dashboard shows every night).
+    is kept beside kaizenflow's (its dashboard shows every night). With a `web:` section in the
+    configuration it also serves the web app (as `kaizen web` would), stopped with the rest.
     """
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -152,12 +205,20 @@ def serve(
     os.environ["PM4PY_SHOW_PROGRESS_BAR"] = "false"  # the runs are child processes: they inherit it
     api_url = _configured_api_url()
     try:
-        if api_url:
-            if not healthy(api_url):
+        with ExitStack() as children:
+            if api_url and not healthy(api_url):
                 _fail(f"no Prefect server answers at PREFECT_API_URL={api_url}")
-            prefect_serve(*deployments)
-            return
-        with prefect_server(loaded.state_directory / "prefect-server", host, port) as started_url:
+            if "web" in loaded.model_fields_set and not no_web:
+                url = children.enter_context(web_app(config, loaded.state_directory / "web.log", web_host,
+                                                     web_port, loaded.web.proxy_addresses))
+                public = f" (people reach it at {loaded.web.base_url})" if loaded.web.base_url else ""
+                typer.echo(f"web app ready at {url}{public}, log {loaded.state_directory / 'web.log'}",
+                           err=True)
+            if api_url:
+                prefect_serve(*deployments)
+                return
+            started_url = children.enter_context(
+                prefect_server(loaded.state_directory / "prefect-server", host, port))
             with temporary_settings(updates={PREFECT_API_URL: started_url}):
                 prefect_serve(*deployments)
     except ServeError as error:

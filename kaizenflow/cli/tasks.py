@@ -269,21 +269,33 @@ def fit(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def deliver(config: ConfigOption, as_json: JsonOption = False) -> None:
-    """Send pending task events to the configured sinks (run it every few minutes for retries)."""
+NoPollOption = Annotated[bool, typer.Option(
+    "--no-poll", help="do not ask GitHub/Jira about the tasks' tickets afterwards")]
+
+
+def deliver(config: ConfigOption, as_json: JsonOption = False, no_poll: NoPollOption = False) -> None:
+    """Send pending task events to the configured sinks (run it every few minutes for retries),
+    then poll the GitHub/Jira tickets whose webhooks do not reach the web app: a ticket closed as
+    done marks its task done, comments come back to the task."""
     from dataclasses import asdict
 
-    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline import remote, stages
     from kaizenflow.pipeline.config import load_config
     from kaizenflow.pipeline.resources import Resources
 
     with Resources.open(load_config(config)) as resources:
         report = stages.deliver_task_events(resources)
+        polling = not no_poll and remote.polled_sinks(resources.config)
+        polled = remote.poll_tickets(resources) if polling else None
     if as_json:
-        typer.echo(json.dumps({"summary": report.summary(), "ok": report.ok, **asdict(report)},
-                              indent=2, default=str))
+        document: dict[str, Any] = {"summary": report.summary(), "ok": report.ok, **asdict(report)}
+        if polled is not None:
+            document["poll"] = {"summary": polled.summary(), "ok": polled.ok, **asdict(polled)}
+        typer.echo(json.dumps(document, indent=2, default=str))
         return
     typer.echo(report.summary())
+    if polled is not None:
+        typer.echo(polled.summary())
 
 
 def register(tasks_app: typer.Typer, reported: Any) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import quote
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -26,9 +25,9 @@ from kaizenflow.pipeline.night import run_nights
 from kaizenflow.pipeline.preflight import preflight
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
-from kaizenflow.reports.archive import process_slug
 from kaizenflow.reports.night import write_night_report
 from kaizenflow.reports.prefect_summary import artifact_key, pattern_rows, summary_markdown
+from kaizenflow.sinks.pages import web_pages
 from kaizenflow.sources.mapping import SourceError
 
 T = TypeVar("T")
@@ -62,8 +61,9 @@ def report_link(summary: RunSummary, web_base_url: str | None) -> str | None:
     if not summary.report_path:
         return None
     path = Path(summary.report_path)
-    if web_base_url:
-        return f"{web_base_url.rstrip('/')}/reports/{quote(process_slug(summary.process))}/{quote(path.name)}"
+    pages = web_pages(web_base_url)
+    if pages is not None:
+        return pages.report(summary.process, path.name)
     return path.resolve().as_uri()
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from kaizenflow.conformance.rules import RuleSpec
     from kaizenflow.improvement.raising import RaisingPolicy
     from kaizenflow.sinks import LinkStore, Sink
+    from kaizenflow.sinks.pages import WebPages
     from kaizenflow.sources.mapping import EventMapping
     from kaizenflow.sources.sql import Increment
     from kaizenflow.storage.staging import Extracted
@@ -643,11 +644,12 @@ class WebhookSinkConfig(_SinkBase):
             raise ValueError("a webhook sink needs url or url_env")
         return self
 
-    def build(self, links: LinkStore) -> Sink:
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         from kaizenflow.sinks.webhook import WebhookSink
 
         url = self.url if self.url is not None else self.secret(cast(str, self.url_env))
-        return WebhookSink(url, self.secret(self.secret_env), timeout_seconds=self.timeout_seconds)
+        return WebhookSink(url, self.secret(self.secret_env), timeout_seconds=self.timeout_seconds,
+                           pages=pages)
 
 
 class TwoWaySinkConfig(_SinkBase):
@@ -660,8 +662,21 @@ class TwoWaySinkConfig(_SinkBase):
                                   "with (closing or commenting the issue then reaches the task)",
     )
 
+    poll: bool | None = Field(
+        default=None, description="GitHub/Jira: `kaizen tasks deliver` asks for the state and comments of "
+                                  "the tasks' tickets (default: when webhook_secret_env is not set)",
+    )
+
+    @property
+    def polled(self) -> bool:
+        """Whether `kaizen tasks deliver` polls the tickets: asked for, or no webhooks to wait for."""
+        return self.poll if self.poll is not None else self.webhook_secret_env is None
+
     def link_target(self) -> str:
         """The ``sink_links`` target the sink links its issues under (sinks/github.py, sinks/jira.py)."""
+        raise NotImplementedError
+
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         raise NotImplementedError
 
 
@@ -676,11 +691,11 @@ class GitHubSinkConfig(TwoWaySinkConfig):
     def link_target(self) -> str:
         return f"github:{self.api_url.rstrip('/')}/{self.repo}"
 
-    def build(self, links: LinkStore) -> Sink:
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         from kaizenflow.sinks.github import GitHubIssuesSink
 
         return GitHubIssuesSink(self.repo, self.secret(self.token_env), self.api_url, links=links,
-                                timeout_seconds=self.timeout_seconds)
+                                timeout_seconds=self.timeout_seconds, pages=pages)
 
 
 class JiraSinkConfig(TwoWaySinkConfig):
@@ -696,11 +711,12 @@ class JiraSinkConfig(TwoWaySinkConfig):
     def link_target(self) -> str:
         return f"jira:{self.base_url.rstrip('/')}/{self.project_key}"
 
-    def build(self, links: LinkStore) -> Sink:
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         from kaizenflow.sinks.jira import JiraSink
 
         return JiraSink(self.base_url, self.email, self.secret(self.token_env), self.project_key,
-                        links=links, issue_type=self.issue_type, timeout_seconds=self.timeout_seconds)
+                        links=links, issue_type=self.issue_type, timeout_seconds=self.timeout_seconds,
+                        pages=pages)
 
 
 class AppriseSinkConfig(_SinkBase):
@@ -709,10 +725,10 @@ class AppriseSinkConfig(_SinkBase):
     type: Literal["apprise"]
     urls_env: str
 
-    def build(self, links: LinkStore) -> Sink:
+    def build(self, links: LinkStore, pages: WebPages | None = None) -> Sink:
         from kaizenflow.sinks.notify import AppriseSink
 
-        return AppriseSink([url for url in self.secret(self.urls_env).split() if url])
+        return AppriseSink([url for url in self.secret(self.urls_env).split() if url], pages=pages)
 
 
 SinkConfig = Annotated[

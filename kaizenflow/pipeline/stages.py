@@ -221,14 +221,16 @@ def deliver_task_events(resources: Resources) -> DeliveryReport:
     """Send what the outbox holds; a sink that is down keeps its events pending for next time."""
     from kaizenflow.sinks import DatabaseLinks
     from kaizenflow.sinks.delivery import Backoff, deliver
+    from kaizenflow.sinks.pages import web_pages
 
     config = resources.config
     store = resources.state
     links = DatabaseLinks(store.engine)
+    pages = web_pages(config.web.base_url)
     sinks: dict[str, Sink] = {}
     try:
         for sink in config.sinks:
-            sinks[sink.name] = sink.build(links)
+            sinks[sink.name] = sink.build(links, pages)
         delivery = config.delivery
         return deliver(store.engine, sinks, max_attempts=delivery.max_attempts,
                        backoff=Backoff(base_seconds=delivery.backoff_seconds,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+# The archive's folder and file names, made in core.names so the web app's URLs can follow them.
+from kaizenflow.core.names import process_slug as process_slug
+from kaizenflow.core.names import run_file_stem as run_file_stem
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.reports.formatting import as_utc
 
@@ -21,26 +22,6 @@ SIDECAR_SCHEMA = 2
 #: Task states that still ask something of the owner (the index counts them as open tasks).
 OPEN_STATES = frozenset({"open", "acknowledged", "in_progress", "not_effective"})
 INDEX_NAME = "index.html"
-
-_UNSAFE_IN_SLUG = re.compile(r"[^a-z0-9]+")
-_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def process_slug(process: str) -> str:
-    """A folder name for a process: lower-case ASCII words joined by "-", never empty.
-
-    Process names are data; they must not be able to climb out of the report folder
-    ("../x") or produce names some file systems reject.
-    """
-    ascii_name = unicodedata.normalize("NFKD", process).encode("ascii", "ignore").decode()
-    slug = _UNSAFE_IN_SLUG.sub("-", ascii_name.lower()).strip("-")
-    return slug[:80].strip("-") or "process"
-
-
-def run_file_stem(run_id: str) -> str:
-    """A file name stem for a run id; usual ids (timestamps, UUIDs) come through unchanged."""
-    stem = _UNSAFE_IN_NAME.sub("-", run_id).strip(".-")
-    return stem[:120] or "run"
 
 
 def output_problem(path: Path) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from kaizenflow.sinks.pages import WebPages
 from kaizenflow.storage.outbox import EVENT_KINDS, STATUS_SET, TASK_CLOSED, TASK_CREATED, TASK_UPDATED
 
 __all__ = ["EVENT_KINDS", "STATUS_SET", "TASK_CLOSED", "TASK_CREATED", "TASK_UPDATED"]  # and what follows
@@ -52,14 +53,64 @@ class DeliveryError(Exception):
 
     ``retryable`` says whether the same event may succeed later (a timeout, a 5xx, a rate limit)
     or never will as it stands (a 4xx: bad token, unknown repository). ``retry_after`` is the
-    wait in seconds a service asked for. The message is stored as the event's ``last_error``
+    wait in seconds a service asked for; ``status`` the HTTP status when there was an answer.
+    The message is stored as the event's ``last_error``
     and logged: sinks build it from status codes and their own words, never from secrets.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RemoteComment:
+    """A comment on a task's ticket, as its service lists it. ``ours`` marks one a kaizenflow sink
+    wrote itself (it carries the event's marker): it is never brought back to the task."""
+
+    comment_id: str
+    author: str
+    text: str
+    created_at: datetime | None
+    ours: bool
+
+
+@dataclass(frozen=True)
+class RemoteTicket:
+    """A task's ticket as a poll finds it: whether it was closed as done (a GitHub issue closed as
+    completed, a Jira issue in the *done* category), the closing's happening id (``closed:<when>``),
+    who closed it, and its comments (the newest the service lists in one answer)."""
+
+    remote_id: str
+    done: bool
+    closing: str
+    closed_by: str
+    comments: tuple[RemoteComment, ...]
+
+
+@runtime_checkable
+class TicketSink(Protocol):
+    """A sink whose tickets can be asked about (GitHub, Jira): ``target`` names its links in
+    ``sink_links``; ``poll`` makes a bounded number of requests (one listing) for one ticket and
+    raises :class:`DeliveryError` when the service cannot answer."""
+
+    target: str
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket: ...
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time as the services write it (``...Z``, ``...+0000``), in UTC; None if absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 @runtime_checkable
@@ -83,8 +134,14 @@ def percent(value: object) -> str:
     return f"{float(value):.1%}" if isinstance(value, int | float) else "?"
 
 
-def one_line(event: Event) -> str:
-    """The event as one line for a chat or an e-mail subject: what, which task, the KPI now."""
+def links_of(event: Event, pages: WebPages | None) -> dict[str, str]:
+    """The web app's pages of the event's task and run; none without ``web.base_url``."""
+    return pages.of_task(event.task) if pages is not None else {}
+
+
+def one_line(event: Event, pages: WebPages | None = None) -> str:
+    """The event as one line for a chat or an e-mail subject: what, which task, the KPI now, and
+    the task's page in the web app when there is one."""
     task = event.task
     verb = {TASK_CREATED: "New task", TASK_UPDATED: "Task updated", TASK_CLOSED: "Task closed"}.get(
         event.kind, event.kind
@@ -96,11 +153,13 @@ def one_line(event: Event) -> str:
         f"owner {task.get('owner', '?')}, {task.get('kpi_name', 'KPI')} "
         f"{percent(task.get('current_value'))} (baseline {percent(task.get('baseline_value'))}, "
         f"target {percent(task.get('target_value'))})"
-    )
+    ) + (f" {link}" if (link := links_of(event, pages).get("task")) else "")
 
 
-def description_lines(event: Event) -> list[str]:
-    """The task as plain lines, the common text of an issue body or a ticket description."""
+def description_lines(event: Event, pages: WebPages | None = None) -> list[str]:
+    """The task as plain lines, the common text of an issue body or a ticket description; with the
+    web app, the links to the task's page and to the report of the run that last saw it."""
+    links = links_of(event, pages)
     task = event.task
     effect = task.get("effect")
     lines = [
@@ -114,6 +173,8 @@ def description_lines(event: Event) -> list[str]:
         f"Status: {task.get('status', '?')}",
         *([f"Effect: {effect.get('verdict', '?')}"] if isinstance(effect, Mapping) else []),
         f"Raised in run {task.get('created_run', '?')}, last seen in run {task.get('last_seen_run', '?')}",
+        *([f"Task page: {links['task']}"] if "task" in links else []),
+        *([f"Run report: {links['run']}"] if "run" in links else []),
     ]
     return lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,11 +15,15 @@ from kaizenflow.sinks.base import (
     TASK_UPDATED,
     DeliveryError,
     Event,
+    RemoteComment,
+    RemoteTicket,
     change_note,
     description_lines,
+    parse_time,
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_list, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
+from kaizenflow.sinks.pages import WebPages
 
 API_VERSION = "2022-11-28"
 LABEL = "kaizenflow"
@@ -36,6 +41,14 @@ def event_marker(event_id: str) -> str:
     return f"<!-- kaizenflow:event:{event_id} -->"
 
 
+_OUR_MARK = event_marker("")[: -len(" -->")]
+
+
+def written_by_us(text: str) -> bool:
+    """A comment a kaizenflow sink wrote (it carries an event marker): never brought back."""
+    return _OUR_MARK in text
+
+
 class GitHubIssuesSink:
     """Each task is one issue in ``repo`` (``owner/name``), labelled ``kaizenflow``.
 
@@ -48,7 +61,8 @@ class GitHubIssuesSink:
 
     def __init__(self, repo: str, token: str, api_url: str = "https://api.github.com", *,
                  links: LinkStore | None = None, label: str = LABEL,
-                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, api_version: str = API_VERSION) -> None:
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, api_version: str = API_VERSION,
+                 pages: WebPages | None = None) -> None:
         owner, _, name = repo.partition("/")
         if not owner or not name or "/" in name:
             raise ValueError(f"repo must be 'owner/name', not {repo!r}")
@@ -59,6 +73,7 @@ class GitHubIssuesSink:
         self.target = f"github:{self.api_url}/{repo}"
         self.label = label
         self.links: LinkStore = links if links is not None else MemoryLinks()
+        self.pages = pages
         self._base = f"{self.api_url}/repos/{owner}/{name}"
         self._host = httpx.URL(self.api_url).host
         self._client = new_client(timeout_seconds, headers={
@@ -79,7 +94,7 @@ class GitHubIssuesSink:
         number = self._issue_for(event)
         if event.kind == TASK_CREATED:
             return
-        fields: dict[str, Any] = {"title": _title(event), "body": issue_body(event)}
+        fields: dict[str, Any] = {"title": _title(event), "body": issue_body(event, self.pages)}
         if event.kind == TASK_UPDATED and event.change == REOPENED:
             fields.update(state="open", state_reason="reopened")
         self._patch(number, fields)
@@ -87,6 +102,33 @@ class GitHubIssuesSink:
         if event.kind == TASK_CLOSED:
             reason = "not_planned" if event.task.get("status") in _NOT_PLANNED else "completed"
             self._patch(number, {"state": "closed", "state_reason": reason})
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket:
+        """The issue's state and its comments since ``since`` (GitHub compares it with each
+        comment's last update): two requests, the issue and one page of its comments."""
+        issue = json_object(call(self._client, "GET", f"{self._base}/issues/{int(remote_id)}",
+                                 what=f"GitHub GET /repos/{self.repo}/issues/{remote_id}"), "GitHub issue")
+        params: dict[str, Any] = {"per_page": 100}
+        if since is not None:
+            params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        listed = json_list(call(self._client, "GET", f"{self._base}/issues/{int(remote_id)}/comments",
+                                params=params,
+                                what=f"GitHub GET /repos/{self.repo}/issues/{remote_id}/comments"),
+                           "GitHub comments")
+        closer = issue.get("closed_by")
+        closer_login = closer.get("login") if isinstance(closer, dict) else None
+        comments = tuple(
+            RemoteComment(comment_id=str(c["id"]), author=f"{_login(c.get('user'))} (GitHub)",
+                          text=str(c.get("body") or ""), created_at=parse_time(c.get("created_at")),
+                          ours=written_by_us(str(c.get("body") or "")))
+            for c in listed if c.get("id") is not None
+        )
+        return RemoteTicket(
+            remote_id=str(remote_id),
+            done=issue.get("state") == "closed" and issue.get("state_reason") != "not_planned",
+            closing=f"closed:{issue.get('closed_at') or ''}", closed_by=f"{closer_login or '?'} (GitHub)",
+            comments=comments,
+        )
 
     # --- the issue of a task ------------------------------------------------------------------
 
@@ -128,7 +170,7 @@ class GitHubIssuesSink:
         response = call(
             self._client, "POST", f"{self._base}/issues", expected=(201,),
             what=f"GitHub POST /repos/{self.repo}/issues",
-            json={"title": _title(event), "body": issue_body(event), "labels": [self.label]},
+            json={"title": _title(event), "body": issue_body(event, self.pages), "labels": [self.label]},
         )
         return int(json_object(response, "GitHub issue")["number"])
 
@@ -159,14 +201,19 @@ class GitHubIssuesSink:
         return False
 
 
+def _login(user: object) -> str:
+    return str(user.get("login") or "?") if isinstance(user, dict) else "?"
+
+
 def _title(event: Event) -> str:
     return str(event.task.get("title", f"kaizenflow task {event.fingerprint}"))[:256]
 
 
-def issue_body(event: Event) -> str:
-    """The issue's description in Markdown, with the task marker on its first line."""
+def issue_body(event: Event, pages: WebPages | None = None) -> str:
+    """The issue's description in Markdown, with the task marker on its first line (and, with the
+    web app, the links to the task's page and its last run's report)."""
     lines = [task_marker(event.fingerprint), "", "Raised by kaizenflow from a recurring deviation.", ""]
-    lines += [f"- {line}" for line in description_lines(event)]
+    lines += [f"- {line}" for line in description_lines(event, pages)]
     evidence = event.task.get("evidence")
     if evidence:
         text = json.dumps(evidence, indent=2, sort_keys=True, default=str)

@@ -56,8 +56,8 @@ def error_for(response: httpx.Response, what: str) -> DeliveryError:
     if rate_limited and retry_after is None:
         retry_after = _ratelimit_reset(response)
     if rate_limited or status == 408 or status >= 500:
-        return DeliveryError(message, retryable=True, retry_after=retry_after)
-    return DeliveryError(message, retryable=False)
+        return DeliveryError(message, retryable=True, retry_after=retry_after, status=status)
+    return DeliveryError(message, retryable=False, status=status)
 
 
 def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:

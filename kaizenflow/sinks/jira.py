@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,11 +16,15 @@ from kaizenflow.sinks.base import (
     TASK_UPDATED,
     DeliveryError,
     Event,
+    RemoteComment,
+    RemoteTicket,
     change_note,
     description_lines,
+    parse_time,
 )
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, json_object, new_client
 from kaizenflow.sinks.links import LinkStore, MemoryLinks
+from kaizenflow.sinks.pages import WebPages
 
 LABEL = "kaizenflow"
 DONE_CATEGORY = "done"
@@ -36,6 +41,12 @@ def event_reference(event_id: str) -> str:
     return f"kaizenflow event {event_id}"
 
 
+def written_by_us(text: str) -> bool:
+    """A comment a kaizenflow sink wrote: its last line is an event reference. Never brought back."""
+    lines = text.strip().splitlines()
+    return bool(lines) and lines[-1].strip().startswith(event_reference(""))
+
+
 class JiraSink:
     """Each task is one issue of ``project_key`` on a Jira Cloud site, labelled ``kaizenflow`` and
     ``kaizenflow-<fingerprint>``.
@@ -50,7 +61,7 @@ class JiraSink:
 
     def __init__(self, base_url: str, email: str, token: str, project_key: str, *,
                  links: LinkStore | None = None, issue_type: str = "Task",
-                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, pages: WebPages | None = None) -> None:
         if not _PROJECT_KEY.match(project_key):
             raise ValueError(f"not a Jira project key: {project_key!r}")
         if not email or not token:
@@ -60,6 +71,7 @@ class JiraSink:
         self.issue_type = issue_type
         self.target = f"jira:{self.base_url}/{project_key}"
         self.links: LinkStore = links if links is not None else MemoryLinks()
+        self.pages = pages
         self._api = f"{self.base_url}/rest/api/3"
         self._client = new_client(
             timeout_seconds, headers={"Accept": "application/json"}, auth=httpx.BasicAuth(email, token)
@@ -81,11 +93,31 @@ class JiraSink:
             # First out of done: a workflow may forbid editing issues in a done status.
             self._move(key, ("new", "indeterminate"))
         call(self._client, "PUT", f"{self._api}/issue/{key}", expected=(204,),
-             json={"fields": {"summary": _summary(event), "description": description(event)}},
+             json={"fields": {"summary": _summary(event), "description": description(event, self.pages)}},
              what=f"Jira PUT /issue/{key}")
         self._comment_once(event, key, change_note(event))
         if event.kind == TASK_CLOSED:
             self._move(key, (DONE_CATEGORY,))
+
+    def poll(self, remote_id: str, since: datetime | None = None) -> RemoteTicket:
+        """The issue's status category and its comments, in one request (Jira sends the comments
+        with the issue; ``since`` is not needed: each comment is taken in once by its id)."""
+        response = call(self._client, "GET", f"{self._api}/issue/{remote_id}",
+                        params={"fields": "status,comment,statuscategorychangedate"},
+                        what=f"Jira GET /issue/{remote_id}")
+        fields = json_object(response, "Jira issue").get("fields") or {}
+        listed = _dig(fields, "comment", "comments") or []
+        comments = tuple(
+            RemoteComment(comment_id=str(c["id"]), author=f"{_name(c.get('author'))} (Jira)",
+                          text=plain_text(c.get("body")), created_at=parse_time(c.get("created")),
+                          ours=written_by_us(plain_text(c.get("body"))))
+            for c in listed if isinstance(c, dict) and c.get("id") is not None
+        )
+        changed = fields.get("statuscategorychangedate") if isinstance(fields, dict) else None
+        return RemoteTicket(
+            remote_id=remote_id, done=_dig(fields, "status", "statusCategory", "key") == DONE_CATEGORY,
+            closing=f"closed:{changed or ''}", closed_by="? (Jira)", comments=comments,
+        )
 
     # --- the issue of a task ------------------------------------------------------------------
 
@@ -115,7 +147,7 @@ class JiraSink:
             "project": {"key": self.project_key},
             "issuetype": {"name": self.issue_type},
             "summary": _summary(event),
-            "description": description(event),
+            "description": description(event, self.pages),
             "labels": [LABEL, task_label(event.fingerprint)],
         }
         response = call(self._client, "POST", f"{self._api}/issue", expected=(201,),
@@ -168,8 +200,8 @@ def _summary(event: Event) -> str:
     return " ".join(title.split())[:255]
 
 
-def description(event: Event) -> dict[str, Any]:
-    return adf(["Raised by kaizenflow from a recurring deviation.", *description_lines(event)])
+def description(event: Event, pages: WebPages | None = None) -> dict[str, Any]:
+    return adf(["Raised by kaizenflow from a recurring deviation.", *description_lines(event, pages)])
 
 
 def adf(paragraphs: list[str]) -> dict[str, Any]:
@@ -183,6 +215,31 @@ def adf(paragraphs: list[str]) -> dict[str, Any]:
             for text in paragraphs if text
         ],
     }
+
+
+def plain_text(body: object) -> str:
+    """Plain text of a comment body: a string, or the text nodes of an Atlassian document."""
+    if isinstance(body, str):
+        return body
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "text":
+                found.append(str(node.get("text", "")))
+            for child in node.get("content", []) or []:
+                walk(child)
+            if node.get("type") == "paragraph":
+                found.append("\n")
+
+    walk(body)
+    return "".join(found).strip()
+
+
+def _name(user: object) -> str:
+    if not isinstance(user, dict):
+        return "?"
+    return str(user.get("displayName") or user.get("emailAddress") or "?")
 
 
 def _dig(value: Any, *keys: str) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import apprise
 
 from kaizenflow.sinks.base import TASK_CLOSED, TASK_CREATED, DeliveryError, Event, one_line
+from kaizenflow.sinks.pages import WebPages
 
 _REMEMBERED_EVENTS = 1000
 
@@ -24,7 +25,7 @@ class AppriseSink:
     may repeat a notice, which for a chat line is the lesser evil than losing it.
     """
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(self, urls: Sequence[str], *, pages: WebPages | None = None) -> None:
         if not urls:
             raise ValueError("an Apprise sink needs at least one URL")
         self._targets: list[apprise.Apprise] = []
@@ -38,6 +39,7 @@ class AppriseSink:
                     scheme = url.split("://", 1)[0] if "://" in url else "?"
                     raise ValueError(f"Apprise URL #{position} (scheme {scheme!r}) is not valid")
                 self._targets.append(target)
+        self._pages = pages
         self._done: OrderedDict[str, set[int]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -53,7 +55,7 @@ class AppriseSink:
         for position, target in enumerate(self._targets, start=1):
             if position in done:
                 continue
-            if target.notify(body=one_line(event), title="kaizenflow", notify_type=notify_type):
+            if target.notify(body=one_line(event, self._pages), title="kaizenflow", notify_type=notify_type):
                 done.add(position)
             else:
                 failed.append(position)

@@ -42,8 +42,9 @@ from collections.abc import Callable
 
 import httpx
 
-from kaizenflow.sinks.base import Event
+from kaizenflow.sinks.base import Event, links_of
 from kaizenflow.sinks.http import DEFAULT_TIMEOUT_SECONDS, call, new_client
+from kaizenflow.sinks.pages import WebPages
 
 SIGNATURE_PREFIX = "sha256="
 
@@ -52,12 +53,13 @@ class WebhookSink:
     """POSTs each event as JSON to one URL, signed with a secret shared with the receiver."""
 
     def __init__(self, url: str, secret: str, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, pages: WebPages | None = None) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret to sign with")
         self.url = url
         self._secret = secret
         self._clock = clock
+        self._pages = pages
         self._client = new_client(timeout_seconds)
         # The host alone names the target in errors: a webhook URL's path may itself be a token.
         self._what = f"webhook POST {httpx.URL(url).host}"
@@ -66,7 +68,7 @@ class WebhookSink:
         return f"WebhookSink(host={httpx.URL(self.url).host!r})"
 
     def send(self, event: Event) -> None:
-        body = encode(event)
+        body = encode(event, self._pages)
         timestamp = str(int(self._clock()))
         call(self._client, "POST", self.url, what=self._what, content=body, headers={
             "Content-Type": "application/json",
@@ -79,9 +81,10 @@ class WebhookSink:
         self._client.close()
 
 
-def encode(event: Event) -> bytes:
-    """The body: the event's identity and order, and the task as it was when the event was written."""
-    document = {
+def encode(event: Event, pages: WebPages | None = None) -> bytes:
+    """The body: the event's identity and order, and the task as it was when the event was written;
+    with the web app (``web.base_url``), ``links`` to the task's page and its last run's report."""
+    document: dict[str, object] = {
         "event_id": event.event_id,
         "kind": event.kind,
         "task_id": event.task_id,
@@ -91,6 +94,9 @@ def encode(event: Event) -> bytes:
         "created_at": event.created_at.isoformat(),
         "task": dict(event.task),
     }
+    links = links_of(event, pages)
+    if links:
+        document["links"] = links
     return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
 
 

@@ -91,6 +91,12 @@ hook_deliveries = sa.Table(
 
 TABLES = [users, sessions, audit_log, hook_deliveries]
 
+#: A session and its user by the token's hash: every page asks it, so it is built once (a
+#: statement made anew is built and keyed again by SQLAlchemy on each call).
+_SESSION = (sa.select(sessions.c.csrf_token, sessions.c.expires_at, users)
+            .join(users, users.c.user_id == sessions.c.user_id)
+            .where(sessions.c.token_hash == sa.bindparam("token_hash")))
+
 
 class AccountError(ValueError):
     """A user or role that does not exist or cannot be given; the message says which."""
@@ -278,11 +284,8 @@ class AccountStore:
 
     def session(self, token: str) -> Session | None:
         """The live session of a token: not expired, its user enabled."""
-        query = (sa.select(sessions.c.csrf_token, sessions.c.expires_at, users)
-                 .join(users, users.c.user_id == sessions.c.user_id)
-                 .where(sessions.c.token_hash == _token_hash(token)))
         with self.engine.connect() as connection:
-            row = connection.execute(query).mappings().first()
+            row = connection.execute(_SESSION, {"token_hash": _token_hash(token)}).mappings().first()
         if row is None or row["disabled"] or _aware(row["expires_at"]) <= datetime.now(UTC):
             return None
         return Session(user=_user(row), csrf_token=row["csrf_token"], expires_at=_aware(row["expires_at"]))

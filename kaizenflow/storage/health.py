@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from kaizenflow.storage.aside import set_aside
+from kaizenflow.storage.schema import ADDED_LATER
 from kaizenflow.storage.state import CREATED_BY, StateStore, StateStoreError, safe_url, unreachable
 
 EVENTS_FILE = "events.duckdb"
@@ -141,7 +142,7 @@ def _record_verdicts(
 
 def _inspect_state(url: str, thorough: bool) -> _Found:
     """The state database, read only: integrity (SQLite), marker, tables and columns, state id."""
-    from kaizenflow.storage.schema import ADDED_LATER, metadata, runs
+    from kaizenflow.storage.schema import metadata, runs
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

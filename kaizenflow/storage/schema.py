@@ -1,5 +1,6 @@
 """The state database's schema, every table in one place: runs, per-case deviations, tasks and their
-history, KPI history, accepted patterns, the delivery outbox and the sinks' links to their tickets.
+history, KPI history, accepted patterns, the delivery outbox, the sinks' links to their tickets and
+what those tickets said back.
 
 Creating the tables is ``StateStore``'s job (``metadata.create_all``); the modules that read and
 write them import the tables from here, so no storage module needs another one's internals.
@@ -152,6 +153,20 @@ unreported_runs = sa.Table(
     sa.Column("loaded_json", sa.Text, nullable=False),  # the night's load: batch, offered, added, ...
 )
 
+#: What the sinks' services said about a linked ticket and was taken in (a comment brought back, a
+#: closing that marked the task done), by the service's own id, so that a webhook and a poll, or
+#: two polls, never take in the same thing twice; ``remote_at`` (a comment's time) is where the
+#: next poll of the ticket lists from (``storage.inbox``).
+remote_happenings = sa.Table(
+    "remote_happenings", metadata,
+    sa.Column("target", sa.String(255), primary_key=True),
+    sa.Column("happening", sa.String(255), primary_key=True),
+    sa.Column("remote_id", sa.String(255), nullable=False),
+    sa.Column("remote_at", sa.DateTime(timezone=True)),
+    sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_remote_happenings_ticket", "target", "remote_id"),
+)
+
 
 #: Who made the database, and which state it belongs to (the event store holds the same id):
 #: checked when a night starts (``storage.health``).
@@ -164,4 +179,4 @@ meta = sa.Table(
 
 #: Tables a later version added: ``metadata.create_all`` adds them to a database made before them,
 #: so their absence is no damage (``storage.health``).
-ADDED_LATER = frozenset({"kaizenflow_meta", "unreported_runs"})
+ADDED_LATER = frozenset({"kaizenflow_meta", "unreported_runs", "remote_happenings"})

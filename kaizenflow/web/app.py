@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import wraps
+from functools import cached_property, wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,19 +19,21 @@ import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaizenflow.improvement.lifecycle import ACTIVE, MANUAL_TRANSITIONS, TransitionError
 from kaizenflow.improvement.types import DISMISSED, DONE, TASK_STATUSES, Task
+from kaizenflow.pipeline import remote
 from kaizenflow.pipeline.config import ConfigError, KaizenConfig, TwoWaySinkConfig
 from kaizenflow.reports.archive import process_slug, run_file_stem
 from kaizenflow.reports.sparkline import sparkline_svg
+from kaizenflow.sinks import pages
 from kaizenflow.storage.accounts import ADMIN, ANALYST, OWNER, AccountError, AccountStore, Session, User
 from kaizenflow.storage.schema import kpi_history, task_history
 from kaizenflow.storage.state import StateStore
@@ -73,9 +74,9 @@ class Resources:
     def events_path(self) -> Path:
         return self.config.state_directory / "events.duckdb"
 
-    @property
+    @cached_property
     def reports_directory(self) -> Path:
-        return self.config.path(self.config.reports_directory)
+        return self.config.path(self.config.reports_directory)  # resolved once, not per page
 
 
 def prefer_wal(engine: sa.Engine) -> None:
@@ -105,6 +106,12 @@ def make_resources(config: KaizenConfig) -> Resources:
                      templates=templates, cases=casedata.CaseCache())
 
 
+def compile_templates(app: Resources) -> None:
+    """Every page template compiled as a worker starts, not while its first visitors wait."""
+    for name in app.templates.list_templates():
+        app.templates.get_template(name)
+
+
 def _utc(moment: datetime | None) -> str:
     if moment is None:
         return "–"
@@ -119,19 +126,24 @@ def _address(request: Request) -> str:
 # --- sessions -------------------------------------------------------------------------------
 
 
-async def signed_in(app: Resources, request: Request) -> tuple[Session | None, str | None]:
-    """The request's session, and a new session cookie when the trusted proxy signed it in."""
+def session_of(app: Resources, request: Request) -> tuple[Session | None, str | None]:
+    """The request's session, and a new session cookie when the trusted proxy signed it in
+    (reads the database: call it off the event loop)."""
     token = app.signer.session_token(request.cookies.get(security.SESSION_COOKIE), app.lifetime)
     if token:
-        session = await run_in_threadpool(app.accounts.session, token)
+        session = app.accounts.session(token)
         if session is not None:
             return session, None
     header = app.config.web.proxy_user_header
     if header and _address(request) in app.config.web.proxy_addresses:
         name = request.headers.get(header, "").strip()
         if name:
-            return await run_in_threadpool(_proxy_session, app, name, _address(request))
+            return _proxy_session(app, name, _address(request))
     return None, None
+
+
+async def signed_in(app: Resources, request: Request) -> tuple[Session | None, str | None]:
+    return await run_in_threadpool(session_of, app, request)
 
 
 def _proxy_session(app: Resources, name: str, address: str) -> tuple[Session | None, str | None]:
@@ -157,6 +169,19 @@ def _set_session_cookie(app: Resources, request: Request, response: Response, to
 
 
 Handler = Callable[[Resources, Request, Session], Awaitable[Response]]
+ReadingHandler = Callable[[Resources, Request, Session], Response]
+
+
+def _to_sign_in(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    wanted = target if request.method == "GET" else "/"
+    return RedirectResponse(f"/login?{urlencode({'next': wanted})}", status_code=303)
+
+
+def _refusal(app: Resources, request: Request, session: Session,
+             error: Refused | TransitionError) -> Response:
+    status = error.status if isinstance(error, Refused) else 400
+    return render(app, request, session, "error.html.j2", status=status, message=str(error))
 
 
 def page(app: Resources, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -166,9 +191,7 @@ def page(app: Resources, handler: Handler) -> Callable[[Request], Awaitable[Resp
     async def endpoint(request: Request) -> Response:
         session, new_token = await signed_in(app, request)
         if session is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            wanted = target if request.method == "GET" else "/"
-            return RedirectResponse(f"/login?{urlencode({'next': wanted})}", status_code=303)
+            return _to_sign_in(request)
         try:
             if request.method == "POST":
                 form = await request.form()
@@ -179,14 +202,35 @@ def page(app: Resources, handler: Handler) -> Callable[[Request], Awaitable[Resp
                     raise Refused(403, "This form is stale or did not come from this site "
                                        "(no valid CSRF token): nothing was changed. Reload the page.")
             response = await handler(app, request, session)
-        except Refused as refusal:
-            response = render(app, request, session, "error.html.j2", status=refusal.status,
-                              message=str(refusal))
-        except TransitionError as error:
-            response = render(app, request, session, "error.html.j2", status=400, message=str(error))
+        except (Refused, TransitionError) as error:
+            response = _refusal(app, request, session, error)
         if new_token:
             _set_session_cookie(app, request, response, new_token)
         return response
+
+    return endpoint
+
+
+def reading_page(app: Resources, handler: ReadingHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A page that only reads, for signed-in users: the session, the page's reads and its
+    rendering run in one worker thread, one hand-over from the event loop per request (where
+    ``page`` takes two), so that under load a request waits for fewer turns of the loop."""
+
+    def answer(request: Request) -> Response:
+        session, new_token = session_of(app, request)
+        if session is None:
+            return _to_sign_in(request)
+        try:
+            response = handler(app, request, session)
+        except (Refused, TransitionError) as error:
+            response = _refusal(app, request, session, error)
+        if new_token:
+            _set_session_cookie(app, request, response, new_token)
+        return response
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(answer, request)
 
     return endpoint
 
@@ -357,9 +401,9 @@ async def logout(app: Resources, request: Request, session: Session) -> Response
 # --- reading pages --------------------------------------------------------------------------
 
 
-async def home(app: Resources, request: Request, session: Session) -> Response:
+def home(app: Resources, request: Request, session: Session) -> Response:
     visible = _visible_processes(app, session.user)
-    found = await run_in_threadpool(readmodel.tiles, app.store.engine, visible, session.user.username)
+    found = readmodel.tiles(app.store.engine, visible, session.user.username)
     stale_after = timedelta(hours=36)
     now = datetime.now(UTC)
     return render(app, request, session, "home.html.j2", tiles=found, spark=sparkline_svg,
@@ -368,18 +412,14 @@ async def home(app: Resources, request: Request, session: Session) -> Response:
 
 def _report_href(app: Resources, process: str, run_id: str) -> str | None:
     path = app.reports_directory / process_slug(process) / f"{run_file_stem(run_id)}.html"
-    return f"/reports/{process_slug(process)}/{quote(path.name)}" if path.is_file() else None
+    return pages.report_path(process, path.name) if path.is_file() else None
 
 
-async def process_page(app: Resources, request: Request, session: Session) -> Response:
+def process_page(app: Resources, request: Request, session: Session) -> Response:
     name = _readable_process(app, session.user, request.path_params["process"])
-
-    def read() -> tuple[readmodel.ProcessView, list[readmodel.TaskCard], list[dict[str, object]]]:
-        return (readmodel.process_view(app.store.engine, name, app.reports_directory),
-                readmodel.task_cards(app.store.engine, [name], ACTIVE),
-                app.store.accepted(name))
-
-    view, open_tasks, accepted = await run_in_threadpool(read)
+    view = readmodel.process_view(app.store.engine, name, app.reports_directory)
+    open_tasks = readmodel.task_cards(app.store.engine, [name], ACTIVE)
+    accepted = app.store.accepted(name)
     latest = view.latest
     return render(app, request, session, "process.html.j2", view=view, latest=latest,
                   report=_report_href(app, name, latest.run_id) if latest else None,
@@ -487,12 +527,12 @@ async def report_file(app: Resources, request: Request, session: Session) -> Res
     return response
 
 
-async def board_page(app: Resources, request: Request, session: Session) -> Response:
+def board_page(app: Resources, request: Request, session: Session) -> Response:
     visible = _visible_processes(app, session.user)
     only_mine = request.query_params.get("mine") == "1"
     process = request.query_params.get("process") or None
     wanted = [p for p in visible if process in (None, p)]
-    listed = await run_in_threadpool(readmodel.task_cards, app.store.engine, wanted)
+    listed = readmodel.task_cards(app.store.engine, wanted)
     found = [t for t in listed if not only_mine or permissions.owns(session.user, t)]
     return render(app, request, session, "board.html.j2", columns=readmodel.board(found),
                   only_mine=only_mine, chosen_process=process,
@@ -531,18 +571,13 @@ def _kpis(app: Resources, task: Task) -> tuple[list[KpiPoint], int | None]:
     return points, change
 
 
-async def task_page(app: Resources, request: Request, session: Session) -> Response:
+def task_page(app: Resources, request: Request, session: Session) -> Response:
     task_id = int(request.path_params["task_id"])
-
-    def read() -> tuple[Task, list[dict[str, object]], list[KpiPoint], int | None, list[str]]:
-        task = _task_for(app, session.user, task_id)
-        history = [h for h in app.store.history(task_id) if h["type"] == "status"]
-        points, change = _kpis(app, task)
-        people = [u.username for u in app.accounts.list_users() if u.role in (OWNER, ANALYST, ADMIN)
-                  and not u.disabled]
-        return task, history, points, change, people
-
-    task, history, points, change, people = await run_in_threadpool(read)
+    task = _task_for(app, session.user, task_id)
+    history = [h for h in app.store.history(task_id) if h["type"] == "status"]
+    points, change = _kpis(app, task)
+    people = [u.username for u in app.accounts.list_users() if u.role in (OWNER, ANALYST, ADMIN)
+              and not u.disabled]
     return render(
         app, request, session, "task.html.j2", task=task, history=history, kpis=points,
         chart=kpi_chart_svg(points, task.baseline_value, task.target_value, change),
@@ -579,16 +614,7 @@ def _acting_on(app: Resources, session: Session, task_id: int, action: str, addr
 def _process_time(app: Resources, process: str) -> datetime | None:
     """The process's own clock, as the CLI's `tasks done` takes it; while a night holds the event
     store, a few short retries, then the wall clock (recorded in the audit entry)."""
-    from kaizenflow.pipeline import stages
-    from kaizenflow.pipeline.resources import Resources
-    from kaizenflow.storage.event_store import EventStoreError
-
-    for attempt in range(5):
-        try:
-            return stages.process_time(Resources.open(app.config), app.config.process(process))
-        except EventStoreError:
-            time.sleep(0.2 * (attempt + 1))
-    return None
+    return remote.process_time(app.config, process)
 
 
 async def task_status(app: Resources, request: Request, session: Session) -> Response:
@@ -711,46 +737,44 @@ async def sink_hook(app: Resources, request: Request) -> Response:
 
 
 def _apply_hook(app: Resources, sink: TwoWaySinkConfig, delivery: str | None,
-                change: hooks.RemoteChange | None, address: str) -> str:
-    from kaizenflow.pipeline import stages
-
+                change: remote.RemoteChange | None, address: str) -> str:
     hooks.first_delivery(app.store.engine, sink.name, delivery)
     if change is None:
         return "nothing to do"
-    task_id = hooks.task_of(app.store.engine, sink.link_target(), change.remote_id)
-    if task_id is None:
-        return f"no task is linked to {change.remote_id}"
-    task = app.store.task(task_id)
-    if change.action == "comment":
-        app.store.comment(task_id, change.text, change.actor)
-        app.accounts.audit(change.actor, "task_comment", f"task:{task_id}",
-                           {"via": sink.name, "remote": change.remote_id, "text": change.text}, address)
-        return f"comment added to #{task_id}"
-    if not hooks.can_be_done(task.status):
-        return f"task #{task_id} is {task.status}: left as it is"
-    others = [s for s in stages.sink_names(app.config, task.process) if s != sink.name]
-    moved = app.store.transition(task_id, DONE, change.actor, f"closed in {sink.type} ({change.remote_id})",
-                                 _process_time(app, task.process), sinks=others)
-    app.accounts.audit(change.actor, "task_status", f"task:{task_id}",
-                       {"via": sink.name, "remote": change.remote_id, "from": task.status,
-                        "to": moved.status}, address)
-    return f"task #{task_id} marked done"
+    return remote.apply_remote_change(app.config, app.store, app.accounts, sink, change, address).message
 
 
 # --- the application ------------------------------------------------------------------------
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", security.CONTENT_SECURITY_POLICY)
-        for header, value in security.SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "public, max-age=3600"
-        if request.url.scheme == "https":
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+class SecurityHeaders:
+    """The security headers on every response, set as the response starts (plain ASGI: Starlette's
+    BaseHTTPMiddleware runs each request in a task group with its own streams, which costs a
+    page more CPU time than some of its queries)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope["path"]).startswith("/static/")
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", security.CONTENT_SECURITY_POLICY)
+                for header, value in security.SECURITY_HEADERS.items():
+                    headers.setdefault(header, value)
+                if static:
+                    headers["Cache-Control"] = "public, max-age=3600"
+                if https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(config: KaizenConfig) -> Starlette:
@@ -782,14 +806,14 @@ def create_app(config: KaizenConfig) -> Starlette:
         Route("/logout", page(app, logout), methods=["POST"]),
         Route("/healthz", health),
         Route("/favicon.ico", no_icon),
-        Route("/", page(app, home)),
-        Route("/processes/{process:str}", page(app, process_page)),
+        Route("/", reading_page(app, home)),
+        Route("/processes/{process:str}", reading_page(app, process_page)),
         Route("/processes/{process:str}/pattern", page(app, pattern_page)),
         Route("/processes/{process:str}/case", page(app, case_page)),
         Route("/processes/{process:str}/accept", page(app, accept_pattern), methods=["POST"]),
         Route("/reports/{slug:str}/{name:str}", page(app, report_file)),
-        Route("/tasks", page(app, board_page)),
-        Route("/tasks/{task_id:int}", page(app, task_page)),
+        Route("/tasks", reading_page(app, board_page)),
+        Route("/tasks/{task_id:int}", reading_page(app, task_page)),
         Route("/tasks/{task_id:int}/status", page(app, task_status), methods=["POST"]),
         Route("/tasks/{task_id:int}/comment", page(app, task_comment), methods=["POST"]),
         Route("/tasks/{task_id:int}/assign", page(app, task_assign), methods=["POST"]),
@@ -799,6 +823,7 @@ def create_app(config: KaizenConfig) -> Starlette:
     ]
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(compile_templates, app)
         yield
         app.store.dispose()
 

@@ -3,10 +3,9 @@
 A delivery is believed only with a valid signature (HMAC-SHA256 of the body with the sink's
 ``webhook_secret_env``: GitHub's ``X-Hub-Signature-256``, Jira's ``X-Hub-Signature``) and only
 once: its delivery id (``X-GitHub-Delivery``, ``X-Atlassian-Webhook-Identifier``) is recorded,
-and a replay is refused. The issue is found through the links the sink keeps (``sink_links``);
-closing it (a Jira issue reaching the *done* category) marks the task done, a comment is added
-to the task's history, both through the same state-store calls as the CLI, and written to the
-audit log. The change goes to every other sink of the process, not back to the one it came from.
+and a replay is refused. What the delivery asks of the task is made by ``pipeline.remote``, the
+same code the poll of ``kaizen tasks deliver`` uses: the issue is found through the links the
+sink keeps (``sink_links``); closing it marks the task done, a comment is added to its history.
 """
 
 from __future__ import annotations
@@ -14,19 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from kaizenflow.improvement.lifecycle import MANUAL_TRANSITIONS
-from kaizenflow.improvement.types import DONE
-from kaizenflow.sinks.github import event_marker
+from kaizenflow.pipeline.remote import COMMENT_ACTION, DONE_ACTION, RemoteChange
+from kaizenflow.sinks import github, jira
+from kaizenflow.sinks.base import parse_time
 from kaizenflow.storage.accounts import hook_deliveries
-from kaizenflow.storage.schema import sink_links, tasks
 
 MAX_BODY_BYTES = 1_000_000
-_OUR_COMMENTS = event_marker("")[: -len(" -->")]  # comments the sinks wrote themselves
 
 
 class HookRefused(Exception):
@@ -35,16 +31,6 @@ class HookRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class RemoteChange:
-    """What a delivery asks of a task: ``done`` or ``comment`` (with its text), and by whom."""
-
-    remote_id: str
-    action: str
-    actor: str
-    text: str = ""
 
 
 def verify(secret: str, body: bytes, signature: str | None) -> None:
@@ -77,13 +63,22 @@ def github_change(event: str | None, payload: dict[str, object]) -> RemoteChange
     login = str(sender.get("login", "?")) if isinstance(sender, dict) else "?"
     actor = f"{login} (GitHub)"
     if event == "issues" and payload.get("action") == "closed" and issue.get("state_reason") != "not_planned":
-        return RemoteChange(str(issue["number"]), "done", actor)
+        closed_at = issue.get("closed_at")
+        return RemoteChange(str(issue["number"]), DONE_ACTION, actor,
+                            happening=f"closed:{closed_at}" if closed_at else None)
     comment = payload.get("comment")
     if event == "issue_comment" and payload.get("action") == "created" and isinstance(comment, dict):
         text = str(comment.get("body") or "")
-        if text and _OUR_COMMENTS not in text:
-            return RemoteChange(str(issue["number"]), "comment", actor, text)
+        if text and not github.written_by_us(text):
+            return RemoteChange(str(issue["number"]), COMMENT_ACTION, actor, text,
+                                *_once(comment, "created_at"))
     return None
+
+
+def _once(comment: dict[str, object], time_key: str) -> tuple[str | None, datetime | None]:
+    """A comment's happening id and time, so that a poll does not bring it back a second time."""
+    comment_id = comment.get("id")
+    return (f"comment:{comment_id}" if comment_id is not None else None), parse_time(comment.get(time_key))
 
 
 def jira_change(payload: dict[str, object]) -> RemoteChange | None:
@@ -100,46 +95,15 @@ def jira_change(payload: dict[str, object]) -> RemoteChange | None:
         fields = issue.get("fields") or {}
         status = fields.get("status") if isinstance(fields, dict) else None
         category = status.get("statusCategory") if isinstance(status, dict) else None
-        if isinstance(category, dict) and category.get("key") == "done":
-            return RemoteChange(str(issue["key"]), "done", actor)
+        if isinstance(category, dict) and category.get("key") == jira.DONE_CATEGORY:
+            changed = fields.get("statuscategorychangedate") if isinstance(fields, dict) else None
+            return RemoteChange(str(issue["key"]), DONE_ACTION, actor,
+                                happening=f"closed:{changed}" if changed else None)
     if event == "comment_created" and isinstance(comment, dict):
-        text = _jira_text(comment.get("body"))
-        if text and _OUR_COMMENTS not in text:
-            return RemoteChange(str(issue["key"]), "comment", actor, text)
+        text = jira.plain_text(comment.get("body"))
+        if text and not jira.written_by_us(text):
+            return RemoteChange(str(issue["key"]), COMMENT_ACTION, actor, text, *_once(comment, "created"))
     return None
-
-
-def _jira_text(body: object) -> str:
-    """Plain text of a comment body: a string, or the text nodes of an Atlassian document."""
-    if isinstance(body, str):
-        return body
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "text":
-                found.append(str(node.get("text", "")))
-            for child in node.get("content", []) or []:
-                walk(child)
-            if node.get("type") == "paragraph":
-                found.append("\n")
-
-    walk(body)
-    return "".join(found).strip()
-
-
-def task_of(engine: sa.Engine, target: str, remote_id: str) -> int | None:
-    """The task a sink linked to the remote issue."""
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(tasks.c.task_id).join(sink_links, sink_links.c.fingerprint == tasks.c.fingerprint)
-            .where(sink_links.c.target == target, sink_links.c.remote_id == remote_id)
-        ).scalar()
-    return None if found is None else int(found)
-
-
-def can_be_done(status: str) -> bool:
-    return DONE in MANUAL_TRANSITIONS.get(status, frozenset())
 
 
 def parse(body: bytes) -> dict[str, object]:

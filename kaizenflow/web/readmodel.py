@@ -88,12 +88,25 @@ def _figures(row: sa.RowMapping) -> RunFigures:
     )
 
 
+# The queries every page view runs, built once with bound parameters: SQLAlchemy builds and keys
+# a statement made anew on each call again, which costs more than SQLite's answer to it.
+_RECENT_RUNS = (sa.select(runs).where(runs.c.process == sa.bindparam("process"))
+                .order_by(runs.c.finished_at.desc(), runs.c.run_id.desc())
+                .limit(sa.bindparam("count", type_=sa.Integer)))
+_TASKS_BY_STATUS = (sa.select(tasks.c.status, sa.func.count())
+                    .where(tasks.c.process == sa.bindparam("process"))
+                    .group_by(tasks.c.status))
+_TASK_CARDS = (sa.select(tasks.c.task_id, tasks.c.process, tasks.c.title, tasks.c.status, tasks.c.owner,
+                         tasks.c.business_object, tasks.c.baseline_value, tasks.c.current_value,
+                         tasks.c.target_value)
+               .where(tasks.c.process.in_(sa.bindparam("processes", expanding=True)))
+               .order_by(tasks.c.task_id))
+_TASK_CARDS_IN = _TASK_CARDS.where(tasks.c.status.in_(sa.bindparam("statuses", expanding=True)))
+
+
 def recent_runs(connection: sa.Connection, process: str, count: int = TREND_RUNS) -> list[RunFigures]:
     """The last ``count`` runs of a process, oldest first."""
-    rows = connection.execute(
-        sa.select(runs).where(runs.c.process == process)
-        .order_by(runs.c.finished_at.desc(), runs.c.run_id.desc()).limit(count)
-    ).mappings().all()
+    rows = connection.execute(_RECENT_RUNS, {"process": process, "count": count}).mappings().all()
     return [_figures(row) for row in reversed(rows)]
 
 
@@ -124,9 +137,7 @@ def process_view(engine: sa.Engine, process: str, reports_directory: Path | None
         ids = [run.run_id for run in history]
         counts = _pattern_counts(connection, process, tuple(ids), reports_directory)
         statuses: dict[str, int] = {str(status): int(n) for status, n in connection.execute(
-            sa.select(tasks.c.status, sa.func.count()).where(tasks.c.process == process)
-            .group_by(tasks.c.status)
-        ).all()}
+            _TASKS_BY_STATUS, {"process": process}).all()}
     by_pattern: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for run_id, kind, activity, cases in counts:
         by_pattern[(kind, activity)][run_id] = int(cases)
@@ -146,38 +157,49 @@ def process_view(engine: sa.Engine, process: str, reports_directory: Path | None
                        tasks_by_status={s: int(statuses.get(s, 0)) for s in TASK_STATUSES})
 
 
-_COUNTS: OrderedDict[tuple[str, ...], list[tuple[str, str, str, int]]] = OrderedDict()
+#: Cases per pattern of each run read so far, by (reports folder, process, run).
+_COUNTS: OrderedDict[tuple[str, str, str], list[tuple[str, str, int]]] = OrderedDict()
 _COUNTS_LOCK = threading.Lock()
-_COUNTS_KEPT = 32
+_COUNTS_KEPT = 1024
 
 
 def _pattern_counts(connection: sa.Connection, process: str, ids: tuple[str, ...],
                     reports_directory: Path | None) -> list[tuple[str, str, str, int]]:
-    """Cases per run and pattern. A run's deviations never change once published, so the counts
-    of a set of runs are kept until the next run: read from the exported patterns files, or, for a
-    run without one, counted in the database (millions of rows on a long history)."""
-    if not ids:
-        return []
-    key = (process, *ids)
+    """Cases per run and pattern. A run's deviations never change once published, so each run's
+    counts are kept once read (after a night, only its own run is read): from the run's exported
+    patterns file, or, for a run without one, counted in the database (millions of rows on a
+    long history)."""
+    folder = str(reports_directory)
+    found: dict[str, list[tuple[str, str, int]]] = {}
     with _COUNTS_LOCK:
-        if key in _COUNTS:
-            _COUNTS.move_to_end(key)
-            return _COUNTS[key]
-    counted = exported_pattern_counts(reports_directory, process, list(ids)) if reports_directory else []
-    missing = sorted(set(ids) - {run_id for run_id, *_ in counted})
+        for run_id in ids:
+            kept = _COUNTS.get((folder, process, run_id))
+            if kept is not None:
+                _COUNTS.move_to_end((folder, process, run_id))
+                found[run_id] = kept
+    missing = [run_id for run_id in ids if run_id not in found]
     if missing:
-        rows = connection.execute(
-            sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
-                      sa.func.count(sa.distinct(deviations.c.case_id)))
-            .where(deviations.c.run_id.in_(missing))
-            .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
-        ).all()
-        counted += [(str(r), str(k), str(a), int(n)) for r, k, a, n in rows]
-    with _COUNTS_LOCK:
-        _COUNTS[key] = counted
-        while len(_COUNTS) > _COUNTS_KEPT:
-            _COUNTS.popitem(last=False)
-    return counted
+        read: dict[str, list[tuple[str, str, int]]] = {run_id: [] for run_id in missing}
+        exported = exported_pattern_counts(reports_directory, process, missing) if reports_directory else []
+        for run_id, kind, activity, cases in exported:
+            read[run_id].append((kind, activity, cases))
+        uncounted = sorted(set(missing) - {run_id for run_id, *_ in exported})
+        if uncounted:
+            rows = connection.execute(
+                sa.select(deviations.c.run_id, deviations.c.kind, deviations.c.activity,
+                          sa.func.count(sa.distinct(deviations.c.case_id)))
+                .where(deviations.c.run_id.in_(uncounted))
+                .group_by(deviations.c.run_id, deviations.c.kind, deviations.c.activity)
+            ).all()
+            for run_id, kind, activity, cases in rows:
+                read[str(run_id)].append((str(kind), str(activity), int(cases)))
+        with _COUNTS_LOCK:
+            for run_id, counted in read.items():
+                _COUNTS[(folder, process, run_id)] = counted
+            while len(_COUNTS) > _COUNTS_KEPT:
+                _COUNTS.popitem(last=False)
+        found.update(read)
+    return [(run_id, kind, activity, cases) for run_id in ids for kind, activity, cases in found[run_id]]
 
 
 def exported_pattern_counts(reports_directory: Path, process: str,
@@ -188,14 +210,18 @@ def exported_pattern_counts(reports_directory: Path, process: str,
     from kaizenflow.reports.exports import export_folder
 
     counted = []
+    names = ["kind", "activity", "cases"]
     for run_id in run_ids:
         path = export_folder(reports_directory, process, run_id) / "patterns.parquet"
         try:
-            table = pq.read_table(path, columns=["kind", "activity", "cases"])
-        except (OSError, ValueError):
+            # one file, read directly: pq.read_table goes through pyarrow.dataset, whose first
+            # use in a process costs more than all fourteen files of a trend
+            with pq.ParquetFile(path) as exported:
+                table = exported.read(columns=names)
+            columns = [table.column(name).to_pylist() for name in names]
+        except (OSError, ValueError, KeyError):
             continue
-        counted += [(run_id, str(k), str(a), int(n)) for k, a, n in zip(
-            *(table.column(c).to_pylist() for c in ("kind", "activity", "cases")), strict=True)]
+        counted += [(run_id, str(k), str(a), int(n)) for k, a, n in zip(*columns, strict=True)]
     return counted
 
 
@@ -250,14 +276,12 @@ class TaskCard:
 def task_cards(engine: sa.Engine, processes: list[str], statuses: frozenset[str] | None = None,
                ) -> list[TaskCard]:
     """The tasks of the processes (in some statuses), in task order, read in one narrow query."""
-    query = (sa.select(tasks.c.task_id, tasks.c.process, tasks.c.title, tasks.c.status, tasks.c.owner,
-                       tasks.c.business_object, tasks.c.baseline_value, tasks.c.current_value,
-                       tasks.c.target_value)
-             .where(tasks.c.process.in_(processes)).order_by(tasks.c.task_id))
-    if statuses is not None:
-        query = query.where(tasks.c.status.in_(sorted(statuses)))
+    if statuses is None:
+        query, values = _TASK_CARDS, {"processes": processes}
+    else:
+        query, values = _TASK_CARDS_IN, {"processes": processes, "statuses": sorted(statuses)}
     with engine.connect() as connection:
-        return [TaskCard(*row) for row in connection.execute(query).all()]
+        return [TaskCard(*row) for row in connection.execute(query, values).all()]
 
 
 def board(cards: list[TaskCard]) -> dict[str, list[TaskCard]]:
