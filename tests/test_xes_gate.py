@@ -1,11 +1,21 @@
-"""The XES gate's byte screen: its one RE2 pass never lets through what an exact suspect pattern finds."""
+"""The XES gate and its safety pass: the RE2 screen misses nothing; a pass begun early answers the reader."""
 
 from __future__ import annotations
 
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kaizenflow.sources.mapping import SourceError
+from kaizenflow.sources.xes import read_xes
 from kaizenflow.sources.xes_gate import _SUSPECTS, XesGate
+from kaizenflow.sources.xes_scan import start
+
+CORPUS = Path(__file__).resolve().parent / "data" / "real_world"
 
 #: Between the parts of a construct: the whitespace, none, and bytes (Latin-1, UTF-8) where the
 #: RE2 pattern and Python's could differ.
@@ -54,3 +64,23 @@ def test_a_plain_chunk_of_events_passes_the_gate() -> None:
     gate(b'<trace><string key="concept:name" value="1"/><event><string key="concept:name" value="a"/>'
          b'<date key="time:timestamp" value="2011-10-01T00:37:00.000+14:00"/></event></trace>')
     assert (gate.suspect, gate.events, gate.traces, gate.rust_may_read) == (None, 1, 1, True)
+
+
+def test_a_refusal_of_a_pass_begun_early_is_the_readers_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "doctype.xes"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE log [<!ENTITY x "y">]><log><trace/></log>')
+    start(path)
+    with pytest.raises(SourceError, match=r"doctype\.xes: refused: the XML declares a DTD"):
+        read_xes(path)
+
+
+def test_a_file_replaced_after_its_pass_began_gets_a_pass_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "log.xes"
+    shutil.copy(CORPUS / "prom_export.xes", path)
+    start(path)
+    for thread in threading.enumerate():
+        if thread.name == "xes-safety-pass":
+            thread.join()  # the pass of the plain file has finished
+    path.write_text('<?xml version="1.0"?><!DOCTYPE log><log><trace/></log>')
+    with pytest.raises(SourceError, match=r"declares a DTD \(<!DOCTYPE log>\); event logs never need one"):
+        read_xes(path)
