@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import resource
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -134,7 +135,9 @@ def measure(scratch: Path, rounds: int = 3) -> dict[str, tuple[Measurement, floa
 
 def section(scratch: Path, rounds: int = 3) -> list[str]:
     """The section's lines under its heading (as benchmarks/run.py's ``_measured`` wants them)."""
+    before = os.getloadavg()[0]
     measured = measure(scratch, rounds)
+    after = os.getloadavg()[0]
     (ours, our_cpu), (theirs, their_cpu) = measured["kaizen inspect"], measured["pm4py.read_xes"]
     size = (scratch / "bpi2012_like.xes").stat().st_size
     lines = [
@@ -143,7 +146,10 @@ def section(scratch: Path, rounds: int = 3) -> list[str]:
         f"counts {ours.result['read_warnings']} read warning, the undeclared prefixes). Each contender in a "
         f"fresh process, imports included; median of {rounds} alternating rounds. kaizenflow runs the "
         "safety pass and byte gate, the Rust reader it checks, the validated events (case, time and "
-        "lifecycle checks) and the whole profile; pm4py only reads.",
+        "lifecycle checks) and the whole profile; pm4py only reads. Both use more than one core at "
+        "times (r4pm's threads; kaizenflow's safety pass runs beside its imports), so CPU time may "
+        f"exceed wall time. Load average (1 min) {before:.1f} before and {after:.1f} after: other work "
+        "shared the two cores.",
         "",
         "| contender | events | seconds | CPU seconds (process) | peak memory |",
         "|---|---:|---:|---:|---:|",

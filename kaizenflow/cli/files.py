@@ -49,6 +49,14 @@ def _load(path: Path, object_type: str | None, cost: CaseCost | None = None,
     return events_to_log(loaded.events, cost), loaded.warnings
 
 
+def _start_reading(path: Path) -> None:
+    """An XES file's safety pass begins now, on a thread, while the command imports its readers."""
+    if path.name.lower().endswith((".xes", ".xes.gz")):
+        from kaizenflow.sources.xes_scan import start
+
+        start(path)
+
+
 def read_warning_lines(warnings: tuple[ReadWarning, ...]) -> list[str]:
     """What the reader bent, one line each, for people."""
     return [f"  read warning ({w.code}): {w.line()}" for w in warnings]
@@ -66,6 +74,7 @@ def check(
     strict: StrictOption = False,
 ) -> None:
     """Check any log against any model: fitness, precision, conforming cases and patterns."""
+    _start_reading(log)
     from kaizenflow.conformance.check import check_log
     from kaizenflow.conformance.models import load_model
     from kaizenflow.conformance.patterns import result_patterns
@@ -128,6 +137,7 @@ def inspect(
     strict: StrictOption = False,
 ) -> None:
     """Profile a log: cases, events, activities, variants, time span, attributes and warnings."""
+    _start_reading(log)
     from kaizenflow.mining.profile import profile_log
 
     events, read_warnings = _load(log, object_type, strict=strict)

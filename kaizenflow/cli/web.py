@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaizenflow.storage.accounts import ROLES
+from kaizenflow.storage.roles import ROLES  # not accounts: it imports SQLAlchemy
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="pipeline configuration (YAML)")]
 UserArgument = Annotated[str, typer.Argument(help="user name: the e-mail or name tasks are owned by")]

@@ -12,18 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kaizenflow.core.events import ACTIVITY, ATTRIBUTES, CASE_ID, EVENT_ID, RESOURCE, SOURCE, TIMESTAMP
-
-
-class SourceError(ValueError):
-    """A source cannot be read as events; the message names the source, row and field.
-
-    ``transient`` when reading again may succeed (the database could not be reached): a night
-    retries those, not a bad row or a missing table, which would fail the same way again.
-    """
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+from kaizenflow.sources.errors import SourceError as SourceError  # defined apart: it imports no pandas
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from xml.parsers import expat
 
 from lxml import etree
 
-from kaizenflow.sources.mapping import SourceError
+from kaizenflow.sources.errors import SourceError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 4 << 20  # bytes a read: fewer calls into the parser and the gate
@@ -96,20 +97,25 @@ class _DoctypeTarget:
 def scan_xml(path: Path, observe: Observe | None = None, limits: XmlLimits = DEFAULT_LIMITS) -> None:
     """The safety pass over the whole file (gunzipped when it is gzip data); raises SourceError.
 
-    ``observe`` sees each chunk before the parser: readers gather cheap byte-level facts
-    (counts, suspicious values) in the same read.
+    ``observe`` sees each chunk, in order, while the parser reads it: readers gather cheap
+    byte-level facts (counts, suspicious values) in the same read. It runs on a second thread,
+    since libxml2 parses without holding the GIL; each chunk waits for both, and an exception
+    of ``observe`` wins over the parser's, as if it had seen the chunk first.
     """
     target = _DoctypeTarget()
     parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=True, remove_pis=True)
     consumed = 0
-    with _opened(path, limits) as stream:
+    with _opened(path, limits) as stream, ThreadPoolExecutor(max_workers=1) as beside:
         try:
             while chunk := stream.read(_CHUNK):
                 consumed += len(chunk)
-                if observe is not None:
-                    observe(chunk)
-                parser.feed(chunk)
+                observed = beside.submit(observe, chunk) if observe is not None else None
+                try:
+                    parser.feed(chunk)
+                finally:
+                    if observed is not None:
+                        observed.result()
             if consumed == 0:
                 raise SourceError(f"{path}: the file is empty")
             parser.close()

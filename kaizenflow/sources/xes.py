@@ -32,9 +32,10 @@ from kaizenflow.core.events import EventLog
 from kaizenflow.sources.batch import START_KEY, assemble, rows_to_log
 from kaizenflow.sources.bending import Bendings, ReadWarning
 from kaizenflow.sources.mapping import EventMapping, SourceError
-from kaizenflow.sources.safe_xml import DEFAULT_LIMITS, XmlLimits, is_gzip, scan_xml
+from kaizenflow.sources.safe_xml import DEFAULT_LIMITS, XmlLimits, is_gzip
 from kaizenflow.sources.timestamps import iso_utc
 from kaizenflow.sources.xes_gate import XesGate
+from kaizenflow.sources.xes_scan import scanned
 from kaizenflow.sources.xes_stream import stream_xes
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ def _read(
     """The safety pass, then the Rust reader when the gate and its checks allow, else the Python one."""
     if is_gzip(path) and not path.name.lower().endswith(".gz"):
         raise SourceError(f"{path}: the file is gzip data; name it .xes.gz")
-    gate = XesGate()
-    scan_xml(path, gate, limits)
+    gate = scanned(path, limits)  # the safety pass, begun earlier by the command when it could
     bendings = Bendings(str(path), strict=strict)
     if not strict and gate.rust_may_read:
         fast = _rust_frame(path, gate)
@@ -227,7 +227,8 @@ def _rust_frame(path: Path, gate: XesGate) -> _Frame | None:
 
 
 def _undeclared(read: _Frame, bendings: Bendings) -> None:
-    keys = [c.removeprefix("case:") for c in read.frame.columns]
+    # sorted: r4pm's column order changes from run to run, and the warning names the first key
+    keys = sorted(c.removeprefix("case:") for c in read.frame.columns)
     declared = set(read.prefixes)
     for key in keys:
         prefix, colon, _ = key.partition(":")

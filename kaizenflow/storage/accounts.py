@@ -19,13 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from kaizenflow.storage.roles import ADMIN as ADMIN
+from kaizenflow.storage.roles import ANALYST as ANALYST
+from kaizenflow.storage.roles import OWNER as OWNER
+from kaizenflow.storage.roles import ROLES as ROLES
+from kaizenflow.storage.roles import VIEWER as VIEWER
 from kaizenflow.storage.schema import metadata
-
-VIEWER = "viewer"
-OWNER = "owner"
-ANALYST = "analyst"
-ADMIN = "admin"
-ROLES = (VIEWER, OWNER, ANALYST, ADMIN)
 
 #: A login name: an e-mail address or a plain name, as task owners are written in the config.
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$")
