@@ -13,24 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+from ticket_support import write_config
 from web_support import free_port
 
 from kaizenflow.cli.serve import ServeError, port_taken, web_app
 
-MODEL = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
-
 
 def _config(directory: Path) -> Path:
-    path = directory / "kaizen.yaml"
-    path.write_text(yaml.safe_dump({
-        "processes": [{"name": "purchase-to-pay", "model": str(MODEL),
-                       "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                    "activity": "activity", "timestamp": "at"}],
-                       "tasks": {"owners": {"default": "lead@example.com"}}}],
-        "web": {},
-    }), encoding="utf-8")
-    return path
+    return write_config(directory, web={})
 
 
 def _closes(port: int, seconds: float = 20.0) -> bool:

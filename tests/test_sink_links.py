@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from fake_services import FakeChat, FakeGitHub, FakeJira, FakeWebhookReceiver
+from ticket_support import write_config
 from web_support import PASSWORD, served_in_thread, signed_in
 
 from kaizenflow.improvement.types import TaskProposal
@@ -34,7 +34,6 @@ TASK_URL = "https://kaizen.example.com/tasks/7"
 RUN_ID = "2024-05-02T02:00:00Z"
 RUN_URL = "https://kaizen.example.com/reports/purchase-to-pay/2024-05-02T02-00-00Z.html"
 SECRET = "whsec-Lk8Rt3Qa"
-MODEL = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
 
 
 def event() -> Event:
@@ -90,15 +89,7 @@ def test_without_a_base_url_the_issue_body_has_no_link() -> None:
 
 
 def _config(directory: Path, **extra: object) -> KaizenConfig:
-    path = directory / "kaizen.yaml"
-    path.write_text(yaml.safe_dump({
-        "processes": [{"name": "purchase-to-pay", "model": str(MODEL),
-                       "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                    "activity": "activity", "timestamp": "at"}],
-                       "tasks": {"owners": {"default": "lead@example.com"}}}],
-        **extra,
-    }), encoding="utf-8")
-    config = load_config(path)
+    config = load_config(write_config(directory, **extra))
     config.state_directory.mkdir(parents=True)
     return config
 

@@ -16,27 +16,24 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from fake_services import FakeGitHub, FakeJira
+from ticket_support import TaskInState, record_one_task, ticket_sinks, write_config
 from typer.testing import CliRunner
 
 from kaizenflow.cli.main import app
 from kaizenflow.improvement.types import ACKNOWLEDGED, DONE, OPEN, TaskProposal
 from kaizenflow.pipeline import remote
-from kaizenflow.pipeline.config import KaizenConfig, TwoWaySinkConfig, load_config
+from kaizenflow.pipeline.config import TwoWaySinkConfig, load_config
 from kaizenflow.storage.accounts import AccountStore
 from kaizenflow.storage.schema import outbox
 from kaizenflow.storage.state import StateStore
 from kaizenflow.web import hooks
 
-MODEL = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
-
 
 @dataclass
-class Polled:
+class Polled(TaskInState):
     path: Path
-    config: KaizenConfig
     github: FakeGitHub
     jira: FakeJira
-    task_id: int
 
     def deliver(self, *options: str) -> dict[str, Any]:
         """`kaizen tasks deliver --json`: what it printed, parsed."""
@@ -44,23 +41,6 @@ class Polled:
         assert result.exit_code == 0, result.output
         document: dict[str, Any] = json.loads(result.output)
         return document
-
-    def store(self) -> StateStore:
-        return StateStore(self.config.state_url)
-
-    def status(self) -> str:
-        store = self.store()
-        try:
-            return store.task(self.task_id).status
-        finally:
-            store.dispose()
-
-    def notes(self) -> list[str]:
-        store = self.store()
-        try:
-            return [str(h["note"]) for h in store.history(self.task_id) if h["type"] == "status"]
-        finally:
-            store.dispose()
 
     def sinks_told(self) -> list[str]:
         """The sinks the task's events after its creation were written for, in order."""
@@ -81,35 +61,10 @@ def polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Polled]:
     with FakeGitHub() as github, FakeJira() as jira:
         monkeypatch.setenv("GH_TOKEN", github.token)
         monkeypatch.setenv("JIRA_TOKEN", jira.token)
-        path = tmp_path / "kaizen.yaml"
-        path.write_text(yaml.safe_dump({
-            "processes": [{"name": "purchase-to-pay", "model": str(MODEL),
-                           "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                        "activity": "activity", "timestamp": "at"}],
-                           "tasks": {"owners": {"default": "lead@example.com"}}}],
-            "sinks": [
-                {"name": "github", "type": "github", "repo": github.repo, "token_env": "GH_TOKEN",
-                 "api_url": github.url, "timeout_seconds": 2},
-                {"name": "jira", "type": "jira", "base_url": jira.url, "email": jira.email,
-                 "token_env": "JIRA_TOKEN", "project_key": jira.project, "timeout_seconds": 2},
-            ],
-        }), encoding="utf-8")
+        path = write_config(tmp_path, sinks=ticket_sinks(github, jira))
         config = load_config(path)
-        config.state_directory.mkdir(parents=True)
-        store = StateStore(config.state_url)
-        now = datetime.now(UTC)
-        [change] = store.record_run(
-            "r1", "purchase-to-pay", now, now,
-            {"cases": 100, "events": 600, "fitness": 0.9, "conforming_cases": 80}, [],
-            [TaskProposal(fingerprint="f1", process="purchase-to-pay",
-                          pattern_key="skipped:Approve Purchase Order",
-                          title="Stop skipping 'Approve Purchase Order'", business_object=None,
-                          owner="lead@example.com", kpi_name="share of cases", kpi_value=0.2,
-                          target_value=0.1, cases=20, cases_in_scope=100, evidence={})],
-            sinks=["github", "jira"],
-        )
-        store.dispose()
-        setup = Polled(path, config, github, jira, change.task.task_id)
+        task_id = record_one_task(config)
+        setup = Polled(config=config, task_id=task_id, path=path, github=github, jira=jira)
         setup.deliver("--no-poll")
         assert len(github.issues) == 1 and len(jira.issues) == 1
         yield setup

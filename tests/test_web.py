@@ -13,6 +13,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from markupsafe import escape
+from ticket_support import write_config
 from typer.testing import CliRunner
 from web_support import PASSWORD, WebNight, csrf_of, signed_in
 
@@ -410,17 +411,7 @@ def test_users_are_added_listed_given_a_role_and_disabled_from_the_command_line(
 
 
 def _proxied_config(tmp_path: Path, web: Mapping[str, object]) -> Path:
-    import yaml
-
-    model = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
-    path = tmp_path / "kaizen.yaml"
-    path.write_text(yaml.safe_dump({
-        "processes": [{"name": "purchase-to-pay", "model": str(model),
-                       "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                    "activity": "activity", "timestamp": "at"}],
-                       "tasks": {"owners": {"default": "lead@example.com"}}}],
-        "web": dict(web),
-    }), encoding="utf-8")
+    path = write_config(tmp_path, web=dict(web))
     config = load_config(path)
     config.state_directory.mkdir(parents=True)
     store = StateStore(config.state_url)

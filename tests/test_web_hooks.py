@@ -8,52 +8,30 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import yaml
 from fake_services import FakeGitHub, FakeJira
+from ticket_support import TaskInState, record_one_task, ticket_sinks, write_config
 from web_support import served_in_thread
 
-from kaizenflow.improvement.types import DONE, OPEN, TaskProposal
+from kaizenflow.improvement.types import DONE, OPEN
 from kaizenflow.pipeline import stages
-from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.config import load_config
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.storage.schema import outbox
-from kaizenflow.storage.state import StateStore
 
 GITHUB_HOOK_SECRET = "gh-hook-7Rk2Lp"
 JIRA_HOOK_SECRET = "jira-hook-4Wq9Zs"
-MODEL = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
 
 
 @dataclass
-class TwoWay:
-    config: KaizenConfig
+class TwoWay(TaskInState):
     client: httpx.Client
     github: FakeGitHub
     jira: FakeJira
-    task_id: int
-
-    def store(self) -> StateStore:
-        return StateStore(self.config.state_url)
-
-    def task_status(self) -> str:
-        store = self.store()
-        try:
-            return store.task(self.task_id).status
-        finally:
-            store.dispose()
-
-    def notes(self) -> list[str]:
-        store = self.store()
-        try:
-            return [str(h["note"]) for h in store.history(self.task_id) if h["type"] == "status"]
-        finally:
-            store.dispose()
 
 
 @pytest.fixture
@@ -63,40 +41,14 @@ def two_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoWay]
         for name, value in (("GH_TOKEN", github.token), ("JIRA_TOKEN", jira.token),
                             ("GH_HOOK", GITHUB_HOOK_SECRET), ("JIRA_HOOK", JIRA_HOOK_SECRET)):
             monkeypatch.setenv(name, value)
-        path = tmp_path / "kaizen.yaml"
-        path.write_text(yaml.safe_dump({
-            "processes": [{"name": "purchase-to-pay", "model": str(MODEL),
-                           "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                        "activity": "activity", "timestamp": "at"}],
-                           "tasks": {"owners": {"default": "lead@example.com"}}}],
-            "sinks": [
-                {"name": "github", "type": "github", "repo": github.repo, "token_env": "GH_TOKEN",
-                 "api_url": github.url, "webhook_secret_env": "GH_HOOK", "timeout_seconds": 2},
-                {"name": "jira", "type": "jira", "base_url": jira.url, "email": jira.email,
-                 "token_env": "JIRA_TOKEN", "project_key": jira.project,
-                 "webhook_secret_env": "JIRA_HOOK", "timeout_seconds": 2},
-            ],
-        }), encoding="utf-8")
-        config = load_config(path)
-        config.state_directory.mkdir(parents=True)
-        store = StateStore(config.state_url)
-        now = datetime.now(UTC)
-        [change] = store.record_run(
-            "r1", "purchase-to-pay", now, now,
-            {"cases": 100, "events": 600, "fitness": 0.9, "conforming_cases": 80}, [],
-            [TaskProposal(fingerprint="f1", process="purchase-to-pay",
-                          pattern_key="skipped:Approve Purchase Order",
-                          title="Stop skipping 'Approve Purchase Order'", business_object=None,
-                          owner="lead@example.com", kpi_name="share of cases", kpi_value=0.2,
-                          target_value=0.1, cases=20, cases_in_scope=100, evidence={})],
-            sinks=["github", "jira"],
-        )
-        store.dispose()
+        config = load_config(write_config(
+            tmp_path, sinks=ticket_sinks(github, jira, {"github": "GH_HOOK", "jira": "JIRA_HOOK"})))
+        task_id = record_one_task(config)
         with Resources.open(config) as resources:
             report = stages.deliver_task_events(resources)
         assert len(github.issues) == 1 and len(jira.issues) == 1, report.summary()
         with served_in_thread(config) as url, httpx.Client(base_url=url, timeout=30) as client:
-            yield TwoWay(config, client, github, jira, change.task.task_id)
+            yield TwoWay(config=config, task_id=task_id, client=client, github=github, jira=jira)
 
 
 def _signed(secret: str, payload: Mapping[str, object]) -> tuple[bytes, str]:
@@ -131,7 +83,7 @@ def test_closing_the_github_issue_marks_the_task_done(two_way: TwoWay) -> None:
     [number] = two_way.github.issues
     answer = github_delivery(two_way, "issues", _closed(number), "d-1")
     assert answer == (200, f"task #{two_way.task_id} marked done")
-    assert two_way.task_status() == DONE
+    assert two_way.status() == DONE
     assert two_way.notes()[-1] == f"octocat (GitHub): closed in github ({number})"
 
 
@@ -156,7 +108,7 @@ def test_a_github_comment_comes_back_to_the_tasks_history(two_way: TwoWay) -> No
                "comment": {"body": "Approvers reminded <script>x</script>"}}
     assert github_delivery(two_way, "issue_comment", payload, "d-2")[0] == 200
     assert two_way.notes()[-1] == "octocat (GitHub): Approvers reminded <script>x</script>"
-    assert two_way.task_status() == OPEN
+    assert two_way.status() == OPEN
 
 
 def test_a_replayed_delivery_is_refused_and_changes_nothing(two_way: TwoWay) -> None:
@@ -174,7 +126,7 @@ def test_an_unsigned_or_wrongly_signed_delivery_is_refused(two_way: TwoWay) -> N
     unsigned = github_delivery(two_way, "issues", _closed(number), "d-4", secret=None)
     forged = github_delivery(two_way, "issues", _closed(number), "d-5", secret="guessed")
     assert unsigned == (401, "unsigned delivery") and forged == (401, "bad signature")
-    assert two_way.task_status() == OPEN
+    assert two_way.status() == OPEN
 
 
 def test_resolving_the_jira_issue_marks_the_task_done_and_its_comments_come_back(two_way: TwoWay) -> None:
@@ -188,7 +140,7 @@ def test_resolving_the_jira_issue_marks_the_task_done_and_its_comments_come_back
                 "issue": {"key": key,
                           "fields": {"status": {"name": "Done", "statusCategory": {"key": "done"}}}}}
     assert jira_delivery(two_way, resolved, "j-2") == (200, f"task #{two_way.task_id} marked done")
-    assert two_way.task_status() == DONE
+    assert two_way.status() == DONE
     assert two_way.notes()[-2:] == ["Dana (Jira): Fixed in the approval workflow",
                                     f"Dana (Jira): closed in jira ({key})"]
 

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import pytest
-import yaml
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from ticket_support import write_config
 from web_support import served_in_thread
 
 from kaizenflow.pipeline.config import load_config
@@ -28,7 +28,6 @@ from kaizenflow.storage.state import StateStore
 
 CLIENT_ID = "kaizenflow-web"
 CLIENT_SECRET = "oidc-client-5Tg8"
-MODEL = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.bpmn"
 
 
 class Provider:
@@ -112,16 +111,8 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture
 def app_url(provider: Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("OIDC_SECRET", CLIENT_SECRET)
-    path = tmp_path / "kaizen.yaml"
-    path.write_text(yaml.safe_dump({
-        "processes": [{"name": "purchase-to-pay", "model": str(MODEL),
-                       "sources": [{"name": "erp", "file": "events.csv", "case_id": "case",
-                                    "activity": "activity", "timestamp": "at"}],
-                       "tasks": {"owners": {"default": "lead@example.com"}}}],
-        "web": {"oidc": {"issuer": provider.issuer, "client_id": CLIENT_ID,
-                         "client_secret_env": "OIDC_SECRET"}},
-    }), encoding="utf-8")
-    config = load_config(path)
+    config = load_config(write_config(tmp_path, web={"oidc": {
+        "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret_env": "OIDC_SECRET"}}))
     config.state_directory.mkdir(parents=True)
     store = StateStore(config.state_url)
     AccountStore(store.engine).add_user("ann@example.com", OWNER, None)
