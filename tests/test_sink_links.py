@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_services import FakeChat, FakeGitHub, FakeJira, FakeWebhookReceiver
-from ticket_support import write_config
+from ticket_support import record_one_task, write_config
 from web_support import PASSWORD, served_in_thread, signed_in
 
-from kaizenflow.improvement.types import TaskProposal
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.pipeline.resources import Resources
@@ -95,22 +94,7 @@ def _config(directory: Path, **extra: object) -> KaizenConfig:
 
 
 def _record_task(config: KaizenConfig, run_id: str = RUN_ID) -> int:
-    store = StateStore(config.state_url)
-    try:
-        now = datetime.now(UTC)
-        [change] = store.record_run(
-            run_id, "purchase-to-pay", now, now,
-            {"cases": 100, "events": 600, "fitness": 0.9, "conforming_cases": 80}, [],
-            [TaskProposal(fingerprint="f1", process="purchase-to-pay",
-                          pattern_key="skipped:Approve Purchase Order",
-                          title="Stop skipping 'Approve Purchase Order'", business_object=None,
-                          owner="lead@example.com", kpi_name="share of cases", kpi_value=0.2,
-                          target_value=0.1, cases=20, cases_in_scope=100, evidence={})],
-            sinks=config.sinks_of("purchase-to-pay"),
-        )
-        return change.task.task_id
-    finally:
-        store.dispose()
+    return record_one_task(config, run_id, config.sinks_of("purchase-to-pay"))
 
 
 def test_delivering_the_outbox_links_to_the_configured_web_app(

@@ -3,7 +3,7 @@ Jira stand-ins, and what the state says of it (tests/test_web_hooks.py, tests/te
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,21 +50,22 @@ def ticket_sinks(
     return sinks
 
 
-def record_one_task(config: KaizenConfig) -> int:
-    """A run that raises one task for both sinks (its events in the outbox); the task's id."""
-    config.state_directory.mkdir(parents=True)
+def record_one_task(config: KaizenConfig, run_id: str = "r1", sinks: Sequence[str] | None = None) -> int:
+    """A run that raises one task, its events in the outbox for ``sinks`` (by default the GitHub
+    and Jira sinks); the task's id."""
+    config.state_directory.mkdir(parents=True, exist_ok=True)
     store = StateStore(config.state_url)
     try:
         now = datetime.now(UTC)
         [change] = store.record_run(
-            "r1", "purchase-to-pay", now, now,
+            run_id, "purchase-to-pay", now, now,
             {"cases": 100, "events": 600, "fitness": 0.9, "conforming_cases": 80}, [],
             [TaskProposal(fingerprint="f1", process="purchase-to-pay",
                           pattern_key="skipped:Approve Purchase Order",
                           title="Stop skipping 'Approve Purchase Order'", business_object=None,
                           owner="lead@example.com", kpi_name="share of cases", kpi_value=0.2,
                           target_value=0.1, cases=20, cases_in_scope=100, evidence={})],
-            sinks=["github", "jira"],
+            sinks=["github", "jira"] if sinks is None else sinks,
         )
     finally:
         store.dispose()
