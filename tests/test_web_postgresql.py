@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from web_support import PASSWORD, csrf_of, free_port, signed_in
+from web_support import PASSWORD, csrf_of, free_port, serving, signed_in
 
 from kaizenflow.improvement.types import ACKNOWLEDGED, OPEN, Task
 from kaizenflow.pipeline.config import KaizenConfig, load_config
@@ -79,40 +78,18 @@ def _worker_pids(pid: int) -> list[int]:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
-def _served(config: KaizenConfig) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    from kaizenflow.cli.serve import log_tail, stop_process_group
-
-    port = free_port()
-    log = config.base_dir / "web.log"
-    kaizen = Path(sys.executable).with_name("kaizen")
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [str(kaizen), "web", "--config", str(config.base_dir / "kaizen.yaml"), "--port", str(port),
-             "--workers", str(WORKERS)],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(os.environ),
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        while True:
-            try:
-                if (httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-                        and len(_worker_pids(process.pid)) == WORKERS):
-                    break
-            except (httpx.HTTPError, OSError):
-                pass
-            assert process.poll() is None and time.monotonic() - started < 90, \
-                f"the web app did not start:\n{log_tail(log)}"
-            time.sleep(0.2)
-        yield url, process
-    finally:
-        stop_process_group(process, grace_seconds=10)
-
-
 @pytest.fixture
 def served_by_workers(night_on_postgresql: KaizenConfig) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    yield from _served(night_on_postgresql)
+    """`kaizen web --workers 2`, once both workers run."""
+    port = free_port()
+    config = night_on_postgresql
+    kaizen = Path(sys.executable).with_name("kaizen")
+    command = [str(kaizen), "web", "--config", str(config.base_dir / "kaizen.yaml"), "--port", str(port),
+               "--workers", str(WORKERS)]
+    with serving(command, port, config.base_dir / "web.log", os.environ,
+                 ready=lambda process: len(_worker_pids(process.pid)) == WORKERS,
+                 timeout_seconds=90) as served:
+        yield served
 
 
 def test_two_worker_processes_serve_sessions_and_keep_every_change_on_postgresql(

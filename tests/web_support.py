@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,39 +82,48 @@ def free_port() -> int:
 
 
 @contextmanager
+def serving(
+    command: list[str], port: int, log: Path, env: Mapping[str, str],
+    ready: Callable[[subprocess.Popen[bytes]], bool] = lambda process: True, timeout_seconds: float = 60,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A web server ``command`` in a child process (its own session) answering on ``port`` of
+    127.0.0.1: its URL once ``/healthz`` answers and ``ready`` holds, and the process."""
+    from kaizenflow.cli.serve import log_tail, stop_process_group
+
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=dict(env), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200 and ready(process):
+                    break
+            except (httpx.HTTPError, OSError):
+                pass
+            if process.poll() is not None or time.monotonic() - started > timeout_seconds:
+                raise RuntimeError(f"the web app did not start:\n{log_tail(log)}")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        stop_process_group(process, grace_seconds=10)
+
+
+@contextmanager
 def served(config_path: Path, timeout_seconds: float = 60) -> Iterator[str]:
     """The web app served by uvicorn in a child process on a free port of 127.0.0.1; yields its URL.
 
     A process of its own, as in production: the event store's file lock is per process, and the
     tests that hold it must hold it against the app.
     """
-    from kaizenflow.cli.serve import log_tail, stop_process_group
-
     port = free_port()
-    log = config_path.parent / f"web-{port}.log"
-    env = {**os.environ, "KAIZEN_WEB_CONFIG": str(config_path)}
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "kaizenflow.web.serve:application", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() - started > timeout_seconds:
-                raise RuntimeError(f"the web app did not start:\n{log_tail(log)}")
-            time.sleep(0.2)
+    command = [sys.executable, "-m", "uvicorn", "kaizenflow.web.serve:application", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with serving(command, port, config_path.parent / f"web-{port}.log",
+                 {**os.environ, "KAIZEN_WEB_CONFIG": str(config_path)},
+                 timeout_seconds=timeout_seconds) as (url, _):
         yield url
-    finally:
-        stop_process_group(process, grace_seconds=10)
 
 
 @contextmanager
