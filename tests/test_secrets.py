@@ -189,7 +189,7 @@ def test_a_failing_source_query_is_a_source_error_without_the_password(
 
 
 def test_a_failing_query_ends_in_a_source_error(prefect_night: Night) -> None:
-    assert "kaizenflow.sources.mapping.SourceError" in prefect_night.errors[0].splitlines()[-1]
+    assert f"{SourceError.__module__}.{SourceError.__qualname__}" in prefect_night.errors[0].splitlines()[-1]
 
 
 def test_no_log_line_of_the_prefect_night_holds_the_password(prefect_night: Night) -> None:
