@@ -37,9 +37,9 @@ def browser() -> Iterator[Any]:
 class Visitor:
     """One person's browser context: their cookies, every request made and every dialog opened."""
 
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str, width: int = 1280) -> None:
         self.url = url
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.dialogs: list[str] = []
@@ -76,8 +76,8 @@ class Visitor:
 def visitors(browser: Any, web_url: str) -> Iterator[Any]:
     opened: list[Visitor] = []
 
-    def visitor(username: str | None = None) -> Visitor:
-        made = Visitor(browser, web_url)
+    def visitor(username: str | None = None, width: int = 1280) -> Visitor:
+        made = Visitor(browser, web_url, width)
         opened.append(made)
         return made.sign_in(username) if username else made
 
@@ -114,6 +114,21 @@ def test_an_owner_signs_in_and_sees_a_tile_per_process(visitors: Any, web_night:
     assert "yours" in tile.locator(".open-tasks").inner_text()
     assert tile.locator(".last-night").inner_text().startswith("20")
     assert all(request.startswith(owner.url) for request in owner.requests)
+
+
+def test_at_768_pixels_the_process_pages_figures_are_never_broken_across_lines(
+    visitors: Any, web_night: WebNight
+) -> None:
+    """A tablet's width once showed "Case s" and "6.7 / %" in the patterns table."""
+    visitor = visitors(web_night.owner_a, width=768)
+    visitor.open(f"/processes/{web_night.process}")
+    cells = visitor.page.locator("table th.num, table td.num")
+    assert cells.count() >= 4
+    lines = cells.evaluate_all(  # the line boxes of each cell's text: more than one is a wrap
+        "cells => cells.map(c => { const r = document.createRange(); r.selectNodeContents(c);"
+        " return [c.textContent.trim(), r.getClientRects().length]; })")
+    broken = [text for text, boxes in lines if boxes > 1]
+    assert not broken, f"figures wrapped onto a second line at 768 px: {broken}"
 
 
 def test_a_wrong_password_keeps_the_sign_in_page(visitors: Any, web_night: WebNight) -> None:
