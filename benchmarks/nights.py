@@ -42,12 +42,15 @@ def stage_night(config_path: str) -> dict[str, object]:
         night = run_night(resources, config.processes[0])
     seconds = dict(night.summary.stage_seconds)
     found = night.summary.patterns
+    summary = night.summary
     return {
-        "seconds": seconds, "checked": night.checked.checked_cases, "cases": night.result.cases,
-        "events": night.log.event_count, "variants": len(night.result.alignments),
-        "summary": {"conforming": night.result.conforming_cases, "fitness": night.result.fitness,
+        "seconds": seconds, "checked": night.checked_cases, "cases": summary.cases,
+        "events": summary.events, "repeated": summary.repeated,
+        # every variant of the window (the summary lists the most frequent only)
+        "variants": None if night.checked is None else len(night.checked.result.alignments),
+        "summary": {"conforming": summary.conforming_cases, "fitness": summary.fitness,
                     "patterns": {p.key: p.cases for p in found}},
-        "findings": findings_digest(night.summary),
+        "findings": findings_digest(summary),
     }
 
 

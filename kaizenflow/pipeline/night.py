@@ -24,6 +24,7 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.incremental import check_changed_cases, discover_changed_cases
+from kaizenflow.pipeline.repeat import keep_findings, night_inputs, repeated_night
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.storage import AppendResult
@@ -54,21 +55,36 @@ class Checked:
 
 @dataclass
 class Night:
-    """What one night of one process found and did; ``summary`` is what reports and the CLI show."""
+    """What one night of one process found and did; ``summary`` is what reports and the CLI show.
+
+    A night that found nothing new (``summary.repeated``) read no events and checked nothing: it
+    has no ``log`` or ``checked`` of its own (``pipeline.repeat``).
+    """
 
     summary: RunSummary
-    log: EventLog
-    checked: Checked
+    log: EventLog | None
+    checked: Checked | None
     loaded: AppendResult
     changes: list[TaskChange] = field(default_factory=list)
 
     @property
     def result(self) -> ConformanceResult:
-        return self.checked.result
+        return self.analysed.result
 
     @property
     def model(self) -> DesignedModel:
-        return self.checked.model
+        return self.analysed.model
+
+    @property
+    def analysed(self) -> Checked:
+        """The night's check; a ValueError for a night that repeated its newest run's findings."""
+        if self.checked is None:
+            raise ValueError(f"run {self.summary.run_id}: the night found nothing new and checked nothing")
+        return self.checked
+
+    @property
+    def checked_cases(self) -> int:
+        return 0 if self.checked is None else self.checked.checked_cases
 
 
 ReportWriter = Callable[[Resources, Process, Night], str]
@@ -120,7 +136,9 @@ def run_night(
     tasks, summarise, and (given a ``report`` writer) write the report.
 
     A run recorded by a night that was killed before writing its report is completed by the next
-    night that finds nothing new: same run id, no second record (``storage.unreported``).
+    night that finds nothing new: same run id, no second record (``storage.unreported``). Any
+    other night that finds nothing new, with the settings, model and acceptances as they were,
+    repeats the newest findings and records nothing (``pipeline.repeat``).
 
     Variants no earlier night aligned are aligned here, or, given ``parallel``, in chunks by the
     mapper it makes for the process (the flow's fans them out to its task runner).
@@ -152,6 +170,12 @@ def run_night(
         held = unreported.loaded
         loaded = AppendResult(batch_id=str(held["batch_id"]), offered=int(held["offered"]),
                               added=int(held["added"]), quarantined=int(held["quarantined"]))
+    inputs = night_inputs(resources, process)
+    if unreported is None and loaded.added == 0:
+        repeated = repeated_night(resources, process, inputs, loaded, started_at, report is not None)
+        if repeated is not None:
+            repeated.stage_seconds = seconds
+            return Night(repeated, None, None, loaded)
     log = timed("read", stages.read_log, resources, process)
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
@@ -173,6 +197,7 @@ def run_night(
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)
         resources.state.reported(run_id)
+    keep_findings(resources, process, summary, inputs)
     return night
 
 

@@ -192,8 +192,8 @@ class EventStore:
             except duckdb.Error as error:
                 raise self._unwritten(error) from error
             try:
-                for chunk in chunks:
-                    table = _columns(chunk, BATCH_COLUMNS, "batch")
+                for table in _together((_columns(chunk, BATCH_COLUMNS, "batch") for chunk in chunks),
+                                       _TOGETHER_ROWS):
                     # the order events had in their source breaks ties in time, and is the only
                     # order of a log without timestamps
                     positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
@@ -283,6 +283,17 @@ class EventStore:
             ).fetchall()
         latest = rows[0][0]
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
+
+    def data_version(self, process: str) -> list[tuple[str, int]]:
+        """Which published batches added events to the process, and how many: events are only
+        ever added by a batch, so equal versions hold the same events (read off the batch
+        records, not the events)."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT batch_id, events_added FROM batches WHERE process = ? AND events_added > 0 "
+                "ORDER BY batch_id", [process],
+            ).fetchall()
+        return [(str(batch_id), int(added)) for batch_id, added in rows]
 
     def count(self, process: str) -> int:
         with self._connect(read_only=True) as connection:
@@ -574,6 +585,39 @@ def _columns(chunk: pd.DataFrame | pa.Table, columns: list[str], what: str) -> p
     if isinstance(chunk, pa.Table):
         return chunk.select(columns)
     return pa.Table.from_pandas(chunk[columns], preserve_index=False)
+
+
+#: Up to how many rows small chunks are stored together: a staged chunk's size (storage.staging).
+_TOGETHER_ROWS = 200_000
+
+
+def _together(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Consecutive small chunks as one table of up to ``rows`` rows: each statement's check for ids
+    already stored reads every stored id, so a night's seven small sources (a look-back's re-read
+    rows) cost one pass over a large store instead of seven. A larger chunk goes alone."""
+    waiting: list[pa.Table] = []
+    count = 0
+    for table in tables:
+        if waiting and count + table.num_rows > rows:
+            yield from _concatenated(waiting)
+            waiting, count = [], 0
+        waiting.append(table)
+        count += table.num_rows
+    if waiting:
+        yield from _concatenated(waiting)
+
+
+def _concatenated(tables: list[pa.Table]) -> Iterator[pa.Table]:
+    if len(tables) == 1:
+        yield tables[0]
+        return
+    try:
+        together = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # types that do not unify
+        yield from tables
+        return
+    tables.clear()
+    yield together.combine_chunks()
 
 
 def _distinct_rows(connection: duckdb.DuckDBPyConnection) -> int:

@@ -38,7 +38,11 @@ from kaizenflow.improvement.types import (
     TaskChange,
     TaskProposal,
 )
-from kaizenflow.storage import unreported
+
+# the web app's account tables are part of the schema: made with the rest, whichever command made the
+# database, since the health check expects every table
+from kaizenflow.storage import accounts as _accounts  # noqa: F401
+from kaizenflow.storage import findings, unreported
 from kaizenflow.storage.schema import (
     acceptance_revocations,
     accepted_patterns,
@@ -173,6 +177,16 @@ class StateStore:
 
     def reported(self, run_id: str) -> None:
         unreported.reported(self.engine, run_id)
+
+    def kept_findings(self, process: str) -> findings.KeptFindings | None:
+        """The process's newest findings and the digest of their inputs (``storage.findings``)."""
+        return findings.kept(self.engine, process)
+
+    def keep_findings(self, process: str, run_id: str, inputs: str, summary_json: str) -> None:
+        findings.keep(self.engine, process, run_id, inputs, summary_json)
+
+    def forget_findings(self, process: str) -> None:
+        findings.forget(self.engine, process)
 
     def changes_of(self, held: unreported.UnreportedRun) -> list[TaskChange]:
         """What an unreported run did to tasks, with the tasks as they are now."""
