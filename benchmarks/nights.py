@@ -236,6 +236,8 @@ class HistoryNightsRow:
     new_cases: int
     identical: bool
     reused: bool
+    #: every night with nothing new repeated the findings of the incremental night before it
+    repeated: bool
 
 
 def history_nights(events: int, scratch: Path, repeats: int = 3) -> HistoryNightsRow:
@@ -271,8 +273,10 @@ def history_nights(events: int, scratch: Path, repeats: int = 3) -> HistoryNight
     shutil.rmtree(full)
     found = {run.result["findings"] for run in incrementals + recomputations}
     new_cases = int(incrementals[0].result["cases"]) - int(before.result["cases"])  # type: ignore[call-overload]
+    repeated = all(again.result["repeated"] and again.result["findings"] == night.result["findings"]
+                   for night, again in zip(incrementals, nothing_news, strict=True))
     return HistoryNightsRow(median_run(incrementals), median_run(recomputations), median_run(nothing_news),
-                            new_cases, len(found) == 1, reused)
+                            new_cases, len(found) == 1, reused, repeated)
 
 
 def window_cases(config_path: str) -> dict[str, object]:

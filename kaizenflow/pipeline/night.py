@@ -24,7 +24,7 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.incremental import check_changed_cases, discover_changed_cases
-from kaizenflow.pipeline.repeat import keep_findings, night_inputs, repeated_night
+from kaizenflow.pipeline.repeat import kept_findings, night_inputs, repeated_night
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.storage import AppendResult
@@ -180,24 +180,27 @@ def run_night(
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
+    drift = timed("drift", stages.drift, log)
+    summary = stages.summarize(
+        resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
+        [], loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
+    )
+    summary.acceptances, summary.acceptance_effect = acceptance_summary(
+        resources, process, log, checked.result, checked.accepted)
+    # the findings are kept in the transaction that records the run (or, with a report, in the one
+    # that marks it reported): a recorded night always leaves them for the nights after it
     if unreported is not None:
         changes = timed("record", resources.state.changes_of, unreported)
     else:
         changes = timed("record", stages.record, resources, process, run_id, started_at, log,
                         checked.result, found, checked.accepted,
-                        loaded if report is not None else None, discovery.throughput)
-    drift = timed("drift", stages.drift, log)
-    summary = stages.summarize(
-        resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
-        changes, loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
-    )
-    summary.acceptances, summary.acceptance_effect = acceptance_summary(
-        resources, process, log, checked.result, checked.accepted)
+                        loaded if report is not None else None, discovery.throughput,
+                        None if report is not None else kept_findings(summary, inputs))
+    summary.task_changes, summary.finished_at = changes, datetime.now(UTC)
     night = Night(summary, log, checked, loaded, changes)
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)
-        resources.state.reported(run_id)
-    keep_findings(resources, process, summary, inputs)
+        resources.state.reported(run_id, kept_findings(summary, inputs))
     return night
 
 

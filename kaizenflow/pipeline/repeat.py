@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
@@ -21,6 +22,9 @@ from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary, summary_from_json, summary_json
 from kaizenflow.storage import AppendResult
+from kaizenflow.storage.findings import KeptFindings
+
+logger = logging.getLogger(__name__)
 
 #: Raise when what a summary holds or how findings are computed changes beyond the code's digest.
 FINDINGS_VERSION = 1
@@ -65,10 +69,16 @@ def repeated_night(
     )
 
 
-def keep_findings(resources: Resources, process: Process, summary: RunSummary, inputs: str) -> None:
-    """Tonight's findings, for the nights after it that find nothing new."""
-    kept = replace(summary, task_changes=[], stage_seconds={})
-    resources.state.keep_findings(process.name, summary.run_id, inputs, summary_json(kept))
+def kept_findings(summary: RunSummary, inputs: str) -> KeptFindings | None:
+    """Tonight's findings as the nights after it that find nothing new repeat them; None (and the
+    next night computes) if the summary cannot be written as JSON."""
+    try:
+        text = summary_json(replace(summary, task_changes=[], stage_seconds={}))
+    except (TypeError, ValueError) as error:
+        logger.warning("run %s: its findings are not kept for a night with nothing new (%s)",
+                       summary.run_id, error)
+        return None
+    return KeptFindings(summary.run_id, inputs, text)
 
 
 def _derived_state_in_place(resources: Resources) -> bool:

@@ -41,6 +41,7 @@ from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.sinks import Sink
 from kaizenflow.sinks.delivery import DeliveryReport
 from kaizenflow.storage import AppendResult
+from kaizenflow.storage.findings import KeptFindings
 from kaizenflow.storage.staging import Extracted, discard, read_chunks
 
 
@@ -156,11 +157,13 @@ def record(
     accepted: Sequence[Deviation] = (),
     awaiting_report: AppendResult | None = None,
     timing: Throughput | None = None,
+    findings: KeptFindings | None = None,
 ) -> list[TaskChange]:
     """Store the run, raise tasks and follow the existing ones, in one transaction; given
     ``awaiting_report`` (the night's load), the run is held as unreported until its report is
     written, so that a rerun after a kill completes it instead of recording it again. ``timing``
     is the window's throughput when the night has it from discovery (else it is measured here).
+    ``findings`` (the night's summary and inputs, ``pipeline.repeat``) are kept with the run.
 
     KPIs count finished cases only: a running case may not have reached its deviation yet. They
     count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
@@ -210,6 +213,7 @@ def record(
         sinks=sink_names(resources.config, process.name),
         deviation_runs_kept=resources.config.storage.deviation_runs_kept,
         awaiting_report=None if awaiting_report is None else asdict(awaiting_report),
+        findings=findings,
     )
 
 

@@ -61,7 +61,7 @@ class RunSummary:
 
 def summary_json(summary: RunSummary) -> str:
     """The summary as JSON, whole: what ``summary_from_json`` gives back equal."""
-    return json.dumps(_plain(summary), allow_nan=True)  # in order: maps list activities by size
+    return json.dumps(_plain(summary), allow_nan=True, default=_scalar)  # in order: maps list by size
 
 
 def summary_from_json(text: str) -> RunSummary:
@@ -74,6 +74,13 @@ def summary_from_json(text: str) -> RunSummary:
     if not isinstance(found, RunSummary):
         raise ValueError("not a run summary")
     return found
+
+
+def _scalar(value: Any) -> Any:
+    """A NumPy number as Python's (a figure computed with NumPy may be one)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a summary's value")
 
 
 def _plain(value: Any) -> Any:

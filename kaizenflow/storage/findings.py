@@ -25,14 +25,14 @@ class KeptFindings:
     summary_json: str
 
 
-def keep(engine: sa.Engine, process: str, run_id: str, inputs: str, summary_json: str) -> None:
-    """In place of the process's earlier findings: one row a process."""
-    with engine.begin() as connection:
-        connection.execute(night_findings.delete().where(night_findings.c.process == process))
-        connection.execute(night_findings.insert().values(
-            process=process, run_id=run_id, inputs=inputs, summary_json=summary_json,
-            kept_at=datetime.now(UTC),
-        ))
+def keep(connection: sa.Connection, process: str, findings: KeptFindings) -> None:
+    """In the transaction that records or reports their run, in place of the process's earlier
+    findings: a run is never left without them."""
+    connection.execute(night_findings.delete().where(night_findings.c.process == process))
+    connection.execute(night_findings.insert().values(
+        process=process, run_id=findings.run_id, inputs=findings.inputs,
+        summary_json=findings.summary_json, kept_at=datetime.now(UTC),
+    ))
 
 
 def kept(engine: sa.Engine, process: str) -> KeptFindings | None:
