@@ -10,7 +10,9 @@ stays with SQLAlchemy in ``kaizenflow.sources.sql``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,13 +35,22 @@ class ArrowReader:
         return "?" if self.backend == "sqlite" else "$1"
 
     def connect(self) -> Any:
-        if self.backend == "sqlite":
-            import adbc_driver_sqlite.dbapi
+        dbapi = _driver_dbapi(_DRIVERS[self.backend])
+        return dbapi.connect(self.uri)
 
-            return adbc_driver_sqlite.dbapi.connect(self.uri)
-        import adbc_driver_postgresql.dbapi
 
-        return adbc_driver_postgresql.dbapi.connect(self.uri)
+def _driver_dbapi(driver: str) -> Any:
+    """The driver's DB-API module. Imported with polars hidden: ADBC's DB-API layer imports polars,
+    when it is installed (r4pm needs it), for a way to bind parameters we never use, and that
+    import was a tenth of a night with nothing new."""
+    hide = "polars" not in sys.modules
+    if hide:
+        sys.modules["polars"] = None  # type: ignore[assignment]  # what Python reads as "not installed"
+    try:
+        return importlib.import_module(f"{driver}.dbapi")
+    finally:
+        if hide and sys.modules.get("polars", ...) is None:
+            del sys.modules["polars"]
 
 
 def reader_for(url: str) -> ArrowReader | None:
