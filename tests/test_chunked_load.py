@@ -276,7 +276,9 @@ def test_events_with_their_own_ids_offered_again_are_recognised_once_the_store_h
     assert Resources(config).events.duplicate_event_ids() == 0
 
 
-def test_a_first_load_that_fails_reading_a_staged_file_leaves_nothing(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_first_load_that_fails_reading_a_staged_file_leaves_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     fill(sqlite_url)
     config = configure(tmp_path, sqlite_url, CHUNK, opened_id="id")
     process = config.processes[0]

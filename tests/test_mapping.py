@@ -2,10 +2,11 @@
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from kaizenflow.sources.mapping import EventMapping, SourceError, _key_times, map_rows
+from kaizenflow.sources.mapping import EventMapping, SeenIds, SourceError, _digests, _key_times, map_rows
 
 MAPPING = EventMapping(source="orders", case_id="order", timestamp="at", activity="Place order",
                        resource="user", event_id="id", attributes=("plant",), timezone="Europe/Berlin")
@@ -108,3 +109,14 @@ def test_quarantine_sets_bad_rows_aside_and_keeps_the_good_ones() -> None:
         ["orders", 3, "id", "duplicate event id"],
         ["orders", 4, "at", "missing or unparseable timestamp"],
     ]
+
+
+def test_ids_seen_in_earlier_chunks_are_recognised_by_their_digits() -> None:
+    ids = map_rows(pd.DataFrame({"case": [f"c{i}" for i in range(50)], "at": ["2024-01-01T10:00:00"] * 50,
+                                 "id": range(50)}),
+                   EventMapping(source="s", case_id="case", timestamp="at", activity="A", event_id="id"),
+                   "p")["event_id"]
+    seen = SeenIds()
+    seen.add(ids.iloc[:20])
+    assert seen.contains(ids).tolist() == [True] * 20 + [False] * 30
+    assert (_digests(ids) == np.array([bytes.fromhex(i) for i in ids], dtype="S16")).all()

@@ -65,7 +65,15 @@ class SeenIds:
 
 
 def _digests(event_ids: pd.Series) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(event_ids.tolist())), dtype="S16")
+    """The 16 bytes each id's 32 hex digits spell, decoded by NumPy from the Arrow text buffer
+    (a digit's value is its low four bits, plus 9 for a letter)."""
+    ids = pa.array(event_ids, type=pa.large_string())
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset:ids.offset + len(ids) + 1]
+    if ids.null_count or not bool((np.diff(offsets) == 32).all()):
+        raise ValueError("event ids are 32 hex digits")
+    text = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 16, 2)
+    digits = (text & 0x0F) + 9 * (text >> 6)
+    return np.ascontiguousarray((digits[:, :, 0] << 4) | digits[:, :, 1]).view("S16").ravel()
 
 
 def map_rows(
@@ -109,7 +117,8 @@ def map_rows(
         key_parts = [natural]
     else:
         key_parts = [case_ids, activities, _key_times(timestamps), resources.fillna("")]
-    event_ids = pd.Series(hashed_ids(process, mapping.source, key_parts), index=rows.index, dtype=object)
+    event_ids = pd.Series(pd.arrays.ArrowStringArray(hashed_ids(process, mapping.source, key_parts)),
+                          index=rows.index)
     if seen is not None and mapping.event_id is not None:
         again = seen.contains(event_ids).nonzero()[0]
         if len(again):
@@ -232,10 +241,11 @@ def to_utc(
     return in_utc
 
 
-def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> np.ndarray:
+def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> pa.Array:
     """Event ids: the first 32 hex digits of the SHA-256 of process, source and the parts joined by
     U+001F. Joined by Arrow and hashed by DuckDB, a column at a time: hashlib one key at a time
-    takes twice as long (benchmarks/micro.py); the ids are the same."""
+    takes twice as long (benchmarks/micro.py); the ids are the same. Arrow text: a million
+    Python strings cost more than hashing them."""
     columns = [part if isinstance(part, pa.Array) else pa.array(part.astype("string"), type=pa.large_string())
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
@@ -248,8 +258,7 @@ def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array])
         hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()
     finally:
         connection.close()
-    ids: np.ndarray = hashed.column("id").to_numpy(zero_copy_only=False)
-    return ids
+    return hashed.column("id").combine_chunks()
 
 
 def _key_times(timestamps: pd.Series) -> pa.Array:
@@ -267,18 +276,20 @@ def _present(value: object) -> bool:
 def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
     """Each row's business attributes as JSON (keys sorted, missing values left out).
 
-    Rows share few distinct combinations (a supplier, a plant): each is written once.
+    Rows share few distinct combinations (a supplier, a plant): each is written once, from the
+    first row having it, and the rows take their combination's text by its number.
     """
     if not names:
         return pd.Series("{}", index=rows.index, dtype="string")
+    texts = [rows[name].astype("string") for name in names]
+    combination = np.zeros(len(rows), dtype=np.int64)
+    for values in texts:
+        codes, distinct = pd.factorize(values)  # a missing value is -1
+        combination, _ = pd.factorize(combination * (len(distinct) + 1) + (codes + 1))
+    _, firsts = np.unique(combination, return_index=True)  # the numbers run 0, 1, ... by first row
     # plain Python strings: iterating Arrow-backed string columns row by row is twice as slow
-    columns = [rows[name].astype("string").astype(object).tolist() for name in names]
+    columns = [values.iloc[firsts].astype(object).tolist() for values in texts]
     ordered = sorted(range(len(names)), key=lambda i: names[i])
-    written: dict[tuple[object, ...], str] = {}
-    texts = []
-    for values in zip(*columns, strict=True):
-        text = written.get(values)
-        if text is None:
-            text = written[values] = json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
-        texts.append(text)
-    return pd.Series(texts, index=rows.index, dtype="string")
+    written = [json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
+               for values in zip(*columns, strict=True)]
+    return pd.Series(pd.array(written, dtype="string").take(combination), index=rows.index)
