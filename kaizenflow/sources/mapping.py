@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,7 +110,8 @@ def map_rows(
     attributes = _attributes_json(rows, list(mapping.attributes))
     if mapping.event_id is not None:
         natural = _text_column(rows, mapping.event_id, mapping.source, "event_id", first_row)
-        duplicated = natural[natural.duplicated()]
+        given = rows[mapping.event_id]  # whole numbers repeat as their text does, found ten times faster
+        duplicated = natural[(given if pd.api.types.is_integer_dtype(given) else natural).duplicated()]
         if not duplicated.empty:
             row = first_row + int(duplicated.index[0])
             raise SourceError(
@@ -214,6 +218,8 @@ def to_utc(
         )
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
+    elif (arrow := _zoneless_iso_times(values)) is not None:
+        parsed = arrow
     else:
         try:
             parsed = pd.to_datetime(values, format="ISO8601", utc=False)
@@ -241,6 +247,19 @@ def to_utc(
     return in_utc
 
 
+def _zoneless_iso_times(values: pd.Series) -> pd.Series | None:
+    """ISO 8601 times without a zone (what SQLite and most files hold) parsed by Arrow, a fifth of
+    pandas' time for the same times; None for anything else Arrow refuses (zones, other
+    spellings, nanoseconds), which pandas then parses or names as bad."""
+    if not pd.api.types.is_string_dtype(values):
+        return None
+    try:
+        parsed = pc.cast(pa.array(values, from_pandas=True), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(parsed.to_pandas(), index=values.index)
+
+
 def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> pa.Array:
     """Event ids: the first 32 hex digits of the SHA-256 of process, source and the parts joined by
     U+001F. Joined by Arrow and hashed by DuckDB, a column at a time: hashlib one key at a time
@@ -250,15 +269,22 @@ def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array])
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
     keys = pc.binary_join_element_wise(*text, *columns, pa.scalar("\x1f", pa.large_string()))
-    import duckdb  # here: commands that need no ids (kaizen inspect) do not pay for importing it
-
-    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True})
+    connection = _hashing_database(os.getpid()).cursor()  # a cursor each: safe from several threads
     try:
         connection.register("keys", pa.table({"key": keys}))
         hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()
     finally:
         connection.close()
     return hashed.column("id").combine_chunks()
+
+
+@functools.cache
+def _hashing_database(process_id: int) -> Any:
+    """One in-memory DuckDB for hashing ids, opened once per process (a forked child opens its
+    own): a new one for every chunk took longer than hashing a small source's ids."""
+    import duckdb  # here: commands that need no ids (kaizen inspect) do not pay for importing it
+
+    return duckdb.connect(":memory:", config={"preserve_insertion_order": True})
 
 
 def _key_times(timestamps: pd.Series) -> pa.Array:
