@@ -139,5 +139,6 @@ def test_times_given_as_text_are_read_as_pandas_reads_iso_8601(text: str) -> Non
     expected = pd.to_datetime(pd.Series([text] * 3), format="ISO8601")
     if expected.dt.tz is None:
         expected = expected.dt.tz_localize("Europe/Berlin")
-    got = to_utc(pd.Series([text] * 3), "Europe/Berlin", "s", "at")
+    got = to_utc(pd.Series([text] * 3, index=[4, 7, 9]), "Europe/Berlin", "s", "at")  # rows kept of more
+    assert got.index.tolist() == [4, 7, 9]
     assert got.tolist() == expected.dt.tz_convert("UTC").astype("datetime64[us, UTC]").tolist()

@@ -257,7 +257,7 @@ def _zoneless_iso_times(values: pd.Series) -> pd.Series | None:
         parsed = pc.cast(pa.array(values, from_pandas=True), pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    return pd.Series(parsed.to_pandas(), index=values.index)
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index)
 
 
 def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> pa.Array:
