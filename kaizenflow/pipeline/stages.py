@@ -42,7 +42,7 @@ from kaizenflow.sinks import Sink
 from kaizenflow.sinks.delivery import DeliveryReport
 from kaizenflow.storage import AppendResult
 from kaizenflow.storage.findings import KeptFindings
-from kaizenflow.storage.staging import Extracted, discard, read_chunks
+from kaizenflow.storage.staging import Extracted, discard
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -75,8 +75,8 @@ def load(
 ) -> AppendResult:
     """Append every source's staged events of this run and their watermarks, published at once.
 
-    The staged chunks are stored one at a time, in source order, and removed afterwards
-    whether the load committed or failed.
+    The staged chunks are stored in source order (``EventStore.append_staged``) and removed
+    afterwards whether the load committed or failed.
     """
     try:
         ranks = {source.name: rank for rank, source in enumerate(process.sources)}
@@ -86,10 +86,11 @@ def load(
             for source, e in zip(process.sources, extracted, strict=True)
             if e.watermark is not None
         }
-        return resources.events.append_chunks(
-            process.name, run_id, read_chunks([path for e in extracted for path in e.event_files()]),
+        return resources.events.append_staged(
+            process.name, run_id, [path for e in extracted for path in e.event_files()],
             ranks, watermarks, source_timezones=zones,
-            rejects=read_chunks([path for e in extracted for path in e.reject_files()]),
+            reject_files=[path for e in extracted for path in e.reject_files()],
+            distinct_ids=all(e.distinct_ids for e in extracted),
         )
     finally:
         discard(extracted)
