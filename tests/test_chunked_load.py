@@ -290,3 +290,19 @@ def test_a_first_load_that_fails_reading_a_staged_file_leaves_nothing(
     assert Resources(config).events.count("tickets") == 0
     assert Resources(config).events.watermarks("tickets") == {}
     assert staged_files(config) == []
+
+
+def test_small_staged_chunks_are_stored_together_up_to_a_chunks_size() -> None:
+    """Each statement's look-up of stored ids reads them all: a night's small files go as one."""
+    import pyarrow as pa
+
+    from kaizenflow.storage.event_store import _together
+
+    def table(rows: int) -> pa.Table:
+        return pa.table({"event_id": [f"e{i}" for i in range(rows)]})
+
+    sizes = [t.num_rows for t in _together([table(3), table(4), table(9), table(20), table(1)], 10)]
+    assert sizes == [7, 9, 20, 1]
+    assert [t.num_rows for t in _together([table(3), table(4)], 0)] == [3, 4]  # append_chunks' own
+    clashing = [pa.table({"x": [1]}), pa.table({"x": ["one"]})]  # types that do not unify stay apart
+    assert [t.num_rows for t in _together(clashing, 10)] == [1, 1]

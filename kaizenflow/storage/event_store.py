@@ -204,7 +204,7 @@ class EventStore:
         def store(connection: duckdb.DuckDBPyConnection, batch_id: str) -> tuple[int, int]:
             if distinct_ids and event_files and not _has_events(connection):
                 return _store_new_files(connection, event_files, process, batch_id)
-            return _store_chunks(connection, _read_files(event_files), process, batch_id)
+            return _store_chunks(connection, _read_files(event_files), process, batch_id, _TOGETHER_ROWS)
 
         return self._append(process, run_id, store, source_ranks, watermarks, source_timezones,
                             _read_files(reject_files))
@@ -400,11 +400,13 @@ class EventStore:
 
 def _store_chunks(
     connection: duckdb.DuckDBPyConnection, chunks: Iterable[pd.DataFrame | pa.Table], process: str,
-    batch_id: str,
+    batch_id: str, together_rows: int = 0,
 ) -> tuple[int, int]:
-    """Each chunk's events not stored yet, a transaction each (see ``append_chunks``)."""
+    """Each chunk's events not stored yet, a transaction each (see ``append_chunks``); consecutive
+    chunks of up to ``together_rows`` rows in all are stored as one (``_together``)."""
     offered = added = 0
-    for table in _together((_columns(chunk, BATCH_COLUMNS, "batch") for chunk in chunks), _TOGETHER_ROWS):
+    tables = (_columns(chunk, BATCH_COLUMNS, "batch") for chunk in chunks)
+    for table in _together(tables, together_rows):
         # the order events had in their source breaks ties in time, and is the only
         # order of a log without timestamps
         positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
@@ -691,7 +693,8 @@ def _columns(chunk: pd.DataFrame | pa.Table, columns: list[str], what: str) -> p
     return pa.Table.from_pandas(chunk[columns], preserve_index=False)
 
 
-#: Up to how many rows small chunks are stored together: a staged chunk's size (storage.staging).
+#: Up to how many rows a night's small staged files are stored together: a staged chunk's size
+#: (storage.staging).
 _TOGETHER_ROWS = 200_000
 
 
@@ -707,6 +710,9 @@ def _together(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
             waiting, count = [], 0
         waiting.append(table)
         count += table.num_rows
+        if count >= rows:  # full: stored before the next chunk is even read
+            yield from _concatenated(waiting)
+            waiting, count = [], 0
     if waiting:
         yield from _concatenated(waiting)
 
