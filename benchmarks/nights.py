@@ -44,7 +44,7 @@ def stage_night(config_path: str) -> dict[str, object]:
     found = night.summary.patterns
     return {
         "seconds": seconds, "checked": night.checked.checked_cases, "cases": night.result.cases,
-        "events": night.log.event_count, "variants": len(night.result.alignments),
+        "events": night.window.event_count, "variants": len(night.result.alignments),
         "summary": {"conforming": night.result.conforming_cases, "fitness": night.result.fitness,
                     "patterns": {p.key: p.cases for p in found}},
         "findings": findings_digest(night.summary),

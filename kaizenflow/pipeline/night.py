@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from kaizenflow.conformance.alignments import Aligner, ChunkMapper, cached_aligner
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
-from kaizenflow.core.events import EventLog
+from kaizenflow.core.window import Window
 from kaizenflow.improvement.types import TaskChange
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
@@ -26,6 +26,7 @@ from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.incremental import check_changed_cases, discover_changed_cases
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.pipeline.window import read_window
 from kaizenflow.storage import AppendResult
 from kaizenflow.storage.staging import Extracted, discard
 
@@ -57,7 +58,7 @@ class Night:
     """What one night of one process found and did; ``summary`` is what reports and the CLI show."""
 
     summary: RunSummary
-    log: EventLog
+    window: Window
     checked: Checked
     loaded: AppendResult
     changes: list[TaskChange] = field(default_factory=list)
@@ -89,7 +90,7 @@ def extract_and_load(
         discard(extracted)  # gone once stored, or when a later source failed
 
 
-def check(resources: Resources, process: Process, log: EventLog, aligner: Aligner) -> Checked:
+def check(resources: Resources, process: Process, log: Window, aligner: Aligner) -> Checked:
     """The window's conformance, checking only the cases that changed since the last night; then
     the deviations of patterns an owner accepted are set aside."""
     model = stages.designed_model(resources, process)
@@ -99,7 +100,7 @@ def check(resources: Resources, process: Process, log: EventLog, aligner: Aligne
 
 
 def find_patterns(
-    process: Process, log: EventLog, checked: Checked
+    process: Process, log: Window, checked: Checked
 ) -> tuple[list[DeviationPattern], list[DeviationPattern]]:
     """The patterns that count, and those of accepted deviations (the report lists them apart)."""
     found = stages.patterns(process, log, checked.result)
@@ -152,7 +153,7 @@ def run_night(
         held = unreported.loaded
         loaded = AppendResult(batch_id=str(held["batch_id"]), offered=int(held["offered"]),
                               added=int(held["added"]), quarantined=int(held["quarantined"]))
-    log = timed("read", stages.read_log, resources, process)
+    log = timed("read", read_window, resources, process)
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
@@ -162,13 +163,13 @@ def run_night(
         changes = timed("record", stages.record, resources, process, run_id, started_at, log,
                         checked.result, found, checked.accepted,
                         loaded if report is not None else None, discovery.throughput)
-    drift = timed("drift", stages.drift, log)
+    drift = timed("drift", stages.drift, log, 7, 28, discovery)
     summary = stages.summarize(
         resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
         changes, loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
     )
     summary.acceptances, summary.acceptance_effect = acceptance_summary(
-        resources, process, log, checked.result, checked.accepted)
+        resources, process, log.case_attributes, checked.result, checked.accepted)
     night = Night(summary, log, checked, loaded, changes)
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)

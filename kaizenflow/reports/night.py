@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaizenflow.core.events import case_sequences
+from kaizenflow.core.events import case_sequences, member_of
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.night import Night
@@ -18,7 +18,8 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
     summary, result = night.summary, night.result
     directory = resources.config.path(resources.config.reports_directory)
     examples = {case for pattern in summary.patterns for case in pattern.example_case_ids}
-    sequences = {str(case): seq for case, seq in case_sequences(night.log.events).items()
+    shown = night.window.cases.index[member_of(night.window.cases.index, sorted(examples))]
+    sequences = {str(case): seq for case, seq in case_sequences(night.window.events_of(shown).events).items()
                  if str(case) in examples}
     path = write_run_report(
         summary, directory, stages.run_history(resources, process, before=summary.run_id),
@@ -28,5 +29,5 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
     )
     write_exports(directory, summary.run_id, result.deviations, summary.patterns,
                   summary_record(summary), process=summary.process,
-                  case_attributes=night.log.case_attributes)
+                  case_attributes=night.window.case_attributes)
     return str(path)

@@ -27,6 +27,7 @@ from kaizenflow.core.events import (
     CaseCost,
     EventLog,
     numbers,
+    positions_in,
     require_attribute,
 )
 
@@ -350,21 +351,164 @@ class EventStore:
             )
             # streamed: DuckDB would otherwise hold the whole result while Arrow copies it
             fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
-        events = _in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True)
-        events[CASE_ID] = events[CASE_ID].astype("string")
-        for column in (ACTIVITY, RESOURCE):  # in text order, as a text column sorts and groups
-            names = events[column].cat.categories
-            events[column] = events[column].cat.reorder_categories(names.sort_values())
-        events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+        events = _log_frame(_in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True))
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
         return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps,
                         case_costs=costs)
+
+    def batch_ids(self, process: str) -> list[str]:
+        """The published batches of a process, in id order."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT batch_id FROM batches WHERE process = ? ORDER BY batch_id", [process]
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def activities(self, process: str) -> list[str]:
+        """Every activity name the process's stored events have, in text order."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                f"SELECT DISTINCT {ACTIVITY} FROM committed_events WHERE process = ? ORDER BY 1", [process]
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def read_cases(
+        self, process: str, *, window_days: float | None = None, batches: Iterable[str] | None = None,
+        cases: pd.Index | None = None, cost_attribute: str | None = None,
+    ) -> CasesRead:
+        """Some cases of a process, whole: their events in log order and each one's facts.
+
+        The cases are those with an event in one of ``batches`` (the cases a load changed), or
+        the given ``cases``, or else the window's (as ``read_log`` selects them). Each case's
+        facts depend on its own events only, so that facts kept from earlier nights and facts of
+        tonight's changed cases make the window's (``pipeline.window``).
+        """
+        with self._connect(read_only=True) as connection:
+            literal = "'" + process.replace("'", "''") + "'"
+            if batches is not None:
+                noted = pa.table({"batch_id": pa.array(list(batches), pa.string())})
+                connection.register("new_batches", noted)
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE selected_cases AS SELECT DISTINCT case_id "
+                    "FROM committed_events WHERE process = ? "
+                    "AND batch_id IN (SELECT batch_id FROM new_batches)", [process])
+            elif cases is not None:
+                connection.register("wanted_cases", pa.table({CASE_ID: pa.array(
+                    [str(case) for case in cases], pa.string())}))
+                connection.execute("CREATE OR REPLACE TEMP TABLE selected_cases AS "
+                                   "SELECT DISTINCT case_id FROM wanted_cases")
+            else:
+                _select_cases(connection, process, window_days)
+            if batches is None and cases is None:  # a whole window: read where it is
+                connection.execute(
+                    "CREATE OR REPLACE TEMP VIEW case_events AS SELECT * FROM committed_events "
+                    f"SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = {literal}")
+                rows = connection.execute(
+                    f"SELECT max({TIMESTAMP}) FROM committed_events WHERE process = ?", [process]).fetchall()
+            else:  # a few cases: their events copied once, then read several ways
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE case_events AS SELECT * FROM committed_events "
+                    f"SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = {literal}")
+                rows = connection.execute(f"SELECT max({TIMESTAMP}) FROM case_events").fetchall()
+            latest = None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC")
+            facts = _case_facts(connection, cost_attribute)
+            attributes = _case_attributes(connection, process, "case_events")
+            facts["keys"] = _carried_keys(connection, attributes.attrs["null_keys"], facts.index)
+            window = connection.sql(
+                f"""
+                SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
+                FROM case_events
+                LEFT JOIN (SELECT batch_id, row_number() OVER (ORDER BY batch_id) AS batch_rank
+                           FROM (SELECT DISTINCT batch_id FROM batches WHERE process = $process))
+                     USING (batch_id)
+                """,
+                params={"process": process},
+            )
+            fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
+        events = _log_frame(_in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True))
+        return CasesRead(events=events, facts=facts, attributes=attributes, latest=latest)
 
     def case_attributes(self, process: str, window_days: float | None = None) -> pd.DataFrame:
         """The business attributes of each case, as ``read_log`` gives them, without its events."""
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
             return _case_attributes(connection, process)
+
+
+@dataclass(frozen=True)
+class CasesRead:
+    """Cases read whole (``EventStore.read_cases``).
+
+    ``events`` are their events in log order (as ``read_log`` gives them); ``facts`` is indexed by
+    case id in text order, with each case's event count (``events``), how many of them have a
+    time (``timed``), its ``first`` and ``last`` time, the attribute keys its events carry
+    (``keys``, a JSON list) and its ``cost`` (NaN unless a cost attribute was given and one of
+    its events has a number for it); ``attributes`` as ``read_log`` has them, for these cases.
+    ``latest`` is the latest time of the events the cases were chosen from (None without times).
+    """
+
+    events: pd.DataFrame
+    facts: pd.DataFrame
+    attributes: pd.DataFrame
+    latest: pd.Timestamp | None
+
+
+def _log_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """Events fetched in log order as the log has them: text case ids, activities and resources
+    as categories in text order (as a text column sorts and groups), times in UTC."""
+    events[CASE_ID] = events[CASE_ID].astype("string")
+    for column in (ACTIVITY, RESOURCE):
+        names = events[column].cat.categories
+        events[column] = events[column].cat.reorder_categories(names.sort_values())
+    events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+    return events
+
+
+def _case_facts(connection: duckdb.DuckDBPyConnection, cost_attribute: str | None) -> pd.DataFrame:
+    """Per case of ``case_events``: see ``CasesRead.facts``."""
+    cost = ("sum(TRY_CAST(json_extract_string(attributes, $path) AS DOUBLE))"
+            if cost_attribute is not None else "CAST(NULL AS DOUBLE)")
+    frame = connection.sql(
+        f"""
+        SELECT {CASE_ID}, count(*) AS events, count({TIMESTAMP}) AS timed,
+               min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last, {cost} AS cost
+        FROM case_events GROUP BY {CASE_ID} ORDER BY {CASE_ID}
+        """,
+        params={"path": _json_path(cost_attribute)} if cost_attribute is not None else None,
+    ).to_arrow_table()
+    return pd.DataFrame({
+        "events": frame.column("events").to_numpy().astype(np.int64),
+        "timed": frame.column("timed").to_numpy().astype(np.int64),
+        "first": _utc_times(frame.column("first")), "last": _utc_times(frame.column("last")),
+        "cost": frame.column("cost").to_numpy(zero_copy_only=False).astype("float64"),
+    }, index=pd.Index(frame.column(CASE_ID).to_numpy(zero_copy_only=False), dtype=object, name=CASE_ID))
+
+
+def _carried_keys(connection: duckdb.DuckDBPyConnection, keys: list[str], cases: pd.Index) -> np.ndarray:
+    """Per case of ``case_events`` (``cases``, in text order), which of ``keys`` (those some event
+    has a JSON null for) its events carry, as a sorted JSON list; None where it carries none.
+
+    A case attribute column exists when some case carries its key, even without a value."""
+    carried = np.full(len(cases), None, dtype=object)
+    if not keys:
+        return carried
+    connection.register("null_keys", pa.table({"key": pa.array(keys, pa.string())}))
+    rows = connection.execute(
+        f"SELECT {CASE_ID}, to_json(list_sort(list_distinct(list(key)))) "
+        "FROM case_events, json_each(attributes) "
+        "WHERE attributes <> '{}' AND key IN (SELECT key FROM null_keys) GROUP BY case_id").fetchall()
+    connection.unregister("null_keys")
+    found = pd.Series({str(case): str(text) for case, text in rows}, dtype=object)
+    at = positions_in(pd.Index(found.index), cases)
+    carried[at] = found.to_numpy()
+    return carried
+
+
+def _utc_times(times: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Times as the log has them: microseconds, UTC (NaT where there is none)."""
+    values = pd.to_datetime(pd.Series(times.to_pandas(), dtype=object) if times.null_count == len(times)
+                            else times.to_pandas(), utc=True)
+    return values.astype("datetime64[us, UTC]").array
 
 
 def _in_log_order(fetched: list[pa.Table]) -> pa.Table:
@@ -602,24 +746,38 @@ def _summed_costs(
     return sums.set_index(CASE_ID)["cost"].astype("float64").reindex(cases)
 
 
-def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:
+def _case_attributes(
+    connection: duckdb.DuckDBPyConnection, process: str, events: str | None = None
+) -> pd.DataFrame:
     """One row a case: for each attribute key, its value on the case's earliest event having it.
 
     The keys are read from the distinct attribute texts (a night has a million events but a few
-    thousand distinct ones), and each event's text is parsed once for all keys.
+    thousand distinct ones), and each event's text is parsed once for all keys. ``events`` names
+    a relation holding the selected cases' events (else they are found in ``committed_events``).
     """
-    keys = [
-        row[0]
-        for row in connection.execute(
-            """
-            SELECT DISTINCT unnest(json_keys(attributes)) AS key FROM (
-                SELECT DISTINCT attributes FROM committed_events SEMI JOIN selected_cases USING (case_id)
-                WHERE process = ? AND attributes <> '{}'
-            ) ORDER BY key
-            """,
-            [process],
-        ).fetchall()
-    ]
+    source = events or ("committed_events SEMI JOIN selected_cases USING (case_id) "
+                        "WHERE process = $process AND")
+    if events is not None:
+        source += " WHERE"
+    parameters: dict[str, object] = {"process": process} if events is None else {}
+    # which keys some event has a JSON null for: a case may carry such a key without a value
+    found = connection.sql(
+        f"""
+        SELECT key, bool_or(type = 'NULL') AS has_null FROM (
+            SELECT DISTINCT attributes FROM {source} attributes <> '{{}}'
+        ), json_each(attributes) GROUP BY key ORDER BY key
+        """,
+        params=parameters or None,
+    ).fetchall()
+    keys = [row[0] for row in found]
+    frame = _attribute_values(connection, source, parameters, keys)
+    frame.attrs["null_keys"] = [row[0] for row in found if row[1]]
+    return frame
+
+
+def _attribute_values(
+    connection: duckdb.DuckDBPyConnection, source: str, parameters: dict[str, object], keys: list[str]
+) -> pd.DataFrame:
     if not keys:
         cases = _frame(
             connection, "SELECT case_id FROM selected_cases ORDER BY case_id", [],
@@ -629,15 +787,14 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         f"arg_min(v[{position}], timestamp) FILTER (WHERE v[{position}] IS NOT NULL) AS {_quote(key)}"
         for position, key in enumerate(keys, start=1)
     )
-    frame = _frame(  # only events that carry attributes are parsed (a third of a night's P2P events)
-        connection,
+    # only events that carry attributes are parsed (a third of a night's P2P events)
+    frame: pd.DataFrame = connection.sql(
         f"SELECT case_id, {selects} FROM selected_cases LEFT JOIN ("
-        "  SELECT case_id, timestamp, json_extract_string(attributes, ?::VARCHAR[]) AS v"
-        "  FROM committed_events SEMI JOIN selected_cases USING (case_id)"
-        "  WHERE process = ? AND attributes <> '{}'"
+        "  SELECT case_id, timestamp, json_extract_string(attributes, $paths::VARCHAR[]) AS v"
+        f"  FROM {source} attributes <> '{{}}'"
         ") USING (case_id) GROUP BY case_id ORDER BY case_id",
-        [[_json_path(key) for key in keys], process],
-    )
+        params={**parameters, "paths": [_json_path(key) for key in keys]},
+    ).to_arrow_table().to_pandas()
     return frame.set_index(CASE_ID).astype("string")
 
 
