@@ -17,10 +17,15 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kaizenflow.conformance.check import map_activities
 from kaizenflow.core.events import (
+    ACTIVITY,
     CASE_ID,
+    RESOURCE,
+    TIMESTAMP,
     CaseCost,
     EventLog,
     UnknownAttributeError,
@@ -55,63 +60,71 @@ def read_window(resources: Resources, process: Process) -> Window:
     summed = cost.attribute if cost is not None and cost.per == "event" else None
     kept = store.kept_window(process.name, fingerprint)
     batches = events.batch_ids(process.name)
+    read: CasesRead | None
     if kept is None:
         read = events.read_cases(process.name, window_days=process.window_days, cost_attribute=summed)
         facts, attributes, latest = read.facts, read.attributes, read.latest
-        kept_ids: pd.Index = pd.Index([], dtype=object, name=CASE_ID)
     else:
         new = [batch for batch in batches if batch not in kept.batches]
-        read = events.read_cases(process.name, batches=new, cost_attribute=summed) if new else _nothing_read()
-        latest = _later(kept.latest, read.latest)
-        facts, attributes = _combined(kept, read)
-        kept_ids = kept.facts.index
+        read = events.read_cases(process.name, batches=new, cost_attribute=summed) if new else None
+        latest = kept.latest if read is None else _later(kept.latest, read.latest)
+        facts, attributes = (kept.facts, kept.attributes) if read is None else _combined(kept, read)
     inside = _in_window(facts, latest, process.window_days)
-    if not inside.all():
-        facts, attributes = facts[inside], attributes[inside]
-    updated = facts.index[member_of(facts.index, read.facts.index)] if len(read.facts) else facts.index[:0]
-    left = kept_ids[~member_of(kept_ids, facts.index)] if len(kept_ids) else kept_ids
+    # every case read tonight and inside the window is updated; kept ones now outside it left
+    updated = pa.array([], pa.string()) if read is None else read.facts.column(CASE_ID).filter(
+        _in_window(read.facts, latest, process.window_days)).combine_chunks()
+    left = pa.array([], pa.string()) if kept is None else \
+        facts.column(CASE_ID).filter(pc.invert(inside)).combine_chunks()
+    if pc.all(inside).as_py() is False:
+        facts, attributes = facts.filter(inside), attributes.filter(inside)
     if kept is None or len(updated) or len(left) or set(batches) != kept.batches:
+        saved = (read.facts, read.attributes) if read is not None else \
+            (facts.slice(0, 0), attributes.slice(0, 0))
+        is_updated = pc.is_in(saved[0].column(CASE_ID), value_set=updated)
         try:
-            store.save_window(process.name, fingerprint, facts.loc[updated], attributes.loc[updated], left,
-                              batches, latest)
+            store.save_window(process.name, fingerprint, saved[0].filter(is_updated),
+                              saved[1].filter(is_updated), left, batches, latest)
         except ContributionsUnreadable:
             pass  # set aside: the next night reads its window whole
-    attributes = _present_columns(attributes, facts)
-    costs = _costs(resources, process, facts, attributes)
-    changed_events = read.events
-    if len(updated) != len(read.facts):  # a changed case outside the window
-        inside_rows = member_of(changed_events[CASE_ID], updated)
-        changed_events = changed_events.loc[inside_rows].reset_index(drop=True)
-    changed = EventLog(events=changed_events, case_attributes=attributes.loc[updated],
-                       has_timestamps=True, case_costs=None if costs is None else costs.loc[updated])
-    has_timestamps = bool(len(facts)) and bool((facts["timed"] == facts["events"]).all())
-    changed = EventLog(events=changed.events, case_attributes=changed.case_attributes,
-                       has_timestamps=has_timestamps, case_costs=changed.case_costs)
-    raw = EventLog(events=changed.events, case_attributes=attributes, has_timestamps=has_timestamps)
-    _check_names(resources, process, raw, len(facts) > 0)
-
-    def reader(cases: pd.Index) -> EventLog:
-        found = events.read_cases(process.name, cases=cases).events
-        wanted = member_of(attributes.index, cases)
-        return map_activities(EventLog(
-            events=found, case_attributes=attributes[wanted], has_timestamps=has_timestamps,
-            case_costs=None if costs is None else costs[wanted]), process.activity_mapping)
-
-    return Window(
-        cases=facts[["events", "first", "last"]], case_attributes=attributes,
-        changed=map_activities(changed, process.activity_mapping), has_timestamps=has_timestamps,
-        reader=reader, case_costs=costs,
-    )
-
-
-def _nothing_read() -> CasesRead:
-    index = pd.Index([], dtype=object, name=CASE_ID)
-    facts = pd.DataFrame({
-        "events": np.zeros(0, np.int64), "timed": np.zeros(0, np.int64),
-        "first": pd.array([], dtype="datetime64[us, UTC]"), "last": pd.array([], dtype="datetime64[us, UTC]"),
-        "keys": np.zeros(0, dtype=object), "cost": np.zeros(0, dtype="float64"),
+    index = pd.Index(facts.column(CASE_ID).to_pandas(), name=CASE_ID)
+    cases = pd.DataFrame({
+        "events": facts.column("events").to_numpy().astype(np.int64),
+        "first": _utc(facts.column("first")), "last": _utc(facts.column("last")),
     }, index=index)
-    return CasesRead(events=pd.DataFrame(), facts=facts, attributes=pd.DataFrame(index=index), latest=None)
+    frame = _attribute_frame(attributes, facts, index)
+    costs = _costs(resources, process, facts, frame)
+    has_timestamps = bool(len(cases)) and pc.all(
+        pc.equal(facts.column("timed"), facts.column("events"))).as_py() is not False
+    changed_ids = pd.Index(updated.to_pandas(), name=CASE_ID)
+    changed_events = read.events if read is not None else _no_events()
+    if read is not None and len(updated) != len(read.facts):  # a changed case outside the window
+        rows = member_of(changed_events[CASE_ID], changed_ids)
+        changed_events = changed_events.loc[rows].reset_index(drop=True)
+    is_changed = member_of(index, changed_ids) if len(changed_ids) != len(index) \
+        else np.ones(len(index), bool)
+    changed = EventLog(events=changed_events, case_attributes=frame[is_changed],
+                       has_timestamps=has_timestamps,
+                       case_costs=None if costs is None else costs[is_changed])
+    _check_names(resources, process, EventLog(events=changed.events, case_attributes=frame,
+                                              has_timestamps=has_timestamps), len(cases) > 0)
+
+    def reader(wanted: pd.Index) -> EventLog:
+        found = events.read_cases(process.name, cases=wanted).events
+        rows = member_of(index, wanted)
+        return map_activities(EventLog(
+            events=found, case_attributes=frame[rows], has_timestamps=has_timestamps,
+            case_costs=None if costs is None else costs[rows]), process.activity_mapping)
+
+    return Window(cases=cases, case_attributes=frame,
+                  changed=map_activities(changed, process.activity_mapping),
+                  has_timestamps=has_timestamps, reader=reader, case_costs=costs)
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame({
+        CASE_ID: pd.Series([], dtype="string"), ACTIVITY: pd.Categorical([]),
+        TIMESTAMP: pd.Series([], dtype="datetime64[us, UTC]"), RESOURCE: pd.Categorical([]),
+    })
 
 
 def _later(one: pd.Timestamp | None, other: pd.Timestamp | None) -> pd.Timestamp | None:
@@ -119,47 +132,65 @@ def _later(one: pd.Timestamp | None, other: pd.Timestamp | None) -> pd.Timestamp
     return max(known) if known else None
 
 
-def _combined(kept: KeptWindow, read: CasesRead) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _combined(kept: KeptWindow, read: CasesRead) -> tuple[pa.Table, pa.Table]:
     """The kept facts and attributes with the read cases' replacing or added, in case id order."""
     if not len(read.facts):
         return kept.facts, kept.attributes
-    ids = read.facts.index.astype(str)
-    stays = ~member_of(kept.facts.index, ids)
-    facts = pd.concat([kept.facts[stays], read.facts])
-    columns = sorted(set(kept.attributes.columns) | set(read.attributes.columns))
-    attributes = pd.concat([kept.attributes[stays].reindex(columns=columns),
-                            read.attributes.reindex(columns=columns)]).astype("string")
-    attributes.index = facts.index = pd.Index(facts.index.astype(str), dtype=object, name=CASE_ID)
-    if not facts.index.is_monotonic_increasing:
-        order = np.argsort(facts.index.to_numpy(dtype=object), kind="stable")
-        facts, attributes = facts.iloc[order], attributes.iloc[order]
+    read_ids = read.facts.column(CASE_ID).combine_chunks()
+    stays = pc.invert(pc.is_in(kept.facts.column(CASE_ID), value_set=read_ids))
+    facts = pa.concat_tables([kept.facts.filter(stays), read.facts.cast(kept.facts.schema)])
+    columns = sorted(set(kept.attributes.column_names) | set(read.attributes.column_names))
+    attributes = pa.concat_tables([_with_columns(kept.attributes.filter(stays), columns),
+                                   _with_columns(read.attributes, columns)])
+    ids = facts.column(CASE_ID).combine_chunks()
+    if len(ids) > 1 and pc.all(pc.less(ids[:-1], ids[1:])).as_py() is False:
+        order = pc.sort_indices(ids)
+        facts, attributes = facts.take(order), attributes.take(order)
     return facts, attributes
 
 
-def _in_window(facts: pd.DataFrame, latest: pd.Timestamp | None, window_days: float | None) -> np.ndarray:
+def _with_columns(table: pa.Table, columns: list[str]) -> pa.Table:
+    """The table's text columns, null-filled for the ``columns`` it lacks, in that order."""
+    return pa.Table.from_arrays(
+        [table.column(column).cast(pa.string()) if column in table.column_names
+         else pa.chunked_array([pa.nulls(len(table), pa.string())]) for column in columns],
+        schema=pa.schema([(column, pa.string()) for column in columns]))
+
+
+def _in_window(facts: pa.Table, latest: pd.Timestamp | None, window_days: float | None) -> pa.ChunkedArray:
     """Which cases started within ``window_days`` of ``latest``, as the event store selects them
     (a case without a time never does)."""
-    if window_days is None:
-        return np.ones(len(facts), dtype=bool)
-    if latest is None:
-        return np.zeros(len(facts), dtype=bool)
+    if window_days is None or latest is None:
+        return pa.chunked_array([np.full(len(facts), window_days is None, dtype=bool)], pa.bool_())
     # as DuckDB casts the days' microseconds to a whole number: rounded half away from zero
     start = latest - pd.Timedelta(microseconds=int(np.floor(window_days * 86_400_000_000 + 0.5)))
-    first = facts["first"]
-    return (first.notna() & (first >= start)).to_numpy(dtype=bool)
+    first = facts.column("first")
+    return pc.fill_null(pc.greater_equal(first, pa.scalar(start.to_pydatetime(), first.type)), False)
 
 
-def _present_columns(attributes: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
-    """The attribute columns some window case carries (a value, or the key without one)."""
-    carried = set()
-    for text in pd.unique(facts["keys"].dropna()):
+def _attribute_frame(attributes: pa.Table, facts: pa.Table, index: pd.Index) -> pd.DataFrame:
+    """The attribute columns some window case carries (a value, or the key without one), as
+    ``read_log`` has them: text, in key order."""
+    carried: set[str] = set()
+    for text in pc.unique(facts.column("keys").drop_null()).to_pylist():
         carried.update(json.loads(str(text)))
-    keep = [key for key in attributes.columns if key in carried or bool(attributes[key].notna().any())]
-    return attributes if len(keep) == len(attributes.columns) else attributes[keep]
+    columns = {key: pd.arrays.ArrowStringArray(
+                   attributes.column(key).cast(pa.large_string()).combine_chunks())
+               for key in attributes.column_names
+               if key in carried or attributes.column(key).null_count < len(attributes)}
+    frame = pd.DataFrame(columns, index=index)
+    return frame.astype("string") if len(frame.columns) else frame
+
+
+def _utc(times: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Times as the log has them: microseconds, UTC (NaT where there is none)."""
+    values = pd.to_datetime(pd.Series(times.to_pandas(), dtype=object) if times.null_count == len(times)
+                            else times.to_pandas(), utc=True)
+    return values.astype("datetime64[us, UTC]").array
 
 
 def _costs(
-    resources: Resources, process: Process, facts: pd.DataFrame, attributes: pd.DataFrame,
+    resources: Resources, process: Process, facts: pa.Table, attributes: pd.DataFrame,
 ) -> pd.Series | None:
     cost = process.cost
     if cost is None:
@@ -171,7 +202,8 @@ def _costs(
         position = resources.config.processes.index(process)
         raise ConfigError(f"processes.{position}.cost.attribute: {error}") from None
     if cost.per == "event":
-        return pd.Series(facts["cost"].to_numpy(dtype="float64"), index=facts.index, name="cost")
+        values = facts.column("cost").to_numpy(zero_copy_only=False).astype("float64")
+        return pd.Series(values, index=attributes.index, name="cost")
     return numbers(attributes[cost.attribute])
 
 

@@ -84,12 +84,13 @@ FACT_COLUMNS = ("events", "timed", "first", "last", "keys", "cost")
 
 @dataclass(frozen=True)
 class KeptWindow:
-    """The window's cases as kept after the last night: their facts (``FACT_COLUMNS``) and
-    attributes, indexed by case id in text order; the batches whose events they include, and the
-    latest time of those batches' events."""
+    """The window's cases as kept after the last night: ``facts`` holds each one's id and facts
+    (``FACT_COLUMNS``), ``attributes`` a text column per attribute key (null where it has no
+    value), row for row, in case id order; the batches whose events they include, and the latest
+    time of those batches' events."""
 
-    facts: pd.DataFrame
-    attributes: pd.DataFrame
+    facts: pa.Table
+    attributes: pa.Table
     batches: frozenset[str]
     latest: pd.Timestamp | None
 
@@ -271,29 +272,20 @@ class ContributionStore:
         except (duckdb.Error, EventStoreError) as error:
             self._set_aside_if_damaged(error)
             return None
-        index = pd.Index(table.column(CASE_ID).to_numpy(zero_copy_only=False), dtype=object, name=CASE_ID)
-        facts = pd.DataFrame({
-            "events": table.column("events").to_numpy().astype(np.int64),
-            "timed": table.column("timed").to_numpy().astype(np.int64),
-            "first": _utc(table.column("first")), "last": _utc(table.column("last")),
-            "keys": np.asarray(table.column("keys").to_pylist(), dtype=object),
-            "cost": table.column("cost").to_numpy(zero_copy_only=False).astype("float64"),
-        }, index=index)
-        attributes = pd.DataFrame(
-            {key: table.column(f"a{position}").to_numpy(zero_copy_only=False) for key, position in keys},
-            index=index,
-        ).astype("string") if keys else pd.DataFrame(index=index)
+        facts = table.select([CASE_ID, *FACT_COLUMNS])
+        attributes = table.select([f"a{position}" for _, position in keys]).rename_columns(
+            [key for key, _ in keys])
         latest = None if stored[0][1] is None else pd.Timestamp(stored[0][1]).tz_convert("UTC")
         return KeptWindow(facts, attributes, frozenset(str(row[0]) for row in batches), latest)
 
     def save_window(
-        self, process: str, fingerprint: str, facts: pd.DataFrame, attributes: pd.DataFrame, left: pd.Index,
+        self, process: str, fingerprint: str, facts: pa.Table, attributes: pa.Table, left: pa.Array,
         batches: Sequence[str], latest: pd.Timestamp | None,
     ) -> None:
-        """Store the updated cases' facts and attributes, forget the cases that ``left`` the window,
-        and note the batches now included, at once; under a new fingerprint whatever was kept for
-        the process goes first. Raises ``ContributionsUnreadable`` when the file was damaged (it
-        is set aside: the next night reads its window whole)."""
+        """Store the updated cases' facts and attributes (as ``KeptWindow`` has them), forget the
+        cases that ``left`` the window, and note the batches now included, at once; under a new
+        fingerprint whatever was kept for the process goes first. Raises ``ContributionsUnreadable``
+        when the file was damaged (it is set aside: the next night reads its window whole)."""
         try:
             self._save_window(process, fingerprint, facts, attributes, left, batches, latest)
         except (duckdb.Error, EventStoreError) as error:
@@ -301,10 +293,10 @@ class ContributionStore:
             raise ContributionsUnreadable(str(error).splitlines()[0]) from error
 
     def _save_window(
-        self, process: str, fingerprint: str, facts: pd.DataFrame, attributes: pd.DataFrame, left: pd.Index,
+        self, process: str, fingerprint: str, facts: pa.Table, attributes: pa.Table, left: pa.Array,
         batches: Sequence[str], latest: pd.Timestamp | None,
     ) -> None:
-        leaving = pa.table({CASE_ID: pa.array(pd.unique(left.astype(str)).tolist(), pa.string())})
+        leaving = pa.table({CASE_ID: left.cast(pa.string())})
         noted = pa.table({"batch_id": pa.array(list(batches), pa.string())})
         with self._connect() as connection:
             connection.execute("BEGIN TRANSACTION")
@@ -318,31 +310,25 @@ class ContributionStore:
                 positions = dict(connection.execute(
                     "SELECT key, position FROM window_attribute_keys WHERE process = ?", [process],
                 ).fetchall())
-                for key in attributes.columns:
+                for key in attributes.column_names:
                     if key not in positions:
                         positions[key] = max(positions.values(), default=0) + 1
                         connection.execute("INSERT INTO window_attribute_keys VALUES (?, ?, ?)",
                                            [process, key, positions[key]])
                         connection.execute(
                             f"ALTER TABLE window_cases ADD COLUMN IF NOT EXISTS a{positions[key]} VARCHAR")
-                updated = pa.table({
-                    "process": pa.array([process] * len(facts), pa.string()),
-                    CASE_ID: pa.array(facts.index.astype(str).tolist(), pa.string()),
-                    "events": pa.array(facts["events"].to_numpy(dtype=np.int64)),
-                    "timed": pa.array(facts["timed"].to_numpy(dtype=np.int64)),
-                    "first": pa.array(facts["first"].array), "last": pa.array(facts["last"].array),
-                    "keys": pa.array(facts["keys"].tolist(), pa.string()),
-                    "cost": pa.array(facts["cost"].to_numpy(dtype="float64")),
-                    **{f"a{positions[key]}": pa.array(attributes[key].astype(object).where(
-                        attributes[key].notna(), None).tolist(), pa.string()) for key in attributes.columns},
-                })
+                updated = facts.select([CASE_ID, *FACT_COLUMNS])
+                for key in attributes.column_names:
+                    updated = updated.append_column(f"a{positions[key]}",
+                                                    attributes.column(key).cast(pa.string()))
                 connection.register("updated_window", updated)
                 connection.register("left_window", leaving)
                 connection.register("noted_batches", noted)
                 connection.execute(
                     "DELETE FROM window_cases WHERE process = ? AND case_id IN (SELECT case_id FROM "
                     "updated_window UNION ALL SELECT case_id FROM left_window)", [process])
-                connection.execute("INSERT INTO window_cases BY NAME SELECT * FROM updated_window")
+                connection.execute(
+                    "INSERT INTO window_cases BY NAME SELECT ? AS process, * FROM updated_window", [process])
                 connection.execute("DELETE FROM window_batches WHERE process = ?", [process])
                 connection.execute("INSERT INTO window_batches SELECT ?, batch_id FROM noted_batches",
                                    [process])

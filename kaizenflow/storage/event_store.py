@@ -411,9 +411,7 @@ class EventStore:
                     f"SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = {literal}")
                 rows = connection.execute(f"SELECT max({TIMESTAMP}) FROM case_events").fetchall()
             latest = None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC")
-            facts = _case_facts(connection, cost_attribute)
-            attributes = _case_attributes(connection, process, "case_events")
-            facts["keys"] = _carried_keys(connection, attributes.attrs["null_keys"], facts.index)
+            facts, attributes = _case_facts(connection, cost_attribute)
             window = connection.sql(
                 f"""
                 SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
@@ -439,17 +437,18 @@ class EventStore:
 class CasesRead:
     """Cases read whole (``EventStore.read_cases``).
 
-    ``events`` are their events in log order (as ``read_log`` gives them); ``facts`` is indexed by
-    case id in text order, with each case's event count (``events``), how many of them have a
-    time (``timed``), its ``first`` and ``last`` time, the attribute keys its events carry
-    (``keys``, a JSON list) and its ``cost`` (NaN unless a cost attribute was given and one of
-    its events has a number for it); ``attributes`` as ``read_log`` has them, for these cases.
-    ``latest`` is the latest time of the events the cases were chosen from (None without times).
+    ``events`` are their events in log order (as ``read_log`` gives them). ``facts`` has a row a
+    case in case id order: its id, event count (``events``), how many of them have a time
+    (``timed``), its ``first`` and ``last`` time, which attribute keys it carries that some event
+    has no value for (``keys``, a JSON list, null where none) and its ``cost`` (null unless a cost
+    attribute was given and one of its events has a number for it); ``attributes``, row for row,
+    a text column per attribute key its events carry, as ``read_log`` finds them. ``latest`` is the
+    latest time of the events the cases were chosen from (None without times).
     """
 
     events: pd.DataFrame
-    facts: pd.DataFrame
-    attributes: pd.DataFrame
+    facts: pa.Table
+    attributes: pa.Table
     latest: pd.Timestamp | None
 
 
@@ -464,51 +463,61 @@ def _log_frame(events: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
-def _case_facts(connection: duckdb.DuckDBPyConnection, cost_attribute: str | None) -> pd.DataFrame:
-    """Per case of ``case_events``: see ``CasesRead.facts``."""
-    cost = ("sum(TRY_CAST(json_extract_string(attributes, $path) AS DOUBLE))"
-            if cost_attribute is not None else "CAST(NULL AS DOUBLE)")
-    frame = connection.sql(
+def _case_facts(
+    connection: duckdb.DuckDBPyConnection, cost_attribute: str | None,
+) -> tuple[pa.Table, pa.Table]:
+    """Per case of ``case_events``: see ``CasesRead.facts`` and ``CasesRead.attributes``, in one pass."""
+    # which keys some event has a JSON null for: a case may carry such a key without a value
+    found = connection.execute(
+        "SELECT key, bool_or(type = 'NULL') AS has_null FROM ("
+        "  SELECT DISTINCT attributes FROM case_events WHERE attributes <> '{}'"
+        ") , json_each(attributes) GROUP BY key ORDER BY key").fetchall()
+    keys = [str(row[0]) for row in found]
+    paths = [_json_path(key) for key in keys]
+    if cost_attribute is not None:
+        paths.append(_json_path(cost_attribute))
+    values = "".join(
+        f", arg_min(v[{position}], {TIMESTAMP}) FILTER (WHERE v[{position}] IS NOT NULL) AS a{position}"
+        for position in range(1, len(keys) + 1))
+    cost = (f"sum(TRY_CAST(v[{len(paths)}] AS DOUBLE))" if cost_attribute is not None
+            else "CAST(NULL AS DOUBLE)")
+    parsed = ("CASE WHEN attributes <> '{}' THEN json_extract_string(attributes, $paths::VARCHAR[]) END"
+              if paths else "CAST(NULL AS VARCHAR[])")
+    table = connection.sql(
         f"""
         SELECT {CASE_ID}, count(*) AS events, count({TIMESTAMP}) AS timed,
-               min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last, {cost} AS cost
-        FROM case_events GROUP BY {CASE_ID} ORDER BY {CASE_ID}
+               min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last, CAST(NULL AS VARCHAR) AS keys,
+               {cost} AS cost{values}
+        FROM (SELECT {CASE_ID}, {TIMESTAMP}, {parsed} AS v FROM case_events)
+        GROUP BY {CASE_ID} ORDER BY {CASE_ID}
         """,
-        params={"path": _json_path(cost_attribute)} if cost_attribute is not None else None,
+        params={"paths": paths} if paths else None,
     ).to_arrow_table()
-    return pd.DataFrame({
-        "events": frame.column("events").to_numpy().astype(np.int64),
-        "timed": frame.column("timed").to_numpy().astype(np.int64),
-        "first": _utc_times(frame.column("first")), "last": _utc_times(frame.column("last")),
-        "cost": frame.column("cost").to_numpy(zero_copy_only=False).astype("float64"),
-    }, index=pd.Index(frame.column(CASE_ID).to_numpy(zero_copy_only=False), dtype=object, name=CASE_ID))
+    facts = table.select([CASE_ID, "events", "timed", "first", "last", "keys", "cost"])
+    null_keys = [str(row[0]) for row in found if row[1]]
+    if null_keys:
+        facts = facts.set_column(facts.schema.get_field_index("keys"), "keys",
+                                 _carried_keys(connection, null_keys, facts.column(CASE_ID)))
+    attributes = table.select([f"a{position}" for position in range(1, len(keys) + 1)]).rename_columns(keys)
+    return facts, attributes
 
 
-def _carried_keys(connection: duckdb.DuckDBPyConnection, keys: list[str], cases: pd.Index) -> np.ndarray:
+def _carried_keys(connection: duckdb.DuckDBPyConnection, keys: list[str], cases: pa.ChunkedArray) -> pa.Array:
     """Per case of ``case_events`` (``cases``, in text order), which of ``keys`` (those some event
-    has a JSON null for) its events carry, as a sorted JSON list; None where it carries none.
+    has a JSON null for) its events carry, as a sorted JSON list; null where it carries none.
 
     A case attribute column exists when some case carries its key, even without a value."""
-    carried = np.full(len(cases), None, dtype=object)
-    if not keys:
-        return carried
     connection.register("null_keys", pa.table({"key": pa.array(keys, pa.string())}))
     rows = connection.execute(
         f"SELECT {CASE_ID}, to_json(list_sort(list_distinct(list(key)))) "
         "FROM case_events, json_each(attributes) "
         "WHERE attributes <> '{}' AND key IN (SELECT key FROM null_keys) GROUP BY case_id").fetchall()
     connection.unregister("null_keys")
-    found = pd.Series({str(case): str(text) for case, text in rows}, dtype=object)
-    at = positions_in(pd.Index(found.index), cases)
-    carried[at] = found.to_numpy()
-    return carried
-
-
-def _utc_times(times: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
-    """Times as the log has them: microseconds, UTC (NaT where there is none)."""
-    values = pd.to_datetime(pd.Series(times.to_pandas(), dtype=object) if times.null_count == len(times)
-                            else times.to_pandas(), utc=True)
-    return values.astype("datetime64[us, UTC]").array
+    carried = np.full(len(cases), None, dtype=object)
+    if rows:
+        at = positions_in(pd.Index([str(row[0]) for row in rows]), pd.Index(cases.to_pandas()))
+        carried[at] = [str(row[1]) for row in rows]
+    return pa.array(carried, pa.string())
 
 
 def _in_log_order(fetched: list[pa.Table]) -> pa.Table:
@@ -760,19 +769,18 @@ def _case_attributes(
     if events is not None:
         source += " WHERE"
     parameters: dict[str, object] = {"process": process} if events is None else {}
-    # which keys some event has a JSON null for: a case may carry such a key without a value
-    found = connection.sql(
-        f"""
-        SELECT key, bool_or(type = 'NULL') AS has_null FROM (
-            SELECT DISTINCT attributes FROM {source} attributes <> '{{}}'
-        ), json_each(attributes) GROUP BY key ORDER BY key
-        """,
-        params=parameters or None,
-    ).fetchall()
-    keys = [row[0] for row in found]
-    frame = _attribute_values(connection, source, parameters, keys)
-    frame.attrs["null_keys"] = [row[0] for row in found if row[1]]
-    return frame
+    keys = [
+        row[0]
+        for row in connection.sql(
+            f"""
+            SELECT DISTINCT unnest(json_keys(attributes)) AS key FROM (
+                SELECT DISTINCT attributes FROM {source} attributes <> '{{}}'
+            ) ORDER BY key
+            """,
+            params=parameters or None,
+        ).fetchall()
+    ]
+    return _attribute_values(connection, source, parameters, keys)
 
 
 def _attribute_values(
