@@ -40,6 +40,8 @@ class Window:
     has_timestamps: bool
     reader: Callable[[pd.Index], EventLog]
     case_costs: pd.Series | None = None
+    #: events of other window cases read with the changed ones (those a night will ask for)
+    preloaded: EventLog | None = None
 
     @property
     def case_count(self) -> int:
@@ -71,11 +73,38 @@ class Window:
             if len(cases) == len(changed):
                 return self.changed
             return cases_of(self.changed, pd.Index(cases))
+        if self.preloaded is not None:
+            preloaded = self.preloaded.case_attributes.index
+            if (inside | member_of(cases, preloaded)).all():
+                return _joined(cases_of(self.changed, pd.Index(cases[inside])),
+                               cases_of(self.preloaded, pd.Index(cases[~inside])))
         return self.reader(pd.Index(cases))
 
     def whole(self) -> EventLog:
         """Every event of the window (read, unless every case changed)."""
         return self.events_of(self.cases.index)
+
+
+def _joined(one: EventLog, other: EventLog) -> EventLog:
+    """The events of two logs of distinct cases, in case order (each keeps its cases' order)."""
+    if not len(other.events):
+        return one
+    if not len(one.events):
+        return other
+    events = pd.concat([one.events, other.events], ignore_index=True)
+    for column in events.columns:  # activities and resources: categories of both, in text order
+        if isinstance(one.events[column].dtype, pd.CategoricalDtype):
+            names = one.events[column].cat.categories.union(other.events[column].cat.categories)
+            events[column] = pd.Categorical(
+                pd.concat([one.events[column].astype(object), other.events[column].astype(object)],
+                          ignore_index=True), categories=names.sort_values())
+    order = np.argsort(events[CASE_ID].to_numpy(dtype=object), kind="stable")
+    events = events.iloc[order].reset_index(drop=True)
+    attributes = pd.concat([one.case_attributes, other.case_attributes]).sort_index()
+    costs = None if one.case_costs is None or other.case_costs is None else \
+        pd.concat([one.case_costs, other.case_costs]).sort_index()
+    return EventLog(events=events, case_attributes=attributes, has_timestamps=one.has_timestamps,
+                    case_costs=costs)
 
 
 def window_of_log(log: EventLog) -> Window:

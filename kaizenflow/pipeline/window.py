@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -51,9 +53,17 @@ def window_fingerprint(process: Process) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def read_window(resources: Resources, process: Process) -> Window:
+#: Days of cases started before the latest event whose events a night reads anyway: drift
+#: compares the cases started in the newest week with those of the four weeks before.
+RECENT_DAYS = 7 + 28
+
+
+def read_window(resources: Resources, process: Process, recent_days: float = RECENT_DAYS) -> Window:
     """The window's cases and the events of the cases that changed since the facts were kept
-    (every case's, when nothing is kept); the kept facts are brought up to date."""
+    (every case's, when nothing is kept); the kept facts are brought up to date.
+
+    In the same pass, the events of cases the night will ask for are read too: those started in
+    the last ``recent_days`` (drift) and those whose running status flips tonight (checking)."""
     store, events = resources.contributions, resources.events
     fingerprint = window_fingerprint(process)
     cost = process.cost
@@ -66,8 +76,13 @@ def read_window(resources: Resources, process: Process) -> Window:
         facts, attributes, latest = read.facts, read.attributes, read.latest
     else:
         new = [batch for batch in batches if batch not in kept.batches]
-        read = events.read_cases(process.name, batches=new, cost_attribute=summed) if new else None
+        read = events.read_cases(process.name, batches=new, cost_attribute=summed,
+                                 also=_wanted(kept, process, recent_days)) if new else None
         latest = kept.latest if read is None else _later(kept.latest, read.latest)
+        if read is not None and read.touched is not None and len(read.touched) != len(read.facts):
+            is_touched = pc.is_in(read.facts.column(CASE_ID), value_set=read.touched)
+            read = replace(read, facts=read.facts.filter(is_touched),
+                           attributes=read.attributes.filter(is_touched))
         facts, attributes = (kept.facts, kept.attributes) if read is None else _combined(kept, read)
     inside = _in_window(facts, latest, process.window_days)
     # every case read tonight and inside the window is updated; kept ones now outside it left
@@ -96,10 +111,22 @@ def read_window(resources: Resources, process: Process) -> Window:
     has_timestamps = bool(len(cases)) and pc.all(
         pc.equal(facts.column("timed"), facts.column("events"))).as_py() is not False
     changed_ids = pd.Index(updated.to_pandas(), name=CASE_ID)
-    changed_events = read.events if read is not None else _no_events()
-    if read is not None and len(updated) != len(read.facts):  # a changed case outside the window
-        rows = member_of(changed_events[CASE_ID], changed_ids)
-        changed_events = changed_events.loc[rows].reset_index(drop=True)
+    read_events = read.events if read is not None else _no_events()
+    changed_events = read_events
+    if len(read_events) and not member_of(read_events[CASE_ID], changed_ids).all():
+        rows = member_of(read_events[CASE_ID], changed_ids)
+        changed_events = read_events.loc[rows].reset_index(drop=True)
+    # the other window cases read with them (asked for by drift, checking)
+    other = pd.Index(pd.unique(read_events[CASE_ID]), name=CASE_ID)
+    other = other[member_of(other, index) & ~member_of(other, changed_ids)]
+    preloaded = None
+    if len(other):
+        rows = member_of(read_events[CASE_ID], other)
+        at = member_of(index, other)
+        preloaded = map_activities(EventLog(
+            events=read_events.loc[rows].reset_index(drop=True), case_attributes=frame[at],
+            has_timestamps=has_timestamps, case_costs=None if costs is None else costs[at]),
+            process.activity_mapping)
     is_changed = member_of(index, changed_ids) if len(changed_ids) != len(index) \
         else np.ones(len(index), bool)
     changed = EventLog(events=changed_events, case_attributes=frame[is_changed],
@@ -117,7 +144,29 @@ def read_window(resources: Resources, process: Process) -> Window:
 
     return Window(cases=cases, case_attributes=frame,
                   changed=map_activities(changed, process.activity_mapping),
-                  has_timestamps=has_timestamps, reader=reader, case_costs=costs)
+                  has_timestamps=has_timestamps, reader=reader, case_costs=costs, preloaded=preloaded)
+
+
+def _wanted(
+    kept: KeptWindow, process: Process, recent_days: float,
+) -> Callable[[pd.Timestamp | None], list[str]]:
+    """Given the latest time of tonight's batches, the kept cases a night will ask for: those
+    started in the last ``recent_days`` and those whose running status flips tonight."""
+    def wanted(batch_latest: pd.Timestamp | None) -> list[str]:
+        last, first = kept.facts.column("last"), kept.facts.column("first")
+        before = pc.max(last).as_py()
+        if before is None:
+            return []
+        before = pd.Timestamp(before).tz_convert("UTC")
+        after = before if batch_latest is None else max(before, batch_latest)
+        horizon = pd.Timedelta(days=process.open_case_horizon_days)
+        since = before - pd.Timedelta(days=recent_days)
+        recent = pc.greater(first, pa.scalar(since.to_pydatetime(), first.type))
+        flips = pc.and_(pc.greater(last, pa.scalar((before - horizon).to_pydatetime(), last.type)),
+                        pc.less_equal(last, pa.scalar((after - horizon).to_pydatetime(), last.type)))
+        chosen = pc.fill_null(pc.or_(recent, flips), False)
+        return [str(case) for case in kept.facts.column(CASE_ID).filter(chosen).to_pylist()]
+    return wanted
 
 
 def _no_events() -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -375,23 +375,36 @@ class EventStore:
     def read_cases(
         self, process: str, *, window_days: float | None = None, batches: Iterable[str] | None = None,
         cases: pd.Index | None = None, cost_attribute: str | None = None,
+        also: Callable[[pd.Timestamp | None], Sequence[str]] | None = None,
     ) -> CasesRead:
         """Some cases of a process, whole: their events in log order and each one's facts.
 
-        The cases are those with an event in one of ``batches`` (the cases a load changed), or
-        the given ``cases``, or else the window's (as ``read_log`` selects them). Each case's
-        facts depend on its own events only, so that facts kept from earlier nights and facts of
-        tonight's changed cases make the window's (``pipeline.window``).
+        The cases are those with an event in one of ``batches`` (the cases a load changed, then
+        ``touched``), with the cases ``also`` names given the latest time of those batches'
+        events (read in the same pass: cases a night will ask for), or the given ``cases``, or
+        else the window's (as ``read_log`` selects them). Each case's facts depend on its own
+        events only, so that facts kept from earlier nights and facts of tonight's changed cases
+        make the window's (``pipeline.window``).
         """
+        touched = None
         with self._connect(read_only=True) as connection:
             literal = "'" + process.replace("'", "''") + "'"
             if batches is not None:
                 noted = pa.table({"batch_id": pa.array(list(batches), pa.string())})
                 connection.register("new_batches", noted)
                 connection.execute(
-                    "CREATE OR REPLACE TEMP TABLE selected_cases AS SELECT DISTINCT case_id "
+                    "CREATE OR REPLACE TEMP TABLE selected_cases AS SELECT case_id, max(timestamp) AS latest "
                     "FROM committed_events WHERE process = ? "
-                    "AND batch_id IN (SELECT batch_id FROM new_batches)", [process])
+                    "AND batch_id IN (SELECT batch_id FROM new_batches) GROUP BY case_id", [process])
+                touched = connection.sql("SELECT case_id FROM selected_cases ORDER BY case_id"
+                                         ).to_arrow_table().column(CASE_ID).combine_chunks()
+                if also is not None:
+                    rows = connection.execute("SELECT max(latest) FROM selected_cases").fetchall()
+                    extra = also(None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC"))
+                    connection.register("also_cases", pa.table({CASE_ID: pa.array(list(extra), pa.string())}))
+                    connection.execute(
+                        "INSERT INTO selected_cases SELECT DISTINCT case_id, NULL FROM also_cases "
+                        "WHERE case_id NOT IN (SELECT case_id FROM selected_cases)")
             elif cases is not None:
                 connection.register("wanted_cases", pa.table({CASE_ID: pa.array(
                     [str(case) for case in cases], pa.string())}))
@@ -424,7 +437,7 @@ class EventStore:
             )
             fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
         events = _log_frame(_in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True))
-        return CasesRead(events=events, facts=facts, attributes=attributes, latest=latest)
+        return CasesRead(events=events, facts=facts, attributes=attributes, latest=latest, touched=touched)
 
     def case_attributes(self, process: str, window_days: float | None = None) -> pd.DataFrame:
         """The business attributes of each case, as ``read_log`` gives them, without its events."""
@@ -443,13 +456,15 @@ class CasesRead:
     has no value for (``keys``, a JSON list, null where none) and its ``cost`` (null unless a cost
     attribute was given and one of its events has a number for it); ``attributes``, row for row,
     a text column per attribute key its events carry, as ``read_log`` finds them. ``latest`` is the
-    latest time of the events the cases were chosen from (None without times).
+    latest time of the events the cases were chosen from (None without times); ``touched``, when
+    cases were chosen by batches, are those with an event in them, in text order.
     """
 
     events: pd.DataFrame
     facts: pa.Table
     attributes: pa.Table
     latest: pd.Timestamp | None
+    touched: pa.Array | None = None
 
 
 def _log_frame(events: pd.DataFrame) -> pd.DataFrame:
