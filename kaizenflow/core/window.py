@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,12 @@ class Window:
         return pd.Timestamp(self.cases["last"].max())
 
     def throughput_hours(self) -> pd.Series:
-        """Hours from first to last event of each case, as ``discovery.case_throughput_hours``."""
+        """Hours from first to last event of each case, as ``discovery.case_throughput_hours``
+        (worked out once: patterns, tasks and their KPIs all ask)."""
+        return self._throughput_hours
+
+    @cached_property
+    def _throughput_hours(self) -> pd.Series:
         if not self.has_timestamps:
             return pd.Series(dtype="float64")
         hours: pd.Series = (self.cases["last"] - self.cases["first"]).dt.total_seconds() / 3600

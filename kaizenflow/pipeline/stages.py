@@ -360,24 +360,21 @@ def drift(
     contributions = discovery.window if discovery is not None else None
     if not window.has_timestamps or not window.case_count:
         return []
-    if contributions is None or not _same_cases(contributions.cases.index, window.cases.index):
-        found = newest_period_drift(window.whole(), newest_days, previous_days)
-        return list(found.evidence) if found is not None else []
     starts = window.cases["first"]
     snapshot = pd.Timestamp(window.cases["last"].max())
     newest_from = snapshot - pd.Timedelta(days=newest_days)
     previous_from = newest_from - pd.Timedelta(days=previous_days)
     before = window.cases.index[(starts <= newest_from).to_numpy(dtype=bool)]
-    at = positions_in(before, contributions.cases.index)
+    at = positions_in(before, contributions.cases.index) if contributions is not None else None
+    if contributions is None or at is None or len(contributions.cases) != window.case_count or (at < 0).any():
+        found = newest_period_drift(window.whole(), newest_days, previous_days)
+        return list(found.evidence) if found is not None else []
     codes = np.unique(contributions.cases["variant"].to_numpy(dtype=np.int64)[at])
     seen = seen_in([contributions.sequences[code] for code in codes.tolist()])
     recent = window.events_of(window.cases.index[(starts > previous_from).to_numpy(dtype=bool)])
     found = recent_period_drift(recent, starts, snapshot, seen, newest_days, previous_days)
     return list(found.evidence)
 
-
-def _same_cases(ids: pd.Index, other: pd.Index) -> bool:
-    return len(ids) == len(other) and bool(member_of(ids, other).all())
 
 
 def software_versions() -> dict[str, str]:

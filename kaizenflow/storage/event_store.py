@@ -398,7 +398,7 @@ class EventStore:
                     "AND batch_id IN (SELECT batch_id FROM new_batches) GROUP BY case_id", [process])
                 touched = connection.sql("SELECT case_id FROM selected_cases ORDER BY case_id"
                                          ).to_arrow_table().column(CASE_ID).combine_chunks()
-                if also is not None:
+                if also is not None and len(touched):  # nothing new: nothing asked for either
                     rows = connection.execute("SELECT max(latest) FROM selected_cases").fetchall()
                     extra = also(None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC"))
                     connection.register("also_cases", pa.table({CASE_ID: pa.array(list(extra), pa.string())}))
