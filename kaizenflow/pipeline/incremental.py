@@ -15,8 +15,6 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from kaizenflow.conformance.alignments import Aligner
 from kaizenflow.conformance.check import check_cases, summarize_checks
@@ -25,8 +23,9 @@ from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantA
 from kaizenflow.core.events import (
     CASE_ID,
     EventLog,
+    kept_positions,
     member_of,
-    positions_in,
+    same_ids,
 )
 from kaizenflow.core.window import Window, window_of_log
 from kaizenflow.mining.contributions import case_contributions, window_discovery
@@ -70,14 +69,14 @@ def check_changed_cases(
     left = cases[:0]
     same = _same_ids(cases, kept.cases.index)  # most nights: no case left, none came, same order
     # where each of tonight's cases is among the kept ones (-1: not kept)
-    at = np.arange(len(cases)) if same else positions_in(cases, kept.cases.index)
+    at = np.arange(len(cases)) if same else kept_positions(cases, kept.cases.index)
     known = at >= 0
     unchanged[known] = (
         (stored_events.to_numpy(dtype=np.int64)[at[known]] == events.to_numpy(dtype=np.int64)[known])
         & (kept.cases["running"].to_numpy(dtype=bool)[at[known]] == is_running[known])
         & kept.cases["checked"].to_numpy(dtype=bool)[at[known]]
     )
-    if not same and len(kept):
+    if not same and len(kept) and int(known.sum()) < len(kept):  # some kept case is not in the window
         left = kept.cases.index[~member_of(kept.cases.index, cases)]
     todo = cases[~unchanged]
     # the kept results of the unchanged cases, in tonight's order, without looking them up again
@@ -155,10 +154,10 @@ def discover_with_contributions(
         left = cases[:0]
     else:
         unchanged = np.zeros(len(cases), dtype=bool)
-        at = positions_in(cases, kept.index)
+        at = kept_positions(cases, kept.index)
         known = at >= 0
         unchanged[known] = kept.to_numpy(dtype=np.int64)[at[known]] == counts[known]
-        left = kept.index[~member_of(kept.index, cases)]
+        left = kept.index[~member_of(kept.index, cases)] if int(known.sum()) < len(kept) else cases[:0]
     todo = cases[~unchanged]
     try:
         if len(todo) or len(left) or not len(kept):
@@ -173,7 +172,4 @@ def discover_with_contributions(
 
 def _same_ids(ids: pd.Index, other: pd.Index) -> bool:
     """Whether two indexes of case ids hold the same ids in the same order, compared through Arrow."""
-    if len(ids) != len(other):
-        return False
-    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, other))
-    return bool(pc.all(pc.equal(left, right)).as_py() is not False)
+    return same_ids(ids, other)

@@ -24,6 +24,7 @@ from kaizenflow.core.events import (
     UnknownAttributeError,
     member_of,
     positions_in,
+    same_ids,
 )
 from kaizenflow.core.window import Window, window_of_log
 from kaizenflow.improvement.acceptance import set_aside_accepted
@@ -364,8 +365,11 @@ def drift(
     snapshot = pd.Timestamp(window.cases["last"].max())
     newest_from = snapshot - pd.Timedelta(days=newest_days)
     previous_from = newest_from - pd.Timedelta(days=previous_days)
-    before = window.cases.index[(starts <= newest_from).to_numpy(dtype=bool)]
-    at = positions_in(before, contributions.cases.index) if contributions is not None else None
+    is_before = (starts <= newest_from).to_numpy(dtype=bool)
+    at = None
+    if contributions is not None:  # nearly always the window's cases, in the same order
+        at = np.flatnonzero(is_before) if same_ids(window.cases.index, contributions.cases.index) \
+            else positions_in(window.cases.index[is_before], contributions.cases.index)
     if contributions is None or at is None or len(contributions.cases) != window.case_count or (at < 0).any():
         found = newest_period_drift(window.whole(), newest_days, previous_days)
         return list(found.evidence) if found is not None else []
