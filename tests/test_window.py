@@ -144,3 +144,23 @@ def test_nights_equal_a_full_recomputation(tmp_path: Path) -> None:
         assert incremental == recomputed, f"night {night}"
         if night in (1, 2, 3):
             assert 0 < changed < 500, f"night {night}: {changed} changed"
+
+
+@pytest.mark.slow
+def test_a_replaced_event_store_means_reading_the_window_whole(tmp_path: Path) -> None:
+    """Facts kept for batches the event store no longer has are not used."""
+    config = _config(tmp_path, window_days=45)
+    process = config.processes[0]
+    with Resources.open(config) as resources:
+        stages.ingest(resources, process, "first")
+        read_window(resources, process)
+    Resources(config).events.path.unlink()
+    (tmp_path / DEMO_DATABASE).unlink()
+    prepare_demo(tmp_path, cases=600, seed=12, days=120)
+    config = _config(tmp_path, window_days=45)
+    with Resources.open(config) as resources:
+        stages.ingest(resources, process, "again")
+        window = read_window(resources, process)
+        log = stages.read_log(resources, process)
+    assert len(window.changed.case_attributes) == window.case_count
+    assert window.cases.index.tolist() == log.case_attributes.index.astype(str).tolist()

@@ -70,6 +70,8 @@ def read_window(resources: Resources, process: Process, recent_days: float = REC
     summed = cost.attribute if cost is not None and cost.per == "event" else None
     kept = store.kept_window(process.name, fingerprint)
     batches = events.batch_ids(process.name)
+    if kept is not None and not kept.batches <= set(batches):
+        kept = None  # a batch it includes is gone (the event store was replaced): read it whole
     read: CasesRead | None
     if kept is None:
         read = events.read_cases(process.name, window_days=process.window_days, cost_attribute=summed)
