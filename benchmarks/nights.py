@@ -42,12 +42,15 @@ def stage_night(config_path: str) -> dict[str, object]:
         night = run_night(resources, config.processes[0])
     seconds = dict(night.summary.stage_seconds)
     found = night.summary.patterns
+    summary = night.summary
     return {
-        "seconds": seconds, "checked": night.checked.checked_cases, "cases": night.result.cases,
-        "events": night.window.event_count, "variants": len(night.result.alignments),
-        "summary": {"conforming": night.result.conforming_cases, "fitness": night.result.fitness,
+        "seconds": seconds, "checked": night.checked_cases, "cases": summary.cases,
+        "events": summary.events, "repeated": summary.repeated,
+        # every variant of the window (the summary lists the most frequent only)
+        "variants": None if night.checked is None else len(night.checked.result.alignments),
+        "summary": {"conforming": summary.conforming_cases, "fitness": summary.fitness,
                     "patterns": {p.key: p.cases for p in found}},
-        "findings": findings_digest(night.summary),
+        "findings": findings_digest(summary),
     }
 
 
@@ -233,6 +236,8 @@ class HistoryNightsRow:
     new_cases: int
     identical: bool
     reused: bool
+    #: every night with nothing new repeated the findings of the incremental night before it
+    repeated: bool
 
 
 def history_nights(events: int, scratch: Path, repeats: int = 3) -> HistoryNightsRow:
@@ -268,8 +273,10 @@ def history_nights(events: int, scratch: Path, repeats: int = 3) -> HistoryNight
     shutil.rmtree(full)
     found = {run.result["findings"] for run in incrementals + recomputations}
     new_cases = int(incrementals[0].result["cases"]) - int(before.result["cases"])  # type: ignore[call-overload]
+    repeated = all(again.result["repeated"] and again.result["findings"] == night.result["findings"]
+                   for night, again in zip(incrementals, nothing_news, strict=True))
     return HistoryNightsRow(median_run(incrementals), median_run(recomputations), median_run(nothing_news),
-                            new_cases, len(found) == 1, reused)
+                            new_cases, len(found) == 1, reused, repeated)
 
 
 def window_cases(config_path: str) -> dict[str, object]:

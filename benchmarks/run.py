@@ -213,7 +213,9 @@ def _history_nights(scratch: Path) -> list[str]:
                           {"events": "events", "cases": "cases", "cases checked": "checked"}, 1)
     speed = row.full.seconds / row.incremental.seconds
     return lines + ["", f"Speed-up of the incremental night: {speed:.1f}x; identical findings (figures, "
-                        f"process map, variants, patterns, drift): {'yes' if row.identical else 'NO'}."]
+                        f"process map, variants, patterns, drift): {'yes' if row.identical else 'NO'}; "
+                        "the night with nothing new repeated the incremental night's findings without "
+                        f"reading the window: {'yes' if row.repeated else 'NO'}."]
 
 
 #: The size of the history the history-nights section uses (``--history-events``).

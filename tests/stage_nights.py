@@ -15,4 +15,4 @@ def stage_night(
     """What counts tonight, what an acceptance set aside, and what happened to each task."""
     with Resources.open(config) as resources:
         night = run_night(resources, config.processes[0], run_id=run_id)
-    return night.result, night.checked.accepted, night.changes
+    return night.result, night.analysed.accepted, night.changes

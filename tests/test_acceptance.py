@@ -16,7 +16,7 @@ from kaizenflow.improvement.types import OPEN, Task
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.pipeline.resources import Resources
-from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, generate
+from kaizenflow.sample_logs import BPMN_PATH, SimulationConfig, append_days, generate
 
 SAMPLE = Path(__file__).resolve().parent.parent / "kaizenflow" / "sample_logs" / "purchase_to_pay.yaml"
 EARLY_INVOICES = "wrong_order:Receive Invoice"
@@ -68,7 +68,9 @@ def test_an_accepted_pattern_stops_counting_but_its_task_keeps_its_true_kpi(conf
 
     said = accept(config, EARLY_INVOICES)
     assert f"#{task.task_id}" in said and "KPIs still count its cases" in said
-    nights = [night(config, number) for number in (2, 3)]
+    nights = [night(config, 2)]
+    append_days(f"sqlite:///{config.base_dir / 'p2p.db'}", 1)  # without new events night 3 repeats 2
+    nights.append(night(config, 3))
 
     for result, accepted, changes in nights:
         assert accepted and {f"{d.kind}:{d.activity}" for d in accepted} == {EARLY_INVOICES}
@@ -76,7 +78,9 @@ def test_an_accepted_pattern_stops_counting_but_its_task_keeps_its_true_kpi(conf
         assert result.conforming_cases > first.conforming_cases  # cases left without a deviation conform
         assert changes.get(task.task_id) != "closed"
     [after] = tasks_of(config, EARLY_INVOICES)
-    assert (after.status, after.current_value, after.cases) == (OPEN, task.current_value, task.cases)
+    # a day's new cases move the KPI a little; an accepted pattern would have set it to zero
+    assert after.status == OPEN and after.cases >= task.cases
+    assert after.current_value == pytest.approx(task.current_value, rel=0.1)
 
 
 def test_an_acceptance_for_one_business_object_sets_aside_only_its_cases(config: KaizenConfig) -> None:
@@ -116,7 +120,7 @@ def test_the_night_summary_and_report_say_who_accepted_what_and_the_headlines_mo
     [note] = summary.acceptances
     assert (note.pattern_key, note.accepted_by) == (EARLY_INVOICES, "lead")
     assert note.reason == "agreed with procurement"
-    assert note.cases == len({d.case_id for d in tonight.checked.accepted}) and note.conforming_cases > 0
+    assert note.cases == len({d.case_id for d in tonight.analysed.accepted}) and note.conforming_cases > 0
     effect = summary.acceptance_effect
     assert effect is not None and effect.conforming_cases == summary.conforming_cases
     assert effect.gained == note.conforming_cases  # the one acceptance explains the whole move

@@ -56,7 +56,7 @@ def test_run_night_runs_the_configured_night_without_prefect(tmp_path: Path) -> 
     [summary] = kf.run_night(config_path, progress=StageProgress(Console(file=shown, width=80)))
     lines = shown.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == [
-        "watermarks", *["extract"] * 7, "load", "read", "discover", "check", "patterns", "record", "drift",
+        "watermarks", *["extract"] * 7, "load", "read", "discover", "check", "patterns", "drift", "record",
         "report"]
     assert all(line.endswith(" s") for line in lines)
     assert summary.cases == 500 and summary.new_events > 0 and summary.patterns

@@ -7,6 +7,7 @@ the staged chunks one by one, publishing the batch at once, so its memory is bou
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import KaizenConfig, load_config
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sources.mapping import SourceError
-from kaizenflow.storage.staging import read_chunks
+from kaizenflow.storage import event_store
+from kaizenflow.storage.event_store import EventStoreError
 
 TICKETS = 3_500
 CHUNK = 1_000
@@ -61,8 +63,9 @@ def fill(url: str, *, bad_time_at: int | None = None, approval_again_at: int | N
 
 
 def configure(directory: Path, url: str, chunk_rows: int, on_bad_rows: str = "stop",
-              approvals_query: str = "SELECT approval_id, ticket, at, who FROM approvals ORDER BY at"
-              ) -> KaizenConfig:
+              approvals_query: str = "SELECT approval_id, ticket, at, who FROM approvals ORDER BY at",
+              opened_id: str | None = None) -> KaizenConfig:
+    """``opened_id``: the tickets' own id column (else their ids hash their content)."""
     data = {
         "connections": {"erp": {"url": url}},
         "storage": {"directory": str(directory / "state"), "load_chunk_rows": chunk_rows},
@@ -72,7 +75,8 @@ def configure(directory: Path, url: str, chunk_rows: int, on_bad_rows: str = "st
                 {"name": "opened", "connection": "erp", "activity": "Open",
                  "query": "SELECT id, ticket, at, who, plant FROM tickets ORDER BY id",
                  "case_id": "ticket", "timestamp": "at", "resource": "who", "attributes": ["plant"],
-                 "watermark": {"column": "at"}, "on_bad_rows": on_bad_rows},
+                 "watermark": {"column": "at"}, "on_bad_rows": on_bad_rows,
+                 **({"event_id": opened_id} if opened_id else {})},
                 {"name": "approved", "connection": "erp", "activity": "Approve", "query": approvals_query,
                  "case_id": "ticket", "event_id": "approval_id", "timestamp": "at", "resource": "who",
                  "watermark": {"column": "approval_id"}, "on_bad_rows": on_bad_rows},
@@ -209,7 +213,7 @@ def test_a_chunk_that_fails_to_load_after_others_were_inserted_leaves_nothing(
     process = config.processes[0]
     extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
     assert [len(e.chunks) for e in extracted] == [4, 4]
-    original = read_chunks
+    original = event_store._read_files
 
     def failing_after_five(paths: list[Path]) -> Iterator[pa.Table]:
         for number, chunk in enumerate(original(paths)):
@@ -217,7 +221,7 @@ def test_a_chunk_that_fails_to_load_after_others_were_inserted_leaves_nothing(
                 raise OSError(f"cannot read {paths[number].name}")
             yield chunk
 
-    monkeypatch.setattr(stages, "read_chunks", failing_after_five)
+    monkeypatch.setattr(event_store, "_read_files", failing_after_five)
     with pytest.raises(OSError, match="cannot read events-000001.parquet"):
         stages.load(Resources(config), process, "r1", extracted)
     assert Resources(config).events.count("tickets") == 0
@@ -237,3 +241,52 @@ def test_staged_chunks_are_readable_by_their_owner_only(sqlite_url: str, tmp_pat
         assert Resources(config).staging.stat().st_mode & 0o777 == 0o700
     finally:
         extracted.discard()
+
+
+def test_a_first_load_of_sources_with_their_own_ids_stores_what_a_chunk_at_a_time_stores(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    fill(sqlite_url)
+    loaded = {}
+    for distinct in (True, False):  # into an empty store: all new, read by DuckDB in one statement
+        config = configure(tmp_path / f"distinct-{distinct}", sqlite_url, CHUNK, opened_id="id")
+        process = config.processes[0]
+        extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+        assert [e.distinct_ids for e in extracted] == [True, True]
+        if not distinct:
+            extracted = [replace(e, distinct_ids=False) for e in extracted]
+        stages.load(Resources(config), process, "r1", extracted)
+        loaded[distinct] = stored(config)
+    assert loaded[True] == loaded[False]
+    events = loaded[True]["events"]
+    assert isinstance(events, list)
+    assert sorted(int(row[-1]) for row in events) == list(range(2 * TICKETS))
+    assert loaded[True]["batches"] == [(2 * TICKETS, 2 * TICKETS)]
+
+
+def test_events_with_their_own_ids_offered_again_are_recognised_once_the_store_has_events(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    fill(sqlite_url)
+    config = configure(tmp_path, sqlite_url, CHUNK, opened_id="id")
+    process = config.processes[0]
+    assert stages.ingest(Resources(config), process, "r1").added == 2 * TICKETS
+    again = [stages.extract(Resources(config), process, source, {}) for source in process.sources]
+    assert stages.load(Resources(config), process, "r2", again).added == 0
+    assert Resources(config).events.duplicate_event_ids() == 0
+
+
+def test_a_first_load_that_fails_reading_a_staged_file_leaves_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    fill(sqlite_url)
+    config = configure(tmp_path, sqlite_url, CHUNK, opened_id="id")
+    process = config.processes[0]
+    extracted = [stages.extract(Resources(config), process, source) for source in process.sources]
+    damaged = extracted[1].event_files()[2]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(EventStoreError, match="the batch could not be written"):
+        stages.load(Resources(config), process, "r1", extracted)
+    assert Resources(config).events.count("tickets") == 0
+    assert Resources(config).events.watermarks("tickets") == {}
+    assert staged_files(config) == []

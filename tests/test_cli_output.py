@@ -126,3 +126,20 @@ def test_a_run_says_how_far_acceptances_moved_its_conforming_cases() -> None:
     expected = "  accepted:          73 of them conform only by 1 acceptance(s): 73.0% without, +3.6 points"
     assert expected in lines
     assert not any(line.startswith("  accepted:") for line in _describe(make_summary()).splitlines())
+
+
+def test_a_night_with_nothing_new_says_whose_findings_stand_and_that_no_run_was_recorded() -> None:
+    from dataclasses import replace
+
+    from report_fixtures import make_summary
+
+    from kaizenflow.cli.main import _describe, _headline
+    from kaizenflow.reports.prefect_summary import summary_markdown
+
+    repeated = replace(make_summary(run_id="night-7"), repeated=True, new_events=0, task_changes=[])
+    lines = _describe(repeated).splitlines()
+    assert lines[0] == "Purchase to Pay — nothing new since run night-7: its findings stand, no run recorded"
+    assert "  tasks:             as they were (no run recorded)" in lines
+    assert _headline(repeated)["repeated"] is True and _headline(make_summary())["repeated"] is False
+    assert "Nothing new since run night-7" in summary_markdown(repeated)
+    assert "Nothing new" not in summary_markdown(make_summary())

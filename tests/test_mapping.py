@@ -2,10 +2,19 @@
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from kaizenflow.sources.mapping import EventMapping, SourceError, _key_times, map_rows
+from kaizenflow.sources.mapping import (
+    EventMapping,
+    SeenIds,
+    SourceError,
+    _digests,
+    _key_times,
+    map_rows,
+    to_utc,
+)
 
 MAPPING = EventMapping(source="orders", case_id="order", timestamp="at", activity="Place order",
                        resource="user", event_id="id", attributes=("plant",), timezone="Europe/Berlin")
@@ -108,3 +117,28 @@ def test_quarantine_sets_bad_rows_aside_and_keeps_the_good_ones() -> None:
         ["orders", 3, "id", "duplicate event id"],
         ["orders", 4, "at", "missing or unparseable timestamp"],
     ]
+
+
+def test_ids_seen_in_earlier_chunks_are_recognised_by_their_digits() -> None:
+    ids = map_rows(pd.DataFrame({"case": [f"c{i}" for i in range(50)], "at": ["2024-01-01T10:00:00"] * 50,
+                                 "id": range(50)}),
+                   EventMapping(source="s", case_id="case", timestamp="at", activity="A", event_id="id"),
+                   "p")["event_id"]
+    seen = SeenIds()
+    seen.add(ids.iloc[:20])
+    assert seen.contains(ids).tolist() == [True] * 20 + [False] * 30
+    assert (_digests(ids) == np.array([bytes.fromhex(i) for i in ids], dtype="S16")).all()
+
+
+@pytest.mark.parametrize("text", [
+    "2024-03-01 09:00:00", "2024-03-01T09:00:00", "2024-03-01 09:00", "2024-03-01", "2024-03-01 09:00:00.5",
+    "2024-03-01 09:00:00.123456", "2024-03-01 09:00:00Z", "2024-03-01 09:00:00+02:00",
+    "2024-03-01 09:00:00.1234567", "2024-3-1 09:00:00", "20240301 09:00:00", "0001-01-01 00:00:00",
+])
+def test_times_given_as_text_are_read_as_pandas_reads_iso_8601(text: str) -> None:
+    expected = pd.to_datetime(pd.Series([text] * 3), format="ISO8601")
+    if expected.dt.tz is None:
+        expected = expected.dt.tz_localize("Europe/Berlin")
+    got = to_utc(pd.Series([text] * 3, index=[4, 7, 9]), "Europe/Berlin", "s", "at")  # rows kept of more
+    assert got.index.tolist() == [4, 7, 9]
+    assert got.tolist() == expected.dt.tz_convert("UTC").astype("datetime64[us, UTC]").tolist()

@@ -65,14 +65,17 @@ def test_the_first_run_ingests_every_business_event(night) -> None:  # type: ign
     assert first.cases == 2000
 
 
-def test_running_the_same_night_again_adds_no_event_and_no_task(night) -> None:  # type: ignore[no-untyped-def]
+def test_running_the_same_night_again_adds_no_event_no_task_and_no_run(night) -> None:  # type: ignore[no-untyped-def]
+    """Nothing new: the flow repeats the first run's findings and its report (pipeline.repeat)."""
     _, config_path, first, second = night
     assert second.new_events == 0 and second.events == first.events
     assert EventStore(load_config(config_path).state_directory / "events.duckdb").duplicate_event_ids() == 0
-    assert [c.change for c in second.task_changes] == ["unchanged"] * len(first.task_changes)
-    assert {c.task.task_id for c in second.task_changes} == {c.task.task_id for c in first.task_changes}
+    assert second.repeated and second.run_id == first.run_id and second.task_changes == []
+    assert (second.conforming_cases, second.patterns) == (first.conforming_cases, first.patterns)
+    assert second.report_path == first.report_path
     store = StateStore(load_config(config_path).state_url)
     assert len(store.list_tasks()) == len(first.task_changes) > 0
+    assert store.run_ids(first.process) == [first.run_id]
     store.dispose()
 
 

@@ -419,7 +419,11 @@ def test_nights_killed_at_random_points_end_equal_to_uninterrupted_nights_row_by
     assert survived.watermarks == expected.watermarks
     assert survived.tasks == expected.tasks and survived.tasks
     assert survived.kpis == expected.kpis
-    assert survived.runs == expected.runs and len(survived.runs) == attempts
+    assert survived.runs == expected.runs
+    # one run per night that added events: a night without new ones repeats the night before it
+    # and records no run (pipeline.repeat)
+    adding = EventStore(reference.state_directory / "events.duckdb").data_version(PROCESS)
+    assert len(expected.runs) == len(adding) and len(adding) > attempts / 2
 
 
 def test_a_night_killed_between_recording_its_run_and_writing_its_report_is_completed_by_its_rerun(

@@ -114,7 +114,8 @@ def _night(workdir: Path, run_id: str) -> tuple[str, int]:
     config = load_config(workdir / "kaizen.yaml")
     with Resources.open(config) as resources:
         night = run_night(resources, config.processes[0], run_id=run_id)
-    return _digest(night.summary), len(night.window.changed.case_attributes)
+    changed = 0 if night.window is None else len(night.window.changed.case_attributes)
+    return _digest(night.summary), changed
 
 
 @pytest.mark.slow

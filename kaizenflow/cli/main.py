@@ -150,6 +150,7 @@ def _headline(summary: Any) -> dict[str, Any]:
         "tasks_updated": changes.count("updated"),
         "tasks_unchanged": changes.count("unchanged"),
         "report": summary.report_path,
+        "repeated": summary.repeated,
     })
     return headline
 
@@ -158,7 +159,8 @@ def _describe(summary: Any) -> str:
     head = _headline(summary)
     fitness = "n/a" if summary.fitness is None else f"{summary.fitness:.3f}"
     lines = [
-        f"{summary.process} — run {summary.run_id}",
+        f"{summary.process} — nothing new since run {summary.run_id}: its findings stand, "
+        "no run recorded" if summary.repeated else f"{summary.process} — run {summary.run_id}",
         f"  events ingested:   {summary.new_events:,} new, {summary.events:,} stored "
         f"({summary.cases:,} cases)"
         + (f"; {summary.quarantined_rows:,} bad rows quarantined" if summary.quarantined_rows else ""),
@@ -178,6 +180,7 @@ def _describe(summary: Any) -> str:
             f"({pattern.share:.1%}){why}"
         )
     lines += [
+        "  tasks:             as they were (no run recorded)" if summary.repeated else
         f"  tasks:             {head['tasks_created']} created, {head['tasks_updated']} updated, "
         f"{head['tasks_unchanged']} unchanged",
         f"  report:            {summary.report_path}",

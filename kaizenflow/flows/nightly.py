@@ -92,7 +92,7 @@ def nightly(config_path: str, process_name: str | None = None) -> list[RunSummar
         summary = night.summary
         logger.info("%s: %d new events stored, %d bad rows quarantined; %d of %d cases changed and were "
                     "checked, %d conforming", summary.process, summary.new_events, summary.quarantined_rows,
-                    night.checked.checked_cases, summary.cases, summary.conforming_cases)
+                    night.checked_cases, summary.cases, summary.conforming_cases)
         _publish(summary, config.web.base_url)
     return [night.summary for night in nights]
 

@@ -24,6 +24,7 @@ from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.incremental import check_changed_cases, discover_changed_cases
+from kaizenflow.pipeline.repeat import kept_findings, night_inputs, repeated_night
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.pipeline.window import read_window
@@ -55,21 +56,36 @@ class Checked:
 
 @dataclass
 class Night:
-    """What one night of one process found and did; ``summary`` is what reports and the CLI show."""
+    """What one night of one process found and did; ``summary`` is what reports and the CLI show.
+
+    A night that found nothing new (``summary.repeated``) read no events and checked nothing: it
+    has no ``log`` or ``checked`` of its own (``pipeline.repeat``).
+    """
 
     summary: RunSummary
-    window: Window
-    checked: Checked
+    window: Window | None
+    checked: Checked | None
     loaded: AppendResult
     changes: list[TaskChange] = field(default_factory=list)
 
     @property
     def result(self) -> ConformanceResult:
-        return self.checked.result
+        return self.analysed.result
 
     @property
     def model(self) -> DesignedModel:
-        return self.checked.model
+        return self.analysed.model
+
+    @property
+    def analysed(self) -> Checked:
+        """The night's check; a ValueError for a night that repeated its newest run's findings."""
+        if self.checked is None:
+            raise ValueError(f"run {self.summary.run_id}: the night found nothing new and checked nothing")
+        return self.checked
+
+    @property
+    def checked_cases(self) -> int:
+        return 0 if self.checked is None else self.checked.checked_cases
 
 
 ReportWriter = Callable[[Resources, Process, Night], str]
@@ -121,7 +137,9 @@ def run_night(
     tasks, summarise, and (given a ``report`` writer) write the report.
 
     A run recorded by a night that was killed before writing its report is completed by the next
-    night that finds nothing new: same run id, no second record (``storage.unreported``).
+    night that finds nothing new: same run id, no second record (``storage.unreported``). Any
+    other night that finds nothing new, with the settings, model and acceptances as they were,
+    repeats the newest findings and records nothing (``pipeline.repeat``).
 
     Variants no earlier night aligned are aligned here, or, given ``parallel``, in chunks by the
     mapper it makes for the process (the flow's fans them out to its task runner).
@@ -153,27 +171,37 @@ def run_night(
         held = unreported.loaded
         loaded = AppendResult(batch_id=str(held["batch_id"]), offered=int(held["offered"]),
                               added=int(held["added"]), quarantined=int(held["quarantined"]))
+    inputs = night_inputs(resources, process)
+    if unreported is None and loaded.added == 0:
+        repeated = repeated_night(resources, process, inputs, loaded, started_at, report is not None)
+        if repeated is not None:
+            repeated.stage_seconds = seconds
+            return Night(repeated, None, None, loaded)
     log = timed("read", read_window, resources, process)
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
+    drift = timed("drift", stages.drift, log, 7, 28, discovery)
+    summary = stages.summarize(
+        resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
+        [], loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
+    )
+    summary.acceptances, summary.acceptance_effect = acceptance_summary(
+        resources, process, log.case_attributes, checked.result, checked.accepted)
+    # the findings are kept in the transaction that records the run (or, with a report, in the one
+    # that marks it reported): a recorded night always leaves them for the nights after it
     if unreported is not None:
         changes = timed("record", resources.state.changes_of, unreported)
     else:
         changes = timed("record", stages.record, resources, process, run_id, started_at, log,
                         checked.result, found, checked.accepted,
-                        loaded if report is not None else None, discovery.throughput)
-    drift = timed("drift", stages.drift, log, 7, 28, discovery)
-    summary = stages.summarize(
-        resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
-        changes, loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
-    )
-    summary.acceptances, summary.acceptance_effect = acceptance_summary(
-        resources, process, log.case_attributes, checked.result, checked.accepted)
+                        loaded if report is not None else None, discovery.throughput,
+                        None if report is not None else kept_findings(summary, inputs))
+    summary.task_changes, summary.finished_at = changes, datetime.now(UTC)
     night = Night(summary, log, checked, loaded, changes)
     if report is not None:
         summary.report_path = timed("report", report, resources, process, night)
-        resources.state.reported(run_id)
+        resources.state.reported(run_id, kept_findings(summary, inputs))
     return night
 
 

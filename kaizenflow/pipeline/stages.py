@@ -45,7 +45,8 @@ from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.sinks import Sink
 from kaizenflow.sinks.delivery import DeliveryReport
 from kaizenflow.storage import AppendResult
-from kaizenflow.storage.staging import Extracted, discard, read_chunks
+from kaizenflow.storage.findings import KeptFindings
+from kaizenflow.storage.staging import Extracted, discard
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -78,8 +79,8 @@ def load(
 ) -> AppendResult:
     """Append every source's staged events of this run and their watermarks, published at once.
 
-    The staged chunks are stored one at a time, in source order, and removed afterwards
-    whether the load committed or failed.
+    The staged chunks are stored in source order (``EventStore.append_staged``) and removed
+    afterwards whether the load committed or failed.
     """
     try:
         ranks = {source.name: rank for rank, source in enumerate(process.sources)}
@@ -89,10 +90,11 @@ def load(
             for source, e in zip(process.sources, extracted, strict=True)
             if e.watermark is not None
         }
-        return resources.events.append_chunks(
-            process.name, run_id, read_chunks([path for e in extracted for path in e.event_files()]),
+        return resources.events.append_staged(
+            process.name, run_id, [path for e in extracted for path in e.event_files()],
             ranks, watermarks, source_timezones=zones,
-            rejects=read_chunks([path for e in extracted for path in e.reject_files()]),
+            reject_files=[path for e in extracted for path in e.reject_files()],
+            distinct_ids=all(e.distinct_ids for e in extracted),
         )
     finally:
         discard(extracted)
@@ -161,11 +163,13 @@ def record(
     accepted: Sequence[Deviation] = (),
     awaiting_report: AppendResult | None = None,
     timing: Throughput | None = None,
+    findings: KeptFindings | None = None,
 ) -> list[TaskChange]:
     """Store the run, raise tasks and follow the existing ones, in one transaction; given
     ``awaiting_report`` (the night's load), the run is held as unreported until its report is
     written, so that a rerun after a kill completes it instead of recording it again. ``timing``
     is the window's throughput when the night has it from discovery (else it is measured here).
+    ``findings`` (the night's summary and inputs, ``pipeline.repeat``) are kept with the run.
 
     KPIs count finished cases only: a running case may not have reached its deviation yet. They
     count ``accepted`` deviations too (those set aside by an acceptance): accepting a pattern
@@ -217,6 +221,7 @@ def record(
         sinks=sink_names(resources.config, process.name),
         deviation_runs_kept=resources.config.storage.deviation_runs_kept,
         awaiting_report=None if awaiting_report is None else asdict(awaiting_report),
+        findings=findings,
     )
 
 

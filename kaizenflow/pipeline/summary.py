@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
+from functools import cache
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from kaizenflow.conformance.types import DeviationPattern
 from kaizenflow.improvement.acceptance import AcceptanceEffect, AcceptanceNote
@@ -46,7 +50,80 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)
     report_path: str | None = None
+    #: the night found nothing new and repeats the findings of ``run_id``, its newest run: no run
+    #: was recorded (the same events are no new evidence for a task's KPI or lifecycle)
+    repeated: bool = False
 
     @property
     def conforming_share(self) -> float:
         return self.conforming_cases / self.cases if self.cases else 0.0
+
+
+def summary_json(summary: RunSummary) -> str:
+    """The summary as JSON, whole: what ``summary_from_json`` gives back equal."""
+    return json.dumps(_plain(summary), allow_nan=True, default=_scalar)  # in order: maps list by size
+
+
+def summary_from_json(text: str) -> RunSummary:
+    """A summary written by ``summary_json``; ValueError when the text is not one (another
+    version's, or damaged)."""
+    try:
+        found = _typed(RunSummary, json.loads(text))
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not a run summary: {error}") from error
+    if not isinstance(found, RunSummary):
+        raise ValueError("not a run summary")
+    return found
+
+
+def _scalar(value: Any) -> Any:
+    """A NumPy number as Python's (a figure computed with NumPy may be one)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a summary's value")
+
+
+def _plain(value: Any) -> Any:
+    """JSON's types of a summary's values: dataclasses as objects, tuples as lists, times as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _typed(kind: Any, value: Any) -> Any:
+    """``value`` from JSON as the annotated type ``kind`` (the inverse of ``_plain``)."""
+    if value is None:
+        return None
+    origin, arguments = get_origin(kind), get_args(kind)
+    if origin in (Union, UnionType):
+        options = [argument for argument in arguments if argument is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"cannot read a value of {kind}")
+        return _typed(options[0], value)
+    if isinstance(kind, type) and is_dataclass(kind):
+        hints = _hints(kind)
+        return kind(**{f.name: _typed(hints[f.name], value[f.name]) for f in fields(kind)
+                       if f.init and f.name in value})
+    if origin is tuple:
+        item = arguments[0] if len(arguments) == 2 and arguments[1] is Ellipsis else Any
+        return tuple(_typed(item, element) for element in value)
+    if origin is list:
+        return [_typed(arguments[0], element) for element in value]
+    if origin is dict:
+        return {key: _typed(arguments[1], element) for key, element in value.items()}
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is float:
+        return float(value)
+    return value
+
+
+@cache
+def _hints(kind: type) -> dict[str, Any]:
+    return get_type_hints(kind)

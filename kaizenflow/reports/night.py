@@ -15,11 +15,13 @@ from kaizenflow.reports.model_overlay import designed_model_svg, deviation_count
 
 def write_night_report(resources: Resources, process: Process, night: Night) -> str:
     """Writes the run's report and exports; returns the report's path (the night's ``report``)."""
-    summary, result = night.summary, night.result
+    summary, result, window = night.summary, night.result, night.window
+    if window is None:  # night.result says so first; this tells mypy
+        raise ValueError(f"run {summary.run_id}: the night read no events")
     directory = resources.config.path(resources.config.reports_directory)
     examples = {case for pattern in summary.patterns for case in pattern.example_case_ids}
-    shown = night.window.cases.index[member_of(night.window.cases.index, sorted(examples))]
-    sequences = {str(case): seq for case, seq in case_sequences(night.window.events_of(shown).events).items()
+    shown = window.cases.index[member_of(window.cases.index, sorted(examples))]
+    sequences = {str(case): seq for case, seq in case_sequences(window.events_of(shown).events).items()
                  if str(case) in examples}
     path = write_run_report(
         summary, directory, stages.run_history(resources, process, before=summary.run_id),
@@ -29,5 +31,5 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
     )
     write_exports(directory, summary.run_id, result.deviations, summary.patterns,
                   summary_record(summary), process=summary.process,
-                  case_attributes=night.window.case_attributes)
+                  case_attributes=window.case_attributes)
     return str(path)

@@ -35,6 +35,8 @@ def summary_markdown(summary: RunSummary) -> str:
     lines = [
         f"# {_md(summary.process)}: run {summary.run_id}",
         "",
+        *([f"Nothing new since run {summary.run_id}: its findings stand, no run was recorded.", ""]
+          if summary.repeated else []),
         "| figure | value |",
         "|---|---|",
         f"| cases | {summary.cases:,} |",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +68,15 @@ class SeenIds:
 
 
 def _digests(event_ids: pd.Series) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(event_ids.tolist())), dtype="S16")
+    """The 16 bytes each id's 32 hex digits spell, decoded by NumPy from the Arrow text buffer
+    (a digit's value is its low four bits, plus 9 for a letter)."""
+    ids = pa.array(event_ids, type=pa.large_string())
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset:ids.offset + len(ids) + 1]
+    if ids.null_count or not bool((np.diff(offsets) == 32).all()):
+        raise ValueError("event ids are 32 hex digits")
+    text = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 16, 2)
+    digits = (text & 0x0F) + 9 * (text >> 6)
+    return np.ascontiguousarray((digits[:, :, 0] << 4) | digits[:, :, 1]).view("S16").ravel()
 
 
 def map_rows(
@@ -99,7 +110,8 @@ def map_rows(
     attributes = _attributes_json(rows, list(mapping.attributes))
     if mapping.event_id is not None:
         natural = _text_column(rows, mapping.event_id, mapping.source, "event_id", first_row)
-        duplicated = natural[natural.duplicated()]
+        given = rows[mapping.event_id]  # whole numbers repeat as their text does, found ten times faster
+        duplicated = natural[(given if pd.api.types.is_integer_dtype(given) else natural).duplicated()]
         if not duplicated.empty:
             row = first_row + int(duplicated.index[0])
             raise SourceError(
@@ -109,7 +121,8 @@ def map_rows(
         key_parts = [natural]
     else:
         key_parts = [case_ids, activities, _key_times(timestamps), resources.fillna("")]
-    event_ids = pd.Series(hashed_ids(process, mapping.source, key_parts), index=rows.index, dtype=object)
+    event_ids = pd.Series(pd.arrays.ArrowStringArray(hashed_ids(process, mapping.source, key_parts)),
+                          index=rows.index)
     if seen is not None and mapping.event_id is not None:
         again = seen.contains(event_ids).nonzero()[0]
         if len(again):
@@ -205,6 +218,8 @@ def to_utc(
         )
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
+    elif (arrow := _zoneless_iso_times(values)) is not None:
+        parsed = arrow
     else:
         try:
             parsed = pd.to_datetime(values, format="ISO8601", utc=False)
@@ -232,24 +247,44 @@ def to_utc(
     return in_utc
 
 
-def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> np.ndarray:
+def _zoneless_iso_times(values: pd.Series) -> pd.Series | None:
+    """ISO 8601 times without a zone (what SQLite and most files hold) parsed by Arrow, a fifth of
+    pandas' time for the same times; None for anything else Arrow refuses (zones, other
+    spellings, nanoseconds), which pandas then parses or names as bad."""
+    if not pd.api.types.is_string_dtype(values):
+        return None
+    try:
+        parsed = pc.cast(pa.array(values, from_pandas=True), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index)
+
+
+def hashed_ids(process: str, source: str, parts: Sequence[pd.Series | pa.Array]) -> pa.Array:
     """Event ids: the first 32 hex digits of the SHA-256 of process, source and the parts joined by
     U+001F. Joined by Arrow and hashed by DuckDB, a column at a time: hashlib one key at a time
-    takes twice as long (benchmarks/micro.py); the ids are the same."""
+    takes twice as long (benchmarks/micro.py); the ids are the same. Arrow text: a million
+    Python strings cost more than hashing them."""
     columns = [part if isinstance(part, pa.Array) else pa.array(part.astype("string"), type=pa.large_string())
                for part in parts]
     text = [pa.scalar(process, pa.large_string()), pa.scalar(source, pa.large_string())]
     keys = pc.binary_join_element_wise(*text, *columns, pa.scalar("\x1f", pa.large_string()))
-    import duckdb  # here: commands that need no ids (kaizen inspect) do not pay for importing it
-
-    connection = duckdb.connect(":memory:", config={"preserve_insertion_order": True})
+    connection = _hashing_database(os.getpid()).cursor()  # a cursor each: safe from several threads
     try:
         connection.register("keys", pa.table({"key": keys}))
         hashed = connection.sql("SELECT left(sha256(key), 32) AS id FROM keys").to_arrow_table()
     finally:
         connection.close()
-    ids: np.ndarray = hashed.column("id").to_numpy(zero_copy_only=False)
-    return ids
+    return hashed.column("id").combine_chunks()
+
+
+@functools.cache
+def _hashing_database(process_id: int) -> Any:
+    """One in-memory DuckDB for hashing ids, opened once per process (a forked child opens its
+    own): a new one for every chunk took longer than hashing a small source's ids."""
+    import duckdb  # here: commands that need no ids (kaizen inspect) do not pay for importing it
+
+    return duckdb.connect(":memory:", config={"preserve_insertion_order": True})
 
 
 def _key_times(timestamps: pd.Series) -> pa.Array:
@@ -267,18 +302,20 @@ def _present(value: object) -> bool:
 def _attributes_json(rows: pd.DataFrame, names: list[str]) -> pd.Series:
     """Each row's business attributes as JSON (keys sorted, missing values left out).
 
-    Rows share few distinct combinations (a supplier, a plant): each is written once.
+    Rows share few distinct combinations (a supplier, a plant): each is written once, from the
+    first row having it, and the rows take their combination's text by its number.
     """
     if not names:
         return pd.Series("{}", index=rows.index, dtype="string")
+    texts = [rows[name].astype("string") for name in names]
+    combination = np.zeros(len(rows), dtype=np.int64)
+    for values in texts:
+        codes, distinct = pd.factorize(values)  # a missing value is -1
+        combination, _ = pd.factorize(combination * (len(distinct) + 1) + (codes + 1))
+    _, firsts = np.unique(combination, return_index=True)  # the numbers run 0, 1, ... by first row
     # plain Python strings: iterating Arrow-backed string columns row by row is twice as slow
-    columns = [rows[name].astype("string").astype(object).tolist() for name in names]
+    columns = [values.iloc[firsts].astype(object).tolist() for values in texts]
     ordered = sorted(range(len(names)), key=lambda i: names[i])
-    written: dict[tuple[object, ...], str] = {}
-    texts = []
-    for values in zip(*columns, strict=True):
-        text = written.get(values)
-        if text is None:
-            text = written[values] = json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
-        texts.append(text)
-    return pd.Series(texts, index=rows.index, dtype="string")
+    written = [json.dumps({names[i]: values[i] for i in ordered if _present(values[i])})
+               for values in zip(*columns, strict=True)]
+    return pd.Series(pd.array(written, dtype="string").take(combination), index=rows.index)

@@ -186,8 +186,9 @@ def extract_sql(
         watermark = encode_watermark(pd.Series(maxima).max())
         if increment is not None and increment.after is not None and _later(increment.after, watermark):
             watermark = increment.after  # a look-back window never moves the watermark back
+    # explicit ids were checked unique across the chunks (``seen``); content ids may repeat
     return Extracted(directory=directory, chunks=counts, rows=rows, watermark=watermark,
-                     quarantined=quarantined)
+                     quarantined=quarantined, distinct_ids=mapping.event_id is not None)
 
 
 def encode_watermark(value: object) -> str:

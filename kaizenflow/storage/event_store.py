@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from kaizenflow.core.events import (
     ACTIVITY,
@@ -176,6 +177,51 @@ class EventStore:
         each source was read in. ``rejects`` are source rows set aside as bad (source, row,
         field, reason).
         """
+        return self._append(process, run_id, lambda connection, batch_id: _store_chunks(
+            connection, chunks, process, batch_id), source_ranks, watermarks, source_timezones, rejects)
+
+    def append_staged(
+        self,
+        process: str,
+        run_id: str,
+        event_files: Sequence[Path],
+        source_ranks: Mapping[str, int],
+        watermarks: Mapping[str, str] | None = None,
+        source_timezones: Mapping[str, str] | None = None,
+        reject_files: Sequence[Path] = (),
+        *,
+        distinct_ids: bool = False,
+    ) -> AppendResult:
+        """``append_chunks`` of staged Parquet files (the batch's columns, in source order).
+
+        A store that holds no events yet has nothing to recognise, and a batch whose ids are
+        ``distinct_ids`` (each source's are the hashes of a key it guarantees unique, and the
+        hash includes the source) nothing to deduplicate: every event is new. DuckDB then reads
+        the files itself in one statement, which writes the table's row groups straight to the
+        file, where a chunk a transaction wrote each chunk twice (log, then table) and held the
+        deduplication's hash tables: the first night of a history. Otherwise the files are
+        stored a chunk at a time, as ``append_chunks`` does. Published at once either way.
+        """
+        def store(connection: duckdb.DuckDBPyConnection, batch_id: str) -> tuple[int, int]:
+            if distinct_ids and event_files and not _has_events(connection):
+                return _store_new_files(connection, event_files, process, batch_id)
+            return _store_chunks(connection, _read_files(event_files), process, batch_id)
+
+        return self._append(process, run_id, store, source_ranks, watermarks, source_timezones,
+                            _read_files(reject_files))
+
+    def _append(
+        self,
+        process: str,
+        run_id: str,
+        store: Callable[[duckdb.DuckDBPyConnection, str], tuple[int, int]],
+        source_ranks: Mapping[str, int],
+        watermarks: Mapping[str, str] | None,
+        source_timezones: Mapping[str, str] | None,
+        rejects: Iterable[pd.DataFrame | pa.Table],
+    ) -> AppendResult:
+        """A batch in progress whose events ``store`` writes (returning offered and added), then
+        its rejects, batch record and watermarks in one last transaction that publishes it."""
         zones = dict(source_timezones or {})
         known = pd.DataFrame({
             "source": pd.Series(list(source_ranks), dtype=object),
@@ -183,7 +229,7 @@ class EventStore:
             "source_timezone": pd.Series([zones.get(s, "UTC") for s in source_ranks], dtype=object),
         })
         now = datetime.now(UTC)
-        offered = added = quarantined = 0
+        quarantined = 0
         with self._connect() as connection:
             connection.register("known_sources", known)
             try:
@@ -193,33 +239,7 @@ class EventStore:
             except duckdb.Error as error:
                 raise self._unwritten(error) from error
             try:
-                for chunk in chunks:
-                    table = _columns(chunk, BATCH_COLUMNS, "batch")
-                    # the order events had in their source breaks ties in time, and is the only
-                    # order of a log without timestamps
-                    positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
-                    connection.register("incoming", table.append_column("position", pa.array(positions)))
-                    # an id offered twice keeps its first row: a hash aggregate, where DISTINCT ON
-                    # sorted the chunk and kept an arbitrary one
-                    [(inserted,)] = connection.execute(
-                        """
-                        INSERT INTO events
-                        WITH firsts AS (
-                            SELECT event_id, min(position) AS position FROM incoming GROUP BY event_id
-                        )
-                        SELECT
-                            i.event_id, ?, i.case_id, i.activity, i.timestamp, i.resource,
-                            i.source, coalesce(k.source_rank, 0), i.attributes, ?,
-                            coalesce(k.source_timezone, 'UTC'), i.position
-                        FROM (SELECT * FROM incoming SEMI JOIN firsts USING (event_id, position)) AS i
-                        LEFT JOIN known_sources AS k USING (source)
-                        WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
-                        """,
-                        [process, batch_id],
-                    ).fetchall()  # complete the statement (its own transaction) before unregistering
-                    connection.unregister("incoming")
-                    offered += table.num_rows
-                    added += int(inserted)
+                offered, added = store(connection, batch_id)
                 connection.execute("BEGIN TRANSACTION")
                 for chunk in rejects:
                     rejected = _columns(chunk, ["source", "row", "field", "reason"], "rejects")
@@ -284,6 +304,17 @@ class EventStore:
             ).fetchall()
         latest = rows[0][0]
         return None if latest is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
+
+    def data_version(self, process: str) -> list[tuple[str, int]]:
+        """Which published batches added events to the process, and how many: events are only
+        ever added by a batch, so equal versions hold the same events (read off the batch
+        records, not the events)."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT batch_id, events_added FROM batches WHERE process = ? AND events_added > 0 "
+                "ORDER BY batch_id", [process],
+            ).fetchall()
+        return [(str(batch_id), int(added)) for batch_id, added in rows]
 
     def count(self, process: str) -> int:
         with self._connect(read_only=True) as connection:
@@ -535,6 +566,90 @@ def _carried_keys(connection: duckdb.DuckDBPyConnection, keys: list[str], cases:
     return pa.array(carried, pa.string())
 
 
+def _store_chunks(
+    connection: duckdb.DuckDBPyConnection, chunks: Iterable[pd.DataFrame | pa.Table], process: str,
+    batch_id: str,
+) -> tuple[int, int]:
+    """Each chunk's events not stored yet, a transaction each (see ``append_chunks``)."""
+    offered = added = 0
+    for table in _together((_columns(chunk, BATCH_COLUMNS, "batch") for chunk in chunks), _TOGETHER_ROWS):
+        # the order events had in their source breaks ties in time, and is the only
+        # order of a log without timestamps
+        positions = np.arange(offered, offered + table.num_rows, dtype=np.int64)
+        connection.register("incoming", table.append_column("position", pa.array(positions)))
+        # an id offered twice keeps its first row: a hash aggregate, where DISTINCT ON
+        # sorted the chunk and kept an arbitrary one
+        [(inserted,)] = connection.execute(
+            """
+            INSERT INTO events
+            WITH firsts AS (
+                SELECT event_id, min(position) AS position FROM incoming GROUP BY event_id
+            )
+            SELECT
+                i.event_id, ?, i.case_id, i.activity, i.timestamp, i.resource,
+                i.source, coalesce(k.source_rank, 0), i.attributes, ?,
+                coalesce(k.source_timezone, 'UTC'), i.position
+            FROM (SELECT * FROM incoming SEMI JOIN firsts USING (event_id, position)) AS i
+            LEFT JOIN known_sources AS k USING (source)
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = i.event_id)
+            """,
+            [process, batch_id],
+        ).fetchall()  # complete the statement (its own transaction) before unregistering
+        connection.unregister("incoming")
+        offered += table.num_rows
+        added += int(inserted)
+    return offered, added
+
+
+def _store_new_files(
+    connection: duckdb.DuckDBPyConnection, files: Sequence[Path], process: str, batch_id: str,
+) -> tuple[int, int]:
+    """Every event of staged files, all new and distinct, in one statement; positions run on
+    across the files as across chunks."""
+    names = [str(path) for path in files]
+    rows = dict(connection.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)",
+                                   [names]).fetchall())
+    counts = np.array([rows[name] for name in names], dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    connection.register("staged_files", pa.table({"filename": names, "first_position": starts}))
+    # the statement streams: DuckDB would otherwise keep the pages it wrote cached, up to most of RAM
+    [(limit,)] = connection.execute("SELECT current_setting('memory_limit')").fetchall()
+    connection.execute(f"SET memory_limit = '{_BULK_LOAD_MEMORY}'")
+    try:
+        [(inserted,)] = connection.execute(
+            """
+            INSERT INTO events
+            SELECT
+                f.event_id, ?, f.case_id, f.activity, f.timestamp, f.resource,
+                f.source, coalesce(k.source_rank, 0), f.attributes, ?,
+                coalesce(k.source_timezone, 'UTC'), s.first_position + f.file_row_number
+            FROM read_parquet(?, filename = true, file_row_number = true) AS f
+            JOIN staged_files AS s USING (filename)
+            LEFT JOIN known_sources AS k USING (source)
+            """,
+            [process, batch_id, names],
+        ).fetchall()
+    finally:
+        connection.unregister("staged_files")
+        connection.execute(f"SET memory_limit = '{limit}'")
+    return int(counts.sum()), int(inserted)
+
+
+#: DuckDB's memory while it stores a first night's staged files (it streams them).
+_BULK_LOAD_MEMORY = "128MB"
+
+
+def _read_files(paths: Sequence[Path]) -> Iterator[pa.Table]:
+    """Staged Parquet files one at a time, so only one chunk is ever in memory."""
+    for path in paths:
+        yield pq.read_table(path)
+
+
+def _has_events(connection: duckdb.DuckDBPyConnection) -> bool:
+    rows = connection.execute("SELECT count(*) FROM events").fetchall()
+    return bool(rows[0][0])
+
+
 def _in_log_order(fetched: list[pa.Table]) -> pa.Table:
     """The events by case, time, designed source order, batch and position in it, contiguous,
     activities and resources dictionary-encoded; ``fetched`` holds the window's only reference.
@@ -742,6 +857,39 @@ def _columns(chunk: pd.DataFrame | pa.Table, columns: list[str], what: str) -> p
     if isinstance(chunk, pa.Table):
         return chunk.select(columns)
     return pa.Table.from_pandas(chunk[columns], preserve_index=False)
+
+
+#: Up to how many rows small chunks are stored together: a staged chunk's size (storage.staging).
+_TOGETHER_ROWS = 200_000
+
+
+def _together(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Consecutive small chunks as one table of up to ``rows`` rows: each statement's check for ids
+    already stored reads every stored id, so a night's seven small sources (a look-back's re-read
+    rows) cost one pass over a large store instead of seven. A larger chunk goes alone."""
+    waiting: list[pa.Table] = []
+    count = 0
+    for table in tables:
+        if waiting and count + table.num_rows > rows:
+            yield from _concatenated(waiting)
+            waiting, count = [], 0
+        waiting.append(table)
+        count += table.num_rows
+    if waiting:
+        yield from _concatenated(waiting)
+
+
+def _concatenated(tables: list[pa.Table]) -> Iterator[pa.Table]:
+    if len(tables) == 1:
+        yield tables[0]
+        return
+    try:
+        together = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # types that do not unify
+        yield from tables
+        return
+    tables.clear()
+    yield together.combine_chunks()
 
 
 def _distinct_rows(connection: duckdb.DuckDBPyConnection) -> int:

@@ -168,6 +168,20 @@ remote_happenings = sa.Table(
 )
 
 
+#: The newest night's findings of each process (its summary as JSON) and a digest of everything
+#: they were computed from: a night whose inputs have the same digest found nothing new and repeats
+#: them instead of computing them again (``storage.findings``). Derived: deleting a row only makes
+#: the next night compute its findings.
+night_findings = sa.Table(
+    "night_findings", metadata,
+    sa.Column("process", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("inputs", sa.String(64), nullable=False),
+    sa.Column("summary_json", sa.Text, nullable=False),
+    sa.Column("kept_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 #: Who made the database, and which state it belongs to (the event store holds the same id):
 #: checked when a night starts (``storage.health``).
 meta = sa.Table(
@@ -179,4 +193,4 @@ meta = sa.Table(
 
 #: Tables a later version added: ``metadata.create_all`` adds them to a database made before them,
 #: so their absence is no damage (``storage.health``).
-ADDED_LATER = frozenset({"kaizenflow_meta", "unreported_runs", "remote_happenings"})
+ADDED_LATER = frozenset({"kaizenflow_meta", "unreported_runs", "remote_happenings", "night_findings"})

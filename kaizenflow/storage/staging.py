@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class Extracted:
 
     Chunk files hold at most a chunk of events each, in source order; ``chunks`` counts their
     events. Quarantined rows (source, row, field, reason) are staged beside them.
+    ``distinct_ids``: no two staged events share an id (the source's own key is unique and was
+    checked to be), so the event store need not deduplicate them among themselves.
     """
 
     directory: Path
@@ -36,6 +38,7 @@ class Extracted:
     rows: int
     watermark: str | None
     quarantined: int = 0
+    distinct_ids: bool = False
 
     @property
     def event_count(self) -> int:
@@ -93,12 +96,6 @@ def stage(
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return directory, tuple(counts), quarantined
-
-
-def read_chunks(paths: Sequence[Path]) -> Iterator[pa.Table]:
-    """Staged files one at a time, so only one chunk is ever in memory."""
-    for path in paths:
-        yield pq.read_table(path)
 
 
 def discard(extracted: Iterable[Extracted]) -> None:

@@ -38,7 +38,13 @@ from kaizenflow.improvement.types import (
     TaskChange,
     TaskProposal,
 )
-from kaizenflow.storage import unreported
+
+# the web app's account tables are part of the schema: made with the rest, whichever command made the
+# database, since the health check expects every table
+from kaizenflow.storage import accounts as _accounts  # noqa: F401
+from kaizenflow.storage import findings, unreported
+from kaizenflow.storage.findings import KeptFindings
+from kaizenflow.storage.findings import keep as keep_findings
 from kaizenflow.storage.schema import (
     acceptance_revocations,
     accepted_patterns,
@@ -121,6 +127,7 @@ class StateStore:
         sinks: Sequence[str] = (),
         deviation_runs_kept: int | None = None,
         awaiting_report: Mapping[str, int | str] | None = None,
+        findings: KeptFindings | None = None,
     ) -> list[TaskChange]:
         """Store the run, its deviations and what it does to tasks, all or nothing.
 
@@ -165,14 +172,30 @@ class StateStore:
                 enqueue(connection, task_events(run_id, recorded, sinks), now)
             if awaiting_report is not None:
                 unreported.hold(connection, run_id, process, recorded, awaiting_report)
+            if findings is not None:
+                keep_findings(connection, process, findings)
             return recorded
 
     def newest_unreported(self, process: str) -> unreported.UnreportedRun | None:
         """The process's newest run if its night was killed before writing the report."""
         return unreported.newest_unreported(self.engine, process)
 
-    def reported(self, run_id: str) -> None:
-        unreported.reported(self.engine, run_id)
+    def reported(self, run_id: str, findings: KeptFindings | None = None) -> None:
+        """The run's report is written; ``findings`` (the night's, with the report) are kept in the
+        same transaction."""
+        with self.engine.begin() as connection:
+            unreported.reported(connection, run_id)
+            if findings is not None:
+                process = connection.execute(
+                    sa.select(runs.c.process).where(runs.c.run_id == run_id)).scalar_one()
+                keep_findings(connection, process, findings)
+
+    def kept_findings(self, process: str) -> KeptFindings | None:
+        """The process's newest findings and the digest of their inputs (``storage.findings``)."""
+        return findings.kept(self.engine, process)
+
+    def forget_findings(self, process: str) -> None:
+        findings.forget(self.engine, process)
 
     def changes_of(self, held: unreported.UnreportedRun) -> list[TaskChange]:
         """What an unreported run did to tasks, with the tasks as they are now."""

@@ -66,7 +66,6 @@ def newest_unreported(engine: sa.Engine, process: str) -> UnreportedRun | None:
                          loaded=dict(json.loads(row.loaded_json)))
 
 
-def reported(engine: sa.Engine, run_id: str) -> None:
+def reported(connection: sa.Connection, run_id: str) -> None:
     """The run's report is written: nothing is left for a rerun to complete."""
-    with engine.begin() as connection:
-        connection.execute(unreported_runs.delete().where(unreported_runs.c.run_id == run_id))
+    connection.execute(unreported_runs.delete().where(unreported_runs.c.run_id == run_id))
