@@ -63,7 +63,7 @@ def test_a_night_with_nothing_new_repeats_the_newest_findings_and_records_no_run
     first = tonight(config, "night-1")
     runs, kpis = recorded(config)
     again = tonight(config, "night-2")
-    assert again.summary.repeated and again.log is None and again.checked_cases == 0
+    assert again.summary.repeated and again.window is None and again.checked_cases == 0
     assert again.summary.run_id == "night-1" and again.summary.new_events == 0
     assert findings(again.summary) == findings(first.summary)
     assert recorded(config) == (runs, kpis) and runs == ["night-1"]

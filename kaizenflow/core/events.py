@@ -189,6 +189,25 @@ def positions_in(ids: pd.Index, index: pd.Index) -> np.ndarray:
     return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def same_ids(ids: pd.Index, other: pd.Index) -> bool:
+    """Whether two indexes of case ids hold the same ids in the same order, compared through Arrow."""
+    if len(ids) != len(other):
+        return False
+    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, other))
+    return bool(pc.all(pc.equal(left, right)).as_py() is not False)
+
+
+def kept_positions(ids: pd.Index, kept: pd.Index) -> np.ndarray:
+    """Where each of ``ids`` is among ``kept`` (-1 where it is not), as ``positions_in``; when
+    the kept ids are the first of ``ids`` in the same order (a night added cases after all the
+    others, as ids that grow with time do), without looking each one up."""
+    count = len(kept)
+    if 0 < count <= len(ids) and same_ids(ids[:count], kept):
+        added = np.full(len(ids) - count, -1, dtype=np.int64)
+        return np.concatenate([np.arange(count, dtype=np.int64), added])
+    return positions_in(ids, kept)
+
+
 def cases_of(log: EventLog, cases: pd.Index) -> EventLog:
     """The events and attributes of the given cases only, in the log's order.
 

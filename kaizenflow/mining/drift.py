@@ -157,6 +157,57 @@ def newest_period_drift(
     return PeriodDrift(snapshot=snapshot, newest_from=newest_from, previous_from=previous_from, drift=drift)
 
 
+@dataclass(frozen=True)
+class SeenBehaviour:
+    """The activities and edges (source, target) that earlier cases had, seen in full."""
+
+    activities: frozenset[str]
+    edges: frozenset[tuple[str, str]]
+
+
+def seen_in(sequences: Collection[tuple[str, ...]]) -> SeenBehaviour:
+    """What cases with these activity sequences (variants) had."""
+    activities: set[str] = set()
+    edges: set[tuple[str, str]] = set()
+    for sequence in sequences:
+        activities.update(sequence)
+        edges.update(zip(sequence[:-1], sequence[1:], strict=False))
+    return SeenBehaviour(frozenset(activities), frozenset(edges))
+
+
+def recent_period_drift(
+    recent: EventLog,
+    starts: pd.Series,
+    snapshot: pd.Timestamp,
+    seen: SeenBehaviour,
+    newest_days: float = 7,
+    previous_days: float = 28,
+    alpha: float = 0.01,
+    min_effect: float = 0.1,
+    min_group_size: int = 30,
+    min_new_cases: int = 2,
+) -> PeriodDrift:
+    """``newest_period_drift`` of a window known by its cases' ``starts`` (first times), its
+    ``snapshot`` (latest event), the events of the cases started in the last ``newest_days`` plus
+    ``previous_days`` (``recent``), and what the cases started before the newest period had
+    (``seen``): what it finds for the window's whole log."""
+    period = pd.Timedelta(days=newest_days)
+    newest_from = snapshot - period
+    previous_from = newest_from - pd.Timedelta(days=previous_days)
+    newest = starts.index[starts > newest_from]
+    earlier = starts[(starts <= newest_from) & (starts > previous_from)]
+    found = PeriodDrift(snapshot=snapshot, newest_from=newest_from, previous_from=previous_from, drift=None)
+    if len(newest) == 0 or len(earlier) == 0:
+        return found
+    periods_back = np.ceil((newest_from - earlier) / period).to_numpy(  # type: ignore[operator]
+        dtype=np.int64).clip(min=1)
+    cut_off = pd.concat([pd.Series(snapshot - period * periods_back, index=earlier.index.astype(str)),
+                         pd.Series(snapshot, index=newest.astype(str))])
+    drift = _drift(recent.events, newest.astype(str), earlier.index.astype(str), earlier.index.astype(str),
+                   cut_off, alpha, min_effect, min_group_size, min_new_cases=min_new_cases, seen=seen)
+    return PeriodDrift(snapshot=snapshot, newest_from=newest_from, previous_from=previous_from, drift=drift)
+
+
 def detect_drift(
     log: EventLog,
     newest: Collection[str],
@@ -193,6 +244,7 @@ def _drift(
     top_variants: int = 10,
     examples: int = 3,
     min_new_cases: int = 1,
+    seen: SeenBehaviour | None = None,
 ) -> Drift:
     """New behaviour of ``newest_ids`` against all of ``seen_ids``; the variant mix against
     ``previous_ids``, each case's events up to its ``cut_off`` time when given."""
@@ -203,9 +255,9 @@ def _drift(
     known_rows = is_new | member_of(events[CASE_ID], seen_ids)
     known = events.loc[known_rows]
     newest_cases = pd.Index(events.loc[is_new, CASE_ID].unique())
-    new_activities = tuple(b for b in _new_activities(known, is_new[known_rows], examples)
+    new_activities = tuple(b for b in _new_activities(known, is_new[known_rows], examples, seen)
                            if b.cases >= min_new_cases)
-    new_edges = tuple(b for b in _new_edges(known, newest_cases, examples) if b.cases >= min_new_cases)
+    new_edges = tuple(b for b in _new_edges(known, newest_cases, examples, seen) if b.cases >= min_new_cases)
 
     both = events.loc[is_new | member_of(events[CASE_ID], previous_ids)]
     if cut_off is not None:
@@ -231,8 +283,12 @@ def _drift(
     )
 
 
-def _new_activities(events: pd.DataFrame, newest: np.ndarray, examples: int) -> tuple[NewBehaviour, ...]:
+def _new_activities(
+    events: pd.DataFrame, newest: np.ndarray, examples: int, known: SeenBehaviour | None = None,
+) -> tuple[NewBehaviour, ...]:
     seen = pd.Index(events.loc[~newest, ACTIVITY].unique())
+    if known is not None:
+        seen = seen.astype(object).union(pd.Index(sorted(known.activities), dtype=object))
     unseen = events.loc[newest & ~events[ACTIVITY].isin(seen).to_numpy()]
     return _behaviours(
         [((str(activity),), rows[CASE_ID]) for activity, rows in unseen.groupby(ACTIVITY, observed=True)],
@@ -240,10 +296,17 @@ def _new_activities(events: pd.DataFrame, newest: np.ndarray, examples: int) -> 
     )
 
 
-def _new_edges(events: pd.DataFrame, newest_cases: pd.Index, examples: int) -> tuple[NewBehaviour, ...]:
+def _new_edges(
+    events: pd.DataFrame, newest_cases: pd.Index, examples: int, known: SeenBehaviour | None = None,
+) -> tuple[NewBehaviour, ...]:
     steps = step_codes(events)
     newest = member_of(steps.cases, newest_cases)[steps.case]
     seen = distinct(steps.edge[~newest])
+    if known is not None and known.edges:
+        names = {str(name): code for code, name in enumerate(steps.activities.tolist())}
+        width = max(len(steps.activities), 1)
+        codes = [names[a] * width + names[b] for a, b in known.edges if a in names and b in names]
+        seen = distinct(np.concatenate([seen, np.asarray(codes, dtype=seen.dtype)]))
     unseen = newest & ~np.isin(steps.edge, seen)
     occurrences = pd.Series(steps.cases[steps.case[unseen]])
     return _behaviours(

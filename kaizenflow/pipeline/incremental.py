@@ -15,8 +15,6 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from kaizenflow.conformance.alignments import Aligner
 from kaizenflow.conformance.check import check_cases, summarize_checks
@@ -25,12 +23,11 @@ from kaizenflow.conformance.types import CaseChecks, ConformanceResult, VariantA
 from kaizenflow.core.events import (
     CASE_ID,
     EventLog,
-    case_event_counts,
-    case_times,
-    cases_of,
+    kept_positions,
     member_of,
-    positions_in,
+    same_ids,
 )
+from kaizenflow.core.window import Window, window_of_log
 from kaizenflow.mining.contributions import case_contributions, window_discovery
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import Process
@@ -51,20 +48,19 @@ def check_fingerprint(process: Process, model: DesignedModel) -> str:
 
 
 def check_changed_cases(
-    resources: Resources, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog
+    resources: Resources, process: Process, model: DesignedModel, aligner: Aligner, log: EventLog | Window
 ) -> tuple[ConformanceResult, int]:
     """The window's conformance, checking only changed cases; also how many cases were checked.
 
-    ``log`` is the window as the night read it (``stages.read_log``): the changed cases' events
-    are taken from it, not read from the store a second time (a whole window on a first night).
+    ``log`` is the window as the night read it (``pipeline.window``): the changed cases' events
+    are taken from it, and any other case to check (a ledger lost or behind) is read from the store.
     """
-    # what changed is read off the window as read: asking the store again cost a second pass
-    # over every event of the window
-    events = case_event_counts(log.events).astype("int64")
-    events.index = cases = events.index.astype(str)
+    window = log if isinstance(log, Window) else window_of_log(log)
+    events = window.cases["events"].astype("int64")
+    cases = pd.Index(events.index.astype(str), dtype=object, name=CASE_ID)
     is_running = np.zeros(len(cases), dtype=bool)
-    if log.has_timestamps:
-        last = case_times(log.events)["last"]
+    if window.has_timestamps:
+        last = window.cases["last"]
         is_running = (last > last.max() - timedelta(days=process.open_case_horizon_days)).to_numpy(dtype=bool)
     fingerprint = check_fingerprint(process, model)
     ledger = resources.ledger
@@ -73,14 +69,14 @@ def check_changed_cases(
     left = cases[:0]
     same = _same_ids(cases, kept.cases.index)  # most nights: no case left, none came, same order
     # where each of tonight's cases is among the kept ones (-1: not kept)
-    at = np.arange(len(cases)) if same else positions_in(cases, kept.cases.index)
+    at = np.arange(len(cases)) if same else kept_positions(cases, kept.cases.index)
     known = at >= 0
     unchanged[known] = (
         (stored_events.to_numpy(dtype=np.int64)[at[known]] == events.to_numpy(dtype=np.int64)[known])
         & (kept.cases["running"].to_numpy(dtype=bool)[at[known]] == is_running[known])
         & kept.cases["checked"].to_numpy(dtype=bool)[at[known]]
     )
-    if not same and len(kept):
+    if not same and len(kept) and int(known.sum()) < len(kept):  # some kept case is not in the window
         left = kept.cases.index[~member_of(kept.cases.index, cases)]
     todo = cases[~unchanged]
     # the kept results of the unchanged cases, in tonight's order, without looking them up again
@@ -91,14 +87,13 @@ def check_changed_cases(
     fresh: CaseChecks = CaseChecks.empty()
     aligned: list[VariantAlignment] = []
     if len(todo):
-        # a whole window (a first night, a new model) is checked as read, not copied first
-        whole = not unchanged.any() and len(log.case_attributes) == len(todo)
-        changed = log if whole else cases_of(log, todo)
+        changed = window.events_of(todo)
         running = set(todo[is_running[~unchanged]].tolist())
         fresh, aligned = check_cases(
             changed, model, running, stages.rule_specs(process), process.alignment_timeout_seconds, aligner,
         )
     if len(fresh) or len(left) or not len(kept):  # a night with nothing new writes nothing
+        events.index = cases
         ledger.save(process.name, fingerprint, events, fresh, left=left)
     checks = CaseChecks.combine([reused, fresh])
     return summarize_checks(checks, _all_alignments(resources, model, checks, aligned, aligner)), len(fresh)
@@ -134,50 +129,47 @@ def contributions_fingerprint(process: Process) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def discover_changed_cases(resources: Resources, process: Process, log: EventLog) -> stages.Discovery:
+def discover_changed_cases(
+    resources: Resources, process: Process, log: EventLog | Window
+) -> stages.Discovery:
     """The window's process map, variants and throughput, aggregated from each case's kept
-    contribution, of which only the changed cases' are computed tonight (from ``log``, the window
-    as read); cases that left the window are forgotten. Equal to ``stages.discover(log)``.
+    contribution, of which only the changed cases' are computed tonight (from the window as
+    read); cases that left the window are forgotten. Equal to ``stages.discover`` of its events.
     """
     return discover_with_contributions(resources, process, log)[0]
 
 
 def discover_with_contributions(
-    resources: Resources, process: Process, log: EventLog
+    resources: Resources, process: Process, log: EventLog | Window
 ) -> tuple[stages.Discovery, int]:
     """``discover_changed_cases``, and how many cases' contributions were computed tonight."""
-    events = case_event_counts(log.events).astype("int64")
-    cases = pd.Index(events.index.astype(str), dtype=object, name=CASE_ID)
+    window = log if isinstance(log, Window) else window_of_log(log)
+    cases = pd.Index(window.cases.index.astype(str), dtype=object, name=CASE_ID)
     fingerprint = contributions_fingerprint(process)
     store = resources.contributions
     kept = store.event_counts(process.name, fingerprint)
-    counts = events.to_numpy(dtype=np.int64)
+    counts = window.cases["events"].to_numpy(dtype=np.int64)
     if _same_ids(cases, kept.index):  # most nights: the window's cases in the same text order
         unchanged = kept.to_numpy(dtype=np.int64) == counts
         left = cases[:0]
     else:
         unchanged = np.zeros(len(cases), dtype=bool)
-        at = positions_in(cases, kept.index)
+        at = kept_positions(cases, kept.index)
         known = at >= 0
         unchanged[known] = kept.to_numpy(dtype=np.int64)[at[known]] == counts[known]
-        left = kept.index[~member_of(kept.index, cases)]
+        left = kept.index[~member_of(kept.index, cases)] if int(known.sum()) < len(kept) else cases[:0]
     todo = cases[~unchanged]
-    whole = not unchanged.any()
     try:
         if len(todo) or len(left) or not len(kept):
-            store.save(process.name, fingerprint,
-                       case_contributions(log if whole else cases_of(log, todo)), left=left)
-        window = store.window(process.name)
+            store.save(process.name, fingerprint, case_contributions(window.events_of(todo)), left=left)
+        found_window = store.window(process.name)
     except ContributionsUnreadable:  # set aside: tonight from the events, the next night afresh
-        return stages.discover(log), len(cases)
-    found = window_discovery(window, log.has_timestamps)
+        return stages.discover(window.whole()), len(cases)
+    found = window_discovery(found_window, window.has_timestamps)
     top = found.variants[:stages.TOP_VARIANTS]
-    return stages.Discovery(found.process_map, top, found.throughput), len(todo)
+    return stages.Discovery(found.process_map, top, found.throughput, found_window), len(todo)
 
 
 def _same_ids(ids: pd.Index, other: pd.Index) -> bool:
     """Whether two indexes of case ids hold the same ids in the same order, compared through Arrow."""
-    if len(ids) != len(other):
-        return False
-    left, right = (pa.array(side).cast(pa.large_string()) for side in (ids, other))
-    return bool(pc.all(pc.equal(left, right)).as_py() is not False)
+    return same_ids(ids, other)

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from kaizenflow.conformance.alignments import Aligner, ChunkMapper, cached_aligner
 from kaizenflow.conformance.models import DesignedModel
 from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
-from kaizenflow.core.events import EventLog
+from kaizenflow.core.window import Window
 from kaizenflow.improvement.types import TaskChange
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.acceptances import acceptance_summary
@@ -27,6 +27,7 @@ from kaizenflow.pipeline.incremental import check_changed_cases, discover_change
 from kaizenflow.pipeline.repeat import kept_findings, night_inputs, repeated_night
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
+from kaizenflow.pipeline.window import read_window
 from kaizenflow.storage import AppendResult
 from kaizenflow.storage.staging import Extracted, discard
 
@@ -62,7 +63,7 @@ class Night:
     """
 
     summary: RunSummary
-    log: EventLog | None
+    window: Window | None
     checked: Checked | None
     loaded: AppendResult
     changes: list[TaskChange] = field(default_factory=list)
@@ -105,7 +106,7 @@ def extract_and_load(
         discard(extracted)  # gone once stored, or when a later source failed
 
 
-def check(resources: Resources, process: Process, log: EventLog, aligner: Aligner) -> Checked:
+def check(resources: Resources, process: Process, log: Window, aligner: Aligner) -> Checked:
     """The window's conformance, checking only the cases that changed since the last night; then
     the deviations of patterns an owner accepted are set aside."""
     model = stages.designed_model(resources, process)
@@ -115,7 +116,7 @@ def check(resources: Resources, process: Process, log: EventLog, aligner: Aligne
 
 
 def find_patterns(
-    process: Process, log: EventLog, checked: Checked
+    process: Process, log: Window, checked: Checked
 ) -> tuple[list[DeviationPattern], list[DeviationPattern]]:
     """The patterns that count, and those of accepted deviations (the report lists them apart)."""
     found = stages.patterns(process, log, checked.result)
@@ -176,17 +177,17 @@ def run_night(
         if repeated is not None:
             repeated.stage_seconds = seconds
             return Night(repeated, None, None, loaded)
-    log = timed("read", stages.read_log, resources, process)
+    log = timed("read", read_window, resources, process)
     discovery = timed("discover", discover_changed_cases, resources, process, log)
     checked = timed("check", check, resources, process, log, aligner)
     found, accepted_patterns = timed("patterns", find_patterns, process, log, checked)
-    drift = timed("drift", stages.drift, log)
+    drift = timed("drift", stages.drift, log, 7, 28, discovery)
     summary = stages.summarize(
         resources, process, run_id, started_at, log, discovery, checked.model, checked.result, found,
         [], loaded, seconds, accepted_patterns=accepted_patterns, drift=drift,
     )
     summary.acceptances, summary.acceptance_effect = acceptance_summary(
-        resources, process, log, checked.result, checked.accepted)
+        resources, process, log.case_attributes, checked.result, checked.accepted)
     # the findings are kept in the transaction that records the run (or, with a report, in the one
     # that marks it reported): a recorded night always leaves them for the nights after it
     if unreported is not None:

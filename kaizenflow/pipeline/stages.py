@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
+import numpy as np
 import pandas as pd
 
 from kaizenflow.conformance.alignments import Aligner
@@ -18,21 +19,24 @@ from kaizenflow.conformance.patterns import result_patterns
 from kaizenflow.conformance.rules import RuleSpec
 from kaizenflow.conformance.types import ConformanceResult, Deviation, DeviationPattern
 from kaizenflow.core.events import (
-    TIMESTAMP,
     CaseCost,
     EventLog,
     UnknownAttributeError,
-    case_times,
     member_of,
+    positions_in,
+    same_ids,
 )
+from kaizenflow.core.window import Window, window_of_log
 from kaizenflow.improvement.acceptance import set_aside_accepted
 from kaizenflow.improvement.lifecycle import measured_since
 from kaizenflow.improvement.measurement import cases_with_pattern, measure
 from kaizenflow.improvement.raising import propose_tasks
 from kaizenflow.improvement.types import DISMISSED, TaskChange
+from kaizenflow.mining.contributions import WindowContributions
 from kaizenflow.mining.discovery import case_throughput_hours, discover_process_map, discover_variants
 from kaizenflow.mining.discovery import throughput as throughput_of
-from kaizenflow.mining.drift import newest_period_drift
+from kaizenflow.mining.discovery import throughput_of as throughput_from_hours
+from kaizenflow.mining.drift import newest_period_drift, recent_period_drift, seen_in
 from kaizenflow.mining.types import ProcessMap, Throughput, Variant
 from kaizenflow.pipeline.config import ConfigError, KaizenConfig, Process, Source
 from kaizenflow.pipeline.names import check_names
@@ -142,8 +146,9 @@ def check(
     )
 
 
-def patterns(process: Process, log: EventLog, result: ConformanceResult) -> list[DeviationPattern]:
-    return result_patterns(result, log.case_attributes, case_throughput_hours(log),
+def patterns(process: Process, log: EventLog | Window, result: ConformanceResult) -> list[DeviationPattern]:
+    hours = case_throughput_hours(log) if isinstance(log, EventLog) else log.throughput_hours()
+    return result_patterns(result, log.case_attributes, hours,
                            min_support=process.root_cause_min_support, case_costs=log.case_costs)
 
 
@@ -152,7 +157,7 @@ def record(
     process: Process,
     run_id: str,
     started_at: datetime,
-    log: EventLog,
+    log: EventLog | Window,
     result: ConformanceResult,
     found: list[DeviationPattern],
     accepted: Sequence[Deviation] = (),
@@ -171,6 +176,7 @@ def record(
     stops it counting against conformance and raising tasks, but its cases still show it, and a
     task's KPI falling to zero would read as an improvement (and close the task as absent).
     """
+    window = log if isinstance(log, Window) else window_of_log(log)
     raising = process.tasks
     is_finished = ~member_of(log.case_attributes.index.astype(str), result.incomplete_case_ids)
     finished_attributes = log.case_attributes[is_finished]
@@ -184,10 +190,11 @@ def record(
         {key: sorted(cases & finished) for key, cases in pattern_cases.items()},
         finished_attributes, len(finished_attributes), policy,
     )
-    timing = timing or throughput_of(log)
+    if timing is None:
+        timing = throughput_from_hours(window.throughput_hours(), window.case_count)
     store = resources.state
-    starts = case_times(log.events)["first"]
-    latest = log.events[TIMESTAMP].max() if log.has_timestamps else None
+    starts = window.cases["first"]
+    latest = window.latest
     shown = dict(pattern_cases)
     for key, cases in cases_with_pattern(accepted).items():
         shown[key] = shown.get(key, set()) | cases
@@ -201,7 +208,7 @@ def record(
     }
     return store.record_run(
         run_id, process.name, started_at, datetime.now(UTC),
-        {"cases": result.cases, "events": log.event_count, "fitness": result.fitness,
+        {"cases": result.cases, "events": window.event_count, "fitness": result.fitness,
          "conforming_cases": result.conforming_cases,
          "conforming_share": result.conforming_share,
          "incomplete_cases": result.incomplete_cases,
@@ -248,7 +255,7 @@ def deliver_task_events(resources: Resources) -> DeliveryReport:
 
 
 def set_aside_accepted_deviations(
-    resources: Resources, process: Process, log: EventLog, result: ConformanceResult
+    resources: Resources, process: Process, log: EventLog | Window, result: ConformanceResult
 ) -> tuple[ConformanceResult, list[Deviation]]:
     """Deviations of patterns a process owner accepted (and not yet expired) stop counting."""
     return set_aside_accepted(result, resources.state.accepted(process.name), log.case_attributes)
@@ -267,11 +274,13 @@ def process_time(resources: Resources, process: Process) -> datetime | None:
 
 @dataclass(frozen=True)
 class Discovery:
-    """How work was actually done in this log."""
+    """How work was actually done in this log; ``window`` is what it was aggregated from, when
+    it was (each case's variant, for drift)."""
 
     process_map: ProcessMap
     variants: list[Variant]
     throughput: Throughput
+    window: WindowContributions | None = field(default=None, compare=False, repr=False)
 
 
 #: How many of the most frequent variants a night's summary lists.
@@ -290,7 +299,7 @@ def summarize(
     process: Process,
     run_id: str,
     started_at: datetime,
-    log: EventLog,
+    log: EventLog | Window,
     discovery: Discovery,
     model: DesignedModel,
     result: ConformanceResult,
@@ -340,13 +349,41 @@ def run_history(resources: Resources, process: Process, before: str, runs: int =
     return history
 
 
-def drift(log: EventLog, newest_days: float = 7, previous_days: float = 28) -> list[str]:
+def drift(
+    log: EventLog | Window, newest_days: float = 7, previous_days: float = 28,
+    discovery: Discovery | None = None,
+) -> list[str]:
     """Evidence that the newest week differs from the weeks before it; empty when it does not.
 
-    Cases are grouped by when they started and compared at the same age (mining.drift).
+    Cases are grouped by when they started and compared at the same age (mining.drift). Of a
+    window, only the events of the cases started in the weeks compared are read: what the cases
+    before had comes from the variants of ``discovery``'s kept contributions, when it has them.
     """
-    found = newest_period_drift(log, newest_days, previous_days)
-    return list(found.evidence) if found is not None else []
+    if isinstance(log, EventLog):
+        found = newest_period_drift(log, newest_days, previous_days)
+        return list(found.evidence) if found is not None else []
+    window = log
+    contributions = discovery.window if discovery is not None else None
+    if not window.has_timestamps or not window.case_count:
+        return []
+    starts = window.cases["first"]
+    snapshot = pd.Timestamp(window.cases["last"].max())
+    newest_from = snapshot - pd.Timedelta(days=newest_days)
+    previous_from = newest_from - pd.Timedelta(days=previous_days)
+    is_before = (starts <= newest_from).to_numpy(dtype=bool)
+    at = None
+    if contributions is not None:  # nearly always the window's cases, in the same order
+        at = np.flatnonzero(is_before) if same_ids(window.cases.index, contributions.cases.index) \
+            else positions_in(window.cases.index[is_before], contributions.cases.index)
+    if contributions is None or at is None or len(contributions.cases) != window.case_count or (at < 0).any():
+        found = newest_period_drift(window.whole(), newest_days, previous_days)
+        return list(found.evidence) if found is not None else []
+    codes = np.unique(contributions.cases["variant"].to_numpy(dtype=np.int64)[at])
+    seen = seen_in([contributions.sequences[code] for code in codes.tolist()])
+    recent = window.events_of(window.cases.index[(starts > previous_from).to_numpy(dtype=bool)])
+    found = recent_period_drift(recent, starts, snapshot, seen, newest_days, previous_days)
+    return list(found.evidence)
+
 
 
 def software_versions() -> dict[str, str]:

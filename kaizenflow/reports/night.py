@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaizenflow.core.events import case_sequences
+from kaizenflow.core.events import case_sequences, member_of
 from kaizenflow.pipeline import stages
 from kaizenflow.pipeline.config import Process
 from kaizenflow.pipeline.night import Night
@@ -15,12 +15,13 @@ from kaizenflow.reports.model_overlay import designed_model_svg, deviation_count
 
 def write_night_report(resources: Resources, process: Process, night: Night) -> str:
     """Writes the run's report and exports; returns the report's path (the night's ``report``)."""
-    summary, result, log = night.summary, night.result, night.log
-    if log is None:  # night.result says so first; this tells mypy
+    summary, result, window = night.summary, night.result, night.window
+    if window is None:  # night.result says so first; this tells mypy
         raise ValueError(f"run {summary.run_id}: the night read no events")
     directory = resources.config.path(resources.config.reports_directory)
     examples = {case for pattern in summary.patterns for case in pattern.example_case_ids}
-    sequences = {str(case): seq for case, seq in case_sequences(log.events).items()
+    shown = window.cases.index[member_of(window.cases.index, sorted(examples))]
+    sequences = {str(case): seq for case, seq in case_sequences(window.events_of(shown).events).items()
                  if str(case) in examples}
     path = write_run_report(
         summary, directory, stages.run_history(resources, process, before=summary.run_id),
@@ -30,5 +31,5 @@ def write_night_report(resources: Resources, process: Process, night: Night) -> 
     )
     write_exports(directory, summary.run_id, result.deviations, summary.patterns,
                   summary_record(summary), process=summary.process,
-                  case_attributes=log.case_attributes)
+                  case_attributes=window.case_attributes)
     return str(path)

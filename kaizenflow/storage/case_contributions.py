@@ -11,7 +11,9 @@ compute every case's contribution again.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -50,7 +52,47 @@ CREATE TABLE IF NOT EXISTS contribution_pairs (
     target     VARCHAR NOT NULL,
     wait_hours DOUBLE
 );
+CREATE TABLE IF NOT EXISTS window_fingerprints (
+    process     VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    latest      TIMESTAMPTZ  -- the latest time of the process's events in the batches below
+);
+CREATE TABLE IF NOT EXISTS window_batches (
+    process  VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS window_attribute_keys (
+    process  VARCHAR NOT NULL,
+    key      VARCHAR NOT NULL,
+    position INTEGER NOT NULL  -- its value is in column a<position> of window_cases
+);
+CREATE TABLE IF NOT EXISTS window_cases (
+    process VARCHAR NOT NULL,
+    case_id VARCHAR NOT NULL,
+    events  BIGINT NOT NULL,
+    timed   BIGINT NOT NULL,
+    first   TIMESTAMPTZ,
+    last    TIMESTAMPTZ,
+    keys    VARCHAR,  -- a JSON list of the keys it carries that some event has no value for
+    cost    DOUBLE
+);
 """
+
+#: The per-case facts a window keeps besides its attributes (``EventStore.read_cases``).
+FACT_COLUMNS = ("events", "timed", "first", "last", "keys", "cost")
+
+
+@dataclass(frozen=True)
+class KeptWindow:
+    """The window's cases as kept after the last night: ``facts`` holds each one's id and facts
+    (``FACT_COLUMNS``), ``attributes`` a text column per attribute key (null where it has no
+    value), row for row, in case id order; the batches whose events they include, and the latest
+    time of those batches' events."""
+
+    facts: pa.Table
+    attributes: pa.Table
+    batches: frozenset[str]
+    latest: pd.Timestamp | None
 
 
 class ContributionsUnreadable(RuntimeError):
@@ -206,6 +248,103 @@ class ContributionStore:
                 names=["source", "target"])),
         )
 
+    def kept_window(self, process: str, fingerprint: str) -> KeptWindow | None:
+        """The window's cases as kept, or None when nothing is kept under ``fingerprint`` (or the
+        file was damaged: it is set aside, and the night reads its window whole)."""
+        try:
+            with self._connect() as connection:
+                stored = connection.execute(
+                    "SELECT fingerprint, latest FROM window_fingerprints WHERE process = ?", [process]
+                ).fetchall()
+                if len(stored) != 1 or stored[0][0] != fingerprint:
+                    return None
+                keys = connection.execute(
+                    "SELECT key, position FROM window_attribute_keys WHERE process = ? ORDER BY key",
+                    [process],
+                ).fetchall()
+                values = "".join(f", a{position}" for _, position in keys)
+                table = connection.sql(
+                    f"SELECT case_id, {', '.join(FACT_COLUMNS)}{values} FROM window_cases WHERE process = ? "
+                    "ORDER BY case_id", params=[process],
+                ).to_arrow_table()
+                batches = connection.execute(
+                    "SELECT batch_id FROM window_batches WHERE process = ?", [process]).fetchall()
+        except (duckdb.Error, EventStoreError) as error:
+            self._set_aside_if_damaged(error)
+            return None
+        facts = table.select([CASE_ID, *FACT_COLUMNS])
+        attributes = table.select([f"a{position}" for _, position in keys]).rename_columns(
+            [key for key, _ in keys])
+        latest = None if stored[0][1] is None else pd.Timestamp(stored[0][1]).tz_convert("UTC")
+        return KeptWindow(facts, attributes, frozenset(str(row[0]) for row in batches), latest)
+
+    def save_window(
+        self, process: str, fingerprint: str, facts: pa.Table, attributes: pa.Table, left: pa.Array,
+        batches: Sequence[str], latest: pd.Timestamp | None,
+    ) -> None:
+        """Store the updated cases' facts and attributes (as ``KeptWindow`` has them), forget the
+        cases that ``left`` the window, and note the batches now included, at once; under a new
+        fingerprint whatever was kept for the process goes first. Raises ``ContributionsUnreadable``
+        when the file was damaged (it is set aside: the next night reads its window whole)."""
+        try:
+            self._save_window(process, fingerprint, facts, attributes, left, batches, latest)
+        except (duckdb.Error, EventStoreError) as error:
+            self._set_aside_if_damaged(error)
+            raise ContributionsUnreadable(str(error).splitlines()[0]) from error
+
+    def _save_window(
+        self, process: str, fingerprint: str, facts: pa.Table, attributes: pa.Table, left: pa.Array,
+        batches: Sequence[str], latest: pd.Timestamp | None,
+    ) -> None:
+        leaving = pa.table({CASE_ID: left.cast(pa.string())})
+        noted = pa.table({"batch_id": pa.array(list(batches), pa.string())})
+        with self._connect() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                if _window_fingerprint(connection, process) != fingerprint:
+                    for table in ("window_cases", "window_batches", "window_attribute_keys",
+                                  "window_fingerprints"):
+                        connection.execute(f"DELETE FROM {table} WHERE process = ?", [process])
+                    connection.execute("INSERT INTO window_fingerprints VALUES (?, ?, NULL)",
+                                       [process, fingerprint])
+                positions = dict(connection.execute(
+                    "SELECT key, position FROM window_attribute_keys WHERE process = ?", [process],
+                ).fetchall())
+                for key in attributes.column_names:
+                    if key not in positions:
+                        positions[key] = max(positions.values(), default=0) + 1
+                        connection.execute("INSERT INTO window_attribute_keys VALUES (?, ?, ?)",
+                                           [process, key, positions[key]])
+                        connection.execute(
+                            f"ALTER TABLE window_cases ADD COLUMN IF NOT EXISTS a{positions[key]} VARCHAR")
+                updated = facts.select([CASE_ID, *FACT_COLUMNS])
+                for key in attributes.column_names:
+                    updated = updated.append_column(f"a{positions[key]}",
+                                                    attributes.column(key).cast(pa.string()))
+                connection.register("updated_window", updated)
+                connection.register("left_window", leaving)
+                connection.register("noted_batches", noted)
+                connection.execute(
+                    "DELETE FROM window_cases WHERE process = ? AND case_id IN (SELECT case_id FROM "
+                    "updated_window UNION ALL SELECT case_id FROM left_window)", [process])
+                connection.execute(
+                    "INSERT INTO window_cases BY NAME SELECT ? AS process, * FROM updated_window", [process])
+                connection.execute("DELETE FROM window_batches WHERE process = ?", [process])
+                connection.execute("INSERT INTO window_batches SELECT ?, batch_id FROM noted_batches",
+                                   [process])
+                connection.execute("UPDATE window_fingerprints SET latest = ? WHERE process = ?",
+                                   [None if latest is None else latest.to_pydatetime(), process])
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            finally:
+                for name in ("updated_window", "left_window", "noted_batches"):
+                    try:
+                        connection.unregister(name)
+                    except duckdb.Error:
+                        pass
+
     def _set_aside_if_damaged(self, error: BaseException) -> None:
         """A damaged file is renamed out of the way; a lock held by another run is not damage."""
         if isinstance(error, duckdb.InterruptException) or "lock" in str(error).lower():
@@ -217,6 +356,13 @@ class ContributionStore:
 def _fingerprint(connection: duckdb.DuckDBPyConnection, process: str) -> str | None:
     stored = connection.execute(
         "SELECT fingerprint FROM contribution_fingerprints WHERE process = ?", [process]
+    ).fetchall()
+    return str(stored[0][0]) if len(stored) == 1 else None
+
+
+def _window_fingerprint(connection: duckdb.DuckDBPyConnection, process: str) -> str | None:
+    stored = connection.execute(
+        "SELECT fingerprint FROM window_fingerprints WHERE process = ?", [process]
     ).fetchall()
     return str(stored[0][0]) if len(stored) == 1 else None
 

@@ -28,6 +28,7 @@ from kaizenflow.core.events import (
     CaseCost,
     EventLog,
     numbers,
+    positions_in,
     require_attribute,
 )
 
@@ -381,21 +382,188 @@ class EventStore:
             )
             # streamed: DuckDB would otherwise hold the whole result while Arrow copies it
             fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
-        events = _in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True)
-        events[CASE_ID] = events[CASE_ID].astype("string")
-        for column in (ACTIVITY, RESOURCE):  # in text order, as a text column sorts and groups
-            names = events[column].cat.categories
-            events[column] = events[column].cat.reorder_categories(names.sort_values())
-        events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+        events = _log_frame(_in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True))
         has_timestamps = bool(len(events)) and bool(events[TIMESTAMP].notna().all())
         return EventLog(events=events, case_attributes=case_attributes, has_timestamps=has_timestamps,
                         case_costs=costs)
+
+    def batch_ids(self, process: str) -> list[str]:
+        """The published batches of a process, in id order."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT batch_id FROM batches WHERE process = ? ORDER BY batch_id", [process]
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def activities(self, process: str) -> list[str]:
+        """Every activity name the process's stored events have, in text order."""
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute(
+                f"SELECT DISTINCT {ACTIVITY} FROM committed_events WHERE process = ? ORDER BY 1", [process]
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def read_cases(
+        self, process: str, *, window_days: float | None = None, batches: Iterable[str] | None = None,
+        cases: pd.Index | None = None, cost_attribute: str | None = None,
+        also: Callable[[pd.Timestamp | None], Sequence[str]] | None = None,
+    ) -> CasesRead:
+        """Some cases of a process, whole: their events in log order and each one's facts.
+
+        The cases are those with an event in one of ``batches`` (the cases a load changed, then
+        ``touched``), with the cases ``also`` names given the latest time of those batches'
+        events (read in the same pass: cases a night will ask for), or the given ``cases``, or
+        else the window's (as ``read_log`` selects them). Each case's facts depend on its own
+        events only, so that facts kept from earlier nights and facts of tonight's changed cases
+        make the window's (``pipeline.window``).
+        """
+        touched = None
+        with self._connect(read_only=True) as connection:
+            literal = "'" + process.replace("'", "''") + "'"
+            if batches is not None:
+                noted = pa.table({"batch_id": pa.array(list(batches), pa.string())})
+                connection.register("new_batches", noted)
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE selected_cases AS SELECT case_id, max(timestamp) AS latest "
+                    "FROM committed_events WHERE process = ? "
+                    "AND batch_id IN (SELECT batch_id FROM new_batches) GROUP BY case_id", [process])
+                touched = connection.sql("SELECT case_id FROM selected_cases ORDER BY case_id"
+                                         ).to_arrow_table().column(CASE_ID).combine_chunks()
+                if also is not None and len(touched):  # nothing new: nothing asked for either
+                    rows = connection.execute("SELECT max(latest) FROM selected_cases").fetchall()
+                    extra = also(None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC"))
+                    connection.register("also_cases", pa.table({CASE_ID: pa.array(list(extra), pa.string())}))
+                    connection.execute(
+                        "INSERT INTO selected_cases SELECT DISTINCT case_id, NULL FROM also_cases "
+                        "WHERE case_id NOT IN (SELECT case_id FROM selected_cases)")
+            elif cases is not None:
+                connection.register("wanted_cases", pa.table({CASE_ID: pa.array(
+                    [str(case) for case in cases], pa.string())}))
+                connection.execute("CREATE OR REPLACE TEMP TABLE selected_cases AS "
+                                   "SELECT DISTINCT case_id FROM wanted_cases")
+            else:
+                _select_cases(connection, process, window_days)
+            if batches is None and cases is None:  # a whole window: read where it is
+                connection.execute(
+                    "CREATE OR REPLACE TEMP VIEW case_events AS SELECT * FROM committed_events "
+                    f"SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = {literal}")
+                rows = connection.execute(
+                    f"SELECT max({TIMESTAMP}) FROM committed_events WHERE process = ?", [process]).fetchall()
+            else:  # a few cases: their events copied once, then read several ways
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE case_events AS SELECT * FROM committed_events "
+                    f"SEMI JOIN selected_cases USING ({CASE_ID}) WHERE process = {literal}")
+                rows = connection.execute(f"SELECT max({TIMESTAMP}) FROM case_events").fetchall()
+            latest = None if rows[0][0] is None else pd.Timestamp(rows[0][0]).tz_convert("UTC")
+            facts, attributes = _case_facts(connection, cost_attribute)
+            window = connection.sql(
+                f"""
+                SELECT {CASE_ID}, {ACTIVITY}, {TIMESTAMP}, {RESOURCE}, source_rank, batch_rank, position
+                FROM case_events
+                LEFT JOIN (SELECT batch_id, row_number() OVER (ORDER BY batch_id) AS batch_rank
+                           FROM (SELECT DISTINCT batch_id FROM batches WHERE process = $process))
+                     USING (batch_id)
+                """,
+                params={"process": process},
+            )
+            fetched = [_encoded(window.to_arrow_reader(_ROWS_PER_BATCH))]
+        events = _log_frame(_in_log_order(fetched).to_pandas(split_blocks=True, self_destruct=True))
+        return CasesRead(events=events, facts=facts, attributes=attributes, latest=latest, touched=touched)
 
     def case_attributes(self, process: str, window_days: float | None = None) -> pd.DataFrame:
         """The business attributes of each case, as ``read_log`` gives them, without its events."""
         with self._connect(read_only=True) as connection:
             _select_cases(connection, process, window_days)
             return _case_attributes(connection, process)
+
+
+@dataclass(frozen=True)
+class CasesRead:
+    """Cases read whole (``EventStore.read_cases``).
+
+    ``events`` are their events in log order (as ``read_log`` gives them). ``facts`` has a row a
+    case in case id order: its id, event count (``events``), how many of them have a time
+    (``timed``), its ``first`` and ``last`` time, which attribute keys it carries that some event
+    has no value for (``keys``, a JSON list, null where none) and its ``cost`` (null unless a cost
+    attribute was given and one of its events has a number for it); ``attributes``, row for row,
+    a text column per attribute key its events carry, as ``read_log`` finds them. ``latest`` is the
+    latest time of the events the cases were chosen from (None without times); ``touched``, when
+    cases were chosen by batches, are those with an event in them, in text order.
+    """
+
+    events: pd.DataFrame
+    facts: pa.Table
+    attributes: pa.Table
+    latest: pd.Timestamp | None
+    touched: pa.Array | None = None
+
+
+def _log_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """Events fetched in log order as the log has them: text case ids, activities and resources
+    as categories in text order (as a text column sorts and groups), times in UTC."""
+    events[CASE_ID] = events[CASE_ID].astype("string")
+    for column in (ACTIVITY, RESOURCE):
+        names = events[column].cat.categories
+        events[column] = events[column].cat.reorder_categories(names.sort_values())
+    events[TIMESTAMP] = pd.to_datetime(events[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+    return events
+
+
+def _case_facts(
+    connection: duckdb.DuckDBPyConnection, cost_attribute: str | None,
+) -> tuple[pa.Table, pa.Table]:
+    """Per case of ``case_events``: see ``CasesRead.facts`` and ``CasesRead.attributes``, in one pass."""
+    # which keys some event has a JSON null for: a case may carry such a key without a value
+    found = connection.execute(
+        "SELECT key, bool_or(type = 'NULL') AS has_null FROM ("
+        "  SELECT DISTINCT attributes FROM case_events WHERE attributes <> '{}'"
+        ") , json_each(attributes) GROUP BY key ORDER BY key").fetchall()
+    keys = [str(row[0]) for row in found]
+    paths = [_json_path(key) for key in keys]
+    if cost_attribute is not None:
+        paths.append(_json_path(cost_attribute))
+    values = "".join(
+        f", arg_min(v[{position}], {TIMESTAMP}) FILTER (WHERE v[{position}] IS NOT NULL) AS a{position}"
+        for position in range(1, len(keys) + 1))
+    cost = (f"sum(TRY_CAST(v[{len(paths)}] AS DOUBLE))" if cost_attribute is not None
+            else "CAST(NULL AS DOUBLE)")
+    parsed = ("CASE WHEN attributes <> '{}' THEN json_extract_string(attributes, $paths::VARCHAR[]) END"
+              if paths else "CAST(NULL AS VARCHAR[])")
+    table = connection.sql(
+        f"""
+        SELECT {CASE_ID}, count(*) AS events, count({TIMESTAMP}) AS timed,
+               min({TIMESTAMP}) AS first, max({TIMESTAMP}) AS last, CAST(NULL AS VARCHAR) AS keys,
+               {cost} AS cost{values}
+        FROM (SELECT {CASE_ID}, {TIMESTAMP}, {parsed} AS v FROM case_events)
+        GROUP BY {CASE_ID} ORDER BY {CASE_ID}
+        """,
+        params={"paths": paths} if paths else None,
+    ).to_arrow_table()
+    facts = table.select([CASE_ID, "events", "timed", "first", "last", "keys", "cost"])
+    null_keys = [str(row[0]) for row in found if row[1]]
+    if null_keys:
+        facts = facts.set_column(facts.schema.get_field_index("keys"), "keys",
+                                 _carried_keys(connection, null_keys, facts.column(CASE_ID)))
+    attributes = table.select([f"a{position}" for position in range(1, len(keys) + 1)]).rename_columns(keys)
+    return facts, attributes
+
+
+def _carried_keys(connection: duckdb.DuckDBPyConnection, keys: list[str], cases: pa.ChunkedArray) -> pa.Array:
+    """Per case of ``case_events`` (``cases``, in text order), which of ``keys`` (those some event
+    has a JSON null for) its events carry, as a sorted JSON list; null where it carries none.
+
+    A case attribute column exists when some case carries its key, even without a value."""
+    connection.register("null_keys", pa.table({"key": pa.array(keys, pa.string())}))
+    rows = connection.execute(
+        f"SELECT {CASE_ID}, to_json(list_sort(list_distinct(list(key)))) "
+        "FROM case_events, json_each(attributes) "
+        "WHERE attributes <> '{}' AND key IN (SELECT key FROM null_keys) GROUP BY case_id").fetchall()
+    connection.unregister("null_keys")
+    carried = np.full(len(cases), None, dtype=object)
+    if rows:
+        at = positions_in(pd.Index([str(row[0]) for row in rows]), pd.Index(cases.to_pandas()))
+        carried[at] = [str(row[1]) for row in rows]
+    return pa.array(carried, pa.string())
 
 
 def _store_chunks(
@@ -756,24 +924,37 @@ def _summed_costs(
     return sums.set_index(CASE_ID)["cost"].astype("float64").reindex(cases)
 
 
-def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.DataFrame:
+def _case_attributes(
+    connection: duckdb.DuckDBPyConnection, process: str, events: str | None = None
+) -> pd.DataFrame:
     """One row a case: for each attribute key, its value on the case's earliest event having it.
 
     The keys are read from the distinct attribute texts (a night has a million events but a few
-    thousand distinct ones), and each event's text is parsed once for all keys.
+    thousand distinct ones), and each event's text is parsed once for all keys. ``events`` names
+    a relation holding the selected cases' events (else they are found in ``committed_events``).
     """
+    source = events or ("committed_events SEMI JOIN selected_cases USING (case_id) "
+                        "WHERE process = $process AND")
+    if events is not None:
+        source += " WHERE"
+    parameters: dict[str, object] = {"process": process} if events is None else {}
     keys = [
         row[0]
-        for row in connection.execute(
-            """
+        for row in connection.sql(
+            f"""
             SELECT DISTINCT unnest(json_keys(attributes)) AS key FROM (
-                SELECT DISTINCT attributes FROM committed_events SEMI JOIN selected_cases USING (case_id)
-                WHERE process = ? AND attributes <> '{}'
+                SELECT DISTINCT attributes FROM {source} attributes <> '{{}}'
             ) ORDER BY key
             """,
-            [process],
+            params=parameters or None,
         ).fetchall()
     ]
+    return _attribute_values(connection, source, parameters, keys)
+
+
+def _attribute_values(
+    connection: duckdb.DuckDBPyConnection, source: str, parameters: dict[str, object], keys: list[str]
+) -> pd.DataFrame:
     if not keys:
         cases = _frame(
             connection, "SELECT case_id FROM selected_cases ORDER BY case_id", [],
@@ -783,15 +964,14 @@ def _case_attributes(connection: duckdb.DuckDBPyConnection, process: str) -> pd.
         f"arg_min(v[{position}], timestamp) FILTER (WHERE v[{position}] IS NOT NULL) AS {_quote(key)}"
         for position, key in enumerate(keys, start=1)
     )
-    frame = _frame(  # only events that carry attributes are parsed (a third of a night's P2P events)
-        connection,
+    # only events that carry attributes are parsed (a third of a night's P2P events)
+    frame: pd.DataFrame = connection.sql(
         f"SELECT case_id, {selects} FROM selected_cases LEFT JOIN ("
-        "  SELECT case_id, timestamp, json_extract_string(attributes, ?::VARCHAR[]) AS v"
-        "  FROM committed_events SEMI JOIN selected_cases USING (case_id)"
-        "  WHERE process = ? AND attributes <> '{}'"
+        "  SELECT case_id, timestamp, json_extract_string(attributes, $paths::VARCHAR[]) AS v"
+        f"  FROM {source} attributes <> '{{}}'"
         ") USING (case_id) GROUP BY case_id ORDER BY case_id",
-        [[_json_path(key) for key in keys], process],
-    )
+        params={**parameters, "paths": [_json_path(key) for key in keys]},
+    ).to_arrow_table().to_pandas()
     return frame.set_index(CASE_ID).astype("string")
 
 
