@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from test_contributions import _config
 
 from kaizenflow.cli.demo import DEMO_DATABASE, prepare_demo
 from kaizenflow.core.events import CASE_ID, TIMESTAMP, EventLog, case_event_counts, case_times
@@ -22,16 +22,6 @@ from kaizenflow.pipeline.window import read_window
 from kaizenflow.sample_logs import append_days
 
 DERIVED = ("case_checks.duckdb", "alignments.db", "case_contributions.duckdb")
-
-
-def _config(workdir: Path, **process_settings: object) -> KaizenConfig:
-    path = workdir / "kaizen.yaml"
-    if not path.exists():
-        prepare_demo(workdir, cases=1000, seed=11, days=120)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["processes"][0].update(process_settings)
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(path)
 
 
 def _late_event(config: KaizenConfig, run_id: str, inside: bool) -> str:
