@@ -120,12 +120,12 @@ def test_a_night_that_overruns_its_time_box_ends_timed_out(
     A stage hangs: the demo night itself now takes about as long as the shortest box (1 s), so
     it finished first on a fast machine, and the alarm went off later in another test.
     """
-    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline import night
 
     def hung(*arguments: object) -> None:
         time.sleep(30)
 
-    monkeypatch.setattr(stages, "read_log", hung)
+    monkeypatch.setattr(night, "read_window", hung)  # the read stage
     state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=5, return_state=True)
     assert state.is_failed() and state.name == "TimedOut"
 
@@ -141,7 +141,7 @@ def test_a_night_stopped_while_prefect_creates_a_task_run_still_ends_timed_out(
     with a time box that the stages before it fit in even on a busy machine: the alarm must go
     off inside it (with a later stage and half a second, it did not always).
     """
-    from kaizenflow.pipeline import stages
+    from kaizenflow.pipeline import night
 
     def stopped_by_the_alarm_then_crashed(*arguments: object) -> None:
         try:
@@ -149,7 +149,7 @@ def test_a_night_stopped_while_prefect_creates_a_task_run_still_ends_timed_out(
         except BaseException as alarm:
             raise ValueError("Task run is not set") from alarm
 
-    monkeypatch.setattr(stages, "read_log", stopped_by_the_alarm_then_crashed)
+    monkeypatch.setattr(night, "read_window", stopped_by_the_alarm_then_crashed)
     state = scheduled_nightly(str(demo_config), "purchase-to-pay", timeout_seconds=5, return_state=True)
     assert state.is_failed() and state.name == "TimedOut"
     assert "overran its time box" in str(state.message) + repr(state.data)
