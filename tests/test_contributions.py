@@ -6,27 +6,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from stage_nights import demo_config, late_event
 
-from kaizenflow.cli.demo import DEMO_DATABASE, prepare_demo
-from kaizenflow.core.events import CASE_ID, TIMESTAMP
+from kaizenflow.cli.demo import DEMO_DATABASE
+from kaizenflow.core.events import TIMESTAMP
 from kaizenflow.mining.contributions import case_contributions, window_discovery, window_of
 from kaizenflow.mining.discovery import discover_process_map, discover_variants, throughput
 from kaizenflow.pipeline import stages
-from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.config import KaizenConfig
 from kaizenflow.pipeline.incremental import discover_with_contributions
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.sample_logs import append_days
-
-
-def _config(workdir: Path, **process_settings: object) -> KaizenConfig:
-    path = workdir / "kaizen.yaml"
-    if not path.exists():
-        prepare_demo(workdir, cases=1000, seed=11, days=120)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["processes"][0].update(process_settings)
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(path)
 
 
 def _both(config: KaizenConfig, run_id: str) -> tuple[stages.Discovery, stages.Discovery, int, int]:
@@ -40,35 +30,19 @@ def _both(config: KaizenConfig, run_id: str) -> tuple[stages.Discovery, stages.D
         return aggregated, stages.discover(log), computed, log.case_attributes.shape[0]
 
 
-def _late_event(config: KaizenConfig, run_id: str) -> None:
-    """An event of an existing case that happened between two of its events, arriving late."""
-    process = config.processes[0]
-    with Resources.open(config) as resources:
-        events = resources.events.stored_events(process.name)
-        window = resources.events.case_attributes(process.name, window_days=process.window_days).index
-        case = str(window[len(window) // 2])
-        times = events.loc[events[CASE_ID] == case, TIMESTAMP].sort_values()
-        late = pd.DataFrame({
-            "event_id": [f"late-{run_id}"], CASE_ID: [case], "activity": ["Check Invoice Again"],
-            TIMESTAMP: [times.iloc[0] + (times.iloc[1] - times.iloc[0]) / 2], "resource": ["clerk"],
-            "source": ["manual"], "attributes": ["{}"],
-        })
-        resources.events.append(process.name, run_id, late, {"manual": 0})
-
-
 @pytest.mark.slow
 def test_nights_aggregated_from_contributions_equal_discovering_the_window(tmp_path: Path) -> None:
     """Days pass (cases arrive, running cases go on, old ones leave the 45-day window), an event
     arrives late, the model changes: every night equals a full recomputation."""
-    config = _config(tmp_path, window_days=45)
+    config = demo_config(tmp_path, window_days=45)
     url = f"sqlite:///{tmp_path / DEMO_DATABASE}"
     for night in range(6):
         if night:
             append_days(url, 3)
         if night == 2:
-            _late_event(config, f"late-{night}")
+            late_event(config, f"late-{night}")
         if night == 4:
-            config = _config(tmp_path, model=str(tmp_path / "changed.bpmn"))
+            config = demo_config(tmp_path, model=str(tmp_path / "changed.bpmn"))
             (tmp_path / "changed.bpmn").write_bytes((tmp_path / "purchase_to_pay.bpmn").read_bytes())
         aggregated, full, computed, cases = _both(config, f"night-{night}")
         assert aggregated == full, f"night {night}"
@@ -79,7 +53,7 @@ def test_nights_aggregated_from_contributions_equal_discovering_the_window(tmp_p
 
 @pytest.mark.slow
 def test_cases_leaving_the_window_are_forgotten(tmp_path: Path) -> None:
-    config = _config(tmp_path, window_days=45)
+    config = demo_config(tmp_path, window_days=45)
     _both(config, "first")
     append_days(f"sqlite:///{tmp_path / DEMO_DATABASE}", 15)
     _both(config, "second")
@@ -92,7 +66,7 @@ def test_cases_leaving_the_window_are_forgotten(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_night_without_new_events_computes_nothing_again(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = demo_config(tmp_path)
     _both(config, "first")
     aggregated, full, computed, _ = _both(config, "again")
     assert computed == 0 and aggregated == full
@@ -100,9 +74,9 @@ def test_a_night_without_new_events_computes_nothing_again(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_changed_activity_mapping_computes_every_case_again(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = demo_config(tmp_path)
     _both(config, "first")
-    merged = _config(tmp_path, activity_mapping={"Change Purchase Order": "Create Purchase Order"})
+    merged = demo_config(tmp_path, activity_mapping={"Change Purchase Order": "Create Purchase Order"})
     aggregated, full, computed, cases = _both(merged, "second")
     assert computed == cases and aggregated == full
     assert "Change Purchase Order" not in aggregated.process_map.activities
@@ -110,7 +84,7 @@ def test_a_changed_activity_mapping_computes_every_case_again(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_lost_contributions_only_mean_computing_every_case_again(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = demo_config(tmp_path)
     first, _, _, _ = _both(config, "first")
     Resources(config).contributions.path.unlink()
     again, full, computed, cases = _both(config, "again")
@@ -119,7 +93,7 @@ def test_lost_contributions_only_mean_computing_every_case_again(tmp_path: Path)
 
 @pytest.mark.slow
 def test_damaged_contributions_are_set_aside_and_computed_again(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = demo_config(tmp_path)
     first, _, _, _ = _both(config, "first")
     path = Resources(config).contributions.path
     path.write_bytes(b"not a DuckDB file" * 100)

@@ -8,40 +8,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_contributions import _config
+from stage_nights import demo_config, late_event
 
 from kaizenflow.cli.demo import DEMO_DATABASE, prepare_demo
-from kaizenflow.core.events import CASE_ID, TIMESTAMP, EventLog, case_event_counts, case_times
+from kaizenflow.core.events import EventLog, case_event_counts, case_times
 from kaizenflow.core.window import Window
 from kaizenflow.pipeline import stages
-from kaizenflow.pipeline.config import KaizenConfig, load_config
+from kaizenflow.pipeline.config import load_config
 from kaizenflow.pipeline.night import run_night
 from kaizenflow.pipeline.resources import Resources
 from kaizenflow.pipeline.summary import RunSummary
 from kaizenflow.pipeline.window import read_window
 from kaizenflow.sample_logs import append_days
 
+#: A late event's attributes: a new value, and a key whose value is JSON null.
+LATE_ATTRIBUTES = '{"plant": "P-late", "note": null}'
 DERIVED = ("case_checks.duckdb", "alignments.db", "case_contributions.duckdb")
-
-
-def _late_event(config: KaizenConfig, run_id: str, inside: bool) -> str:
-    """An event arriving late for a case that started inside the window (between two of its
-    events), or for one that started before it; returns the case."""
-    process = config.processes[0]
-    with Resources.open(config) as resources:
-        events = resources.events.stored_events(process.name)
-        starts = case_times(events)["first"]
-        cutoff = events[TIMESTAMP].max() - pd.Timedelta(days=process.window_days or 0)
-        candidates = starts.index[(starts >= cutoff) if inside else (starts < cutoff)]
-        case = str(candidates[len(candidates) // 2])
-        times = events.loc[events[CASE_ID] == case, TIMESTAMP].sort_values()
-        late = pd.DataFrame({
-            "event_id": [f"late-{run_id}"], CASE_ID: [case], "activity": ["Check Invoice Again"],
-            TIMESTAMP: [times.iloc[0] + (times.iloc[1] - times.iloc[0]) / 2], "resource": ["clerk"],
-            "source": ["manual"], "attributes": ['{"plant": "P-late", "note": null}'],
-        })
-        resources.events.append(process.name, run_id, late, {"manual": 0})
-    return case
 
 
 def _assert_same(window: Window, log: EventLog) -> None:
@@ -64,7 +46,7 @@ def test_windows_read_from_kept_facts_equal_reading_the_window_whole(tmp_path: P
     """Days pass (cases arrive, running cases go on, old ones leave the 45-day window), events
     arrive late for a case inside and one outside the window, the kept facts are deleted: every
     night's window equals reading it whole, and a night reads only the changed cases' events."""
-    config = _config(tmp_path, window_days=45, cost={"attribute": "payment_terms_days", "per": "event"})
+    config = demo_config(tmp_path, window_days=45, cost={"attribute": "payment_terms_days", "per": "event"})
     url = f"sqlite:///{tmp_path / DEMO_DATABASE}"
     process = config.processes[0]
     for night in range(6):
@@ -72,8 +54,8 @@ def test_windows_read_from_kept_facts_equal_reading_the_window_whole(tmp_path: P
             append_days(url, 3)
         late = []
         if night == 2:
-            late = [_late_event(config, "late-in", inside=True),
-                    _late_event(config, "late-out", inside=False)]
+            late = [late_event(config, "late-in", True, LATE_ATTRIBUTES),
+                    late_event(config, "late-out", False, LATE_ATTRIBUTES)]
         if night == 4:
             Resources(config).contributions.path.unlink()
         with Resources.open(config) as resources:
@@ -114,16 +96,16 @@ def test_nights_equal_a_full_recomputation(tmp_path: Path) -> None:
     state), a night's findings equal those of the same night with no derived state kept."""
     work = tmp_path / "work"
     work.mkdir()
-    _config(work, window_days=45)
+    demo_config(work, window_days=45)
     url = f"sqlite:///{work / DEMO_DATABASE}"
     for night in range(5):
         if night:
             append_days(url, 4)
         if night == 2:
-            _late_event(load_config(work / "kaizen.yaml"), "late", inside=True)
+            late_event(load_config(work / "kaizen.yaml"), "late", True, LATE_ATTRIBUTES)
         if night == 3:
             (work / "changed.bpmn").write_bytes((work / "purchase_to_pay.bpmn").read_bytes())
-            _config(work, model="changed.bpmn")
+            demo_config(work, model="changed.bpmn")
         if night == 4:
             (work / "state" / "case_contributions.duckdb").unlink()
         full = tmp_path / f"full-{night}"
@@ -140,7 +122,7 @@ def test_nights_equal_a_full_recomputation(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_replaced_event_store_means_reading_the_window_whole(tmp_path: Path) -> None:
     """Facts kept for batches the event store no longer has are not used."""
-    config = _config(tmp_path, window_days=45)
+    config = demo_config(tmp_path, window_days=45)
     process = config.processes[0]
     with Resources.open(config) as resources:
         stages.ingest(resources, process, "first")
@@ -148,7 +130,7 @@ def test_a_replaced_event_store_means_reading_the_window_whole(tmp_path: Path) -
     Resources(config).events.path.unlink()
     (tmp_path / DEMO_DATABASE).unlink()
     prepare_demo(tmp_path, cases=600, seed=12, days=120)
-    config = _config(tmp_path, window_days=45)
+    config = demo_config(tmp_path, window_days=45)
     with Resources.open(config) as resources:
         stages.ingest(resources, process, "again")
         window = read_window(resources, process)
